@@ -1,0 +1,146 @@
+package deb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// ErrVersionGone is wrapped by Download's error when the pinned version is
+// no longer downloadable.
+var ErrVersionGone = errors.New("version is no longer in the archive")
+
+// ErrChecksum is wrapped by Download's error when the file apt fetched does
+// not have the pinned sha256.
+var ErrChecksum = errors.New("sha256 mismatch")
+
+// Option adjusts Download.
+type Option func(*downloadOptions)
+
+type downloadOptions struct {
+	repinHint string
+	run       runFunc
+}
+
+// WithRepinHint sets what a "version gone" error tells the user to do, e.g.
+// "run `imgbuild build --update-lock`".
+func WithRepinHint(hint string) Option {
+	return func(o *downloadOptions) { o.repinHint = hint }
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// CachePath is where Download keeps a package with this sha256.
+func CachePath(cacheDir, sha string) string {
+	return filepath.Join(cacheDir, "debs", sha+".deb")
+}
+
+// Download returns the path of the pinned package in cacheDir, fetching it
+// with `apt-get download` unless a file with the pinned sha256 is already
+// cached. The cache is content-addressed: cacheDir/debs/<sha256>.deb.
+func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (string, error) {
+	o := downloadOptions{repinHint: "resolve the package again and update its pin", run: runCommand}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if !sha256Hex.MatchString(p.SHA256) {
+		return "", fmt.Errorf("deb: download %s: pin %q is not a lower-case hex sha256", p, p.SHA256)
+	}
+	final := CachePath(cacheDir, p.SHA256)
+	if sum, err := fileSHA256(final); err == nil && sum == p.SHA256 {
+		return final, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return "", fmt.Errorf("deb: download %s: %w", p, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), ".download-")
+	if err != nil {
+		return "", fmt.Errorf("deb: download %s: %w", p, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := fetch(ctx, o, p, tmp); err != nil {
+		return "", err
+	}
+	got, err := onlyDeb(tmp)
+	if err != nil {
+		return "", fmt.Errorf("deb: download %s: %w", p, err)
+	}
+	sum, err := fileSHA256(got)
+	if err != nil {
+		return "", fmt.Errorf("deb: download %s: %w", p, err)
+	}
+	if sum != p.SHA256 {
+		return "", fmt.Errorf("deb: download %s: %w: expected %s, got %s", p, ErrChecksum, p.SHA256, sum)
+	}
+	if err := os.Rename(got, final); err != nil {
+		return "", fmt.Errorf("deb: download %s: %w", p, err)
+	}
+	return final, nil
+}
+
+func fetch(ctx context.Context, o downloadOptions, p Package, dir string) error {
+	if os.Geteuid() == 0 {
+		// apt drops to its sandbox user to download; let it write here.
+		// (If a parent dir is closed to it, apt warns and goes on as root.)
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return fmt.Errorf("deb: download %s: %w", p, err)
+		}
+	}
+	name := p.Name
+	if p.Arch != "" && p.Arch != "all" {
+		name += ":" + p.Arch
+	}
+	_, err := o.run(ctx, dir, "apt-get", "download", "-q", name+"="+p.Version)
+	if err == nil {
+		return nil
+	}
+	if isGone(err) {
+		return fmt.Errorf("deb: download %s (%s): %w; %s: %v", p, p.Filename, ErrVersionGone, o.repinHint, err)
+	}
+	return fmt.Errorf("deb: download %s: %w", p, err)
+}
+
+// isGone tells apt's "not in the index" and the archive's 404 apart from
+// other failures (network, permissions).
+func isGone(err error) bool {
+	msg := err.Error()
+	return (strings.Contains(msg, "Version '") && strings.Contains(msg, "was not found")) ||
+		strings.Contains(msg, "404") ||
+		strings.Contains(msg, "Unable to locate package") ||
+		strings.Contains(msg, "Can't select candidate version")
+}
+
+// onlyDeb finds the single .deb apt wrote into dir; apt picks its name.
+func onlyDeb(dir string) (string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "*.deb"))
+	if err != nil {
+		return "", err
+	}
+	if len(matches) != 1 {
+		return "", fmt.Errorf("apt-get download left %d .deb files, want 1", len(matches))
+	}
+	return matches[0], nil
+}
+
+// FileSHA256 returns the hex sha256 of a file's content.
+func FileSHA256(path string) (string, error) { return fileSHA256(path) }
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
