@@ -1,0 +1,124 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Lock pins every input of a build so that a later build uses exactly
+// the same ones. It lives next to the manifest as NAME.lock.
+type Lock struct {
+	// SourceDateEpoch is the time stamped into every file system and
+	// archive when SOURCE_DATE_EPOCH is not set in the environment.
+	SourceDateEpoch int64 `yaml:"source_date_epoch"`
+	// GoToolchain is the Go version that built the on-image programs
+	// and Go binaries; another toolchain gives other bytes.
+	GoToolchain string `yaml:"go_toolchain"`
+	// Debs maps a requested Debian package name to its pin.
+	Debs map[string]DebPin `yaml:"debs"`
+	// Go maps a binary name to its pinned module set.
+	Go map[string]GoPin `yaml:"go,omitempty"`
+
+	File string `yaml:"-"`
+}
+
+// DebPin is one exact Debian package file.
+type DebPin struct {
+	Package string `yaml:"package"` // the real package (a metapackage resolves to it)
+	Version string `yaml:"version"`
+	Arch    string `yaml:"arch"`
+	SHA256  string `yaml:"sha256"`
+}
+
+// GoPin is the module graph of one Go binary: its main module version
+// and the go.sum that go build verifies every module against.
+type GoPin struct {
+	Package string `yaml:"package"`
+	Version string `yaml:"version"`
+	GoSum   string `yaml:"go_sum"`
+}
+
+// LockPath is where the lock file of a manifest lives.
+func LockPath(manifestPath string) string {
+	ext := filepath.Ext(manifestPath)
+	return strings.TrimSuffix(manifestPath, ext) + ".lock"
+}
+
+// LoadLock reads a lock file; a missing file gives (nil, nil).
+func LoadLock(path string) (*Lock, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	l := &Lock{}
+	if err := decodeStrict(path, data, l, positions{}); err != nil {
+		return nil, err
+	}
+	l.File = path
+	return l, nil
+}
+
+// Marshal gives the lock file's bytes: map keys sorted, so equal locks
+// are equal files.
+func (l *Lock) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Written by imgbuild: the exact inputs of this image. Commit it.\n")
+	buf.WriteString("# Re-pin with: imgbuild build --update-lock\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(l); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// Save writes the lock file atomically.
+func (l *Lock) Save(path string) error {
+	data, err := l.Marshal()
+	if err != nil {
+		return fmt.Errorf("lock file %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, data, 0o644)
+}
+
+// Equal reports whether two locks pin the same inputs.
+func (l *Lock) Equal(o *Lock) bool {
+	if l == nil || o == nil {
+		return l == o
+	}
+	a, _ := l.Marshal()
+	b, _ := o.Marshal()
+	return bytes.Equal(a, b)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path and renames
+// it into place, so readers never see half a file.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

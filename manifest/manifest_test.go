@@ -1,0 +1,135 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `name: demo
+version: 1.0.0
+kernel:
+  package: linux-image-cloud-amd64
+  modules: [virtio_net]
+binaries:
+  - name: busybox
+    deb: busybox-static
+    path: /bin/busybox
+    links: [sh]
+files:
+  - path: /etc/motd
+    content: hi
+    mode: 0640
+services:
+  - name: web
+    command: /usr/bin/busybox
+    args: [httpd, -f]
+    health: {http: "http://127.0.0.1:80/"}
+  - name: late
+    command: /usr/bin/sh
+    after: [web]
+disk:
+  usr: 64MiB
+`
+
+func TestParseGood(t *testing.T) {
+	m, err := Parse("demo.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hostname != "demo" || m.Disk.USR != 64<<20 || m.Disk.ESP != 96<<20 {
+		t.Errorf("defaults: hostname %q usr %v esp %v", m.Hostname, m.Disk.USR, m.Disk.ESP)
+	}
+	if m.Files[0].Mode != 0o640 {
+		t.Errorf("mode = %o, want 640", m.Files[0].Mode)
+	}
+	if s := m.Services[0]; s.Restart != "always" || s.Health.Interval == 0 {
+		t.Errorf("service defaults not applied: %+v", s)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, edit, replace, want string
+	}{
+		{"unknown field", "    content: hi\n", "    contnet: hi\n", `demo.yaml:13:5: unknown field "contnet" in files[0] (did you mean "content"?)`},
+		{"missing required", "name: demo\n", "", `demo.yaml:1:1: the manifest: missing required field "name"`},
+		{"bad size", "usr: 64MiB", "usr: 64MB", `demo.yaml:24:8: disk.usr: bad size "64MB"`},
+		{"size not MiB", "usr: 64MiB", "usr: 1000", `demo.yaml:24:3: disk.usr: 1000 bytes is not a whole number of MiB`},
+		{"duplicate path", "    content: hi\n", "    content: hi\n  - path: /etc/motd\n", `demo.yaml:14:5: duplicate path /etc/motd (also given by files[0])`},
+		{"path clashes with binary", "/etc/motd", "/usr/bin/sh", `duplicate path /usr/bin/sh (also given by a binary)`},
+		{"duplicate key", "version: 1.0.0\n", "version: 1.0.0\nversion: 2\n", `demo.yaml:3:1: field "version" appears twice in the manifest`},
+		{"bad mode", "mode: 0640", "mode: 0980", `demo.yaml:14:11: files[0].mode: bad mode "0980"`},
+		{"wrong shape", "args: [httpd, -f]", "args: httpd", `demo.yaml:18:11: services[0].args: want a list`},
+		{"after unknown", "after: [web]", "after: [db]", `demo.yaml:22:13: service late: after names "db"`},
+		{"two sources", "    path: /bin/busybox\n", "    path: /bin/busybox\n    local: ./bb\n", `demo.yaml:7:5: binary "busybox": set exactly one of go, deb or local`},
+		{"health both", `{http: "http://127.0.0.1:80/"}`, `{http: "http://127.0.0.1:80/", tcp: 80}`, `health needs exactly one of tcp or http`},
+		{"bad restart", "after: [web]", "after: [web]\n    restart: sometimes", `demo.yaml:23:5: service late: restart "sometimes"`},
+		{"cycle", "    args: [httpd, -f]\n", "    args: [httpd, -f]\n    after: [late]\n", `cycle: web -> late -> web`},
+		{"bad int", "usr: 64MiB", "usr: 64MiB\nrun:\n  forwards: [{host: x, guest: 80}]", `run.forwards[0].host: want a whole number, got "x"`},
+		{"yaml syntax", "kernel:\n", "kernel:\n\t", `demo.yaml: `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(good, tt.edit, tt.replace, 1)
+			if src == good {
+				t.Fatalf("edit %q did not apply", tt.edit)
+			}
+			_, err := Parse("demo.yaml", []byte(src))
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestShippedManifests(t *testing.T) {
+	paths, _ := filepath.Glob("../manifests/*.yaml")
+	if len(paths) < 2 {
+		t.Fatalf("found %d shipped manifests", len(paths))
+	}
+	for _, p := range paths {
+		if _, err := Load(p); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestLockRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	l := &Lock{SourceDateEpoch: 1700000000, GoToolchain: "go1.26.8", Debs: map[string]DebPin{
+		"busybox-static": {Package: "busybox-static", Version: "1:1.35.0-4", Arch: "amd64", SHA256: strings.Repeat("a", 64)},
+	}}
+	p := filepath.Join(dir, "x.lock")
+	if err := l.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadLock(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(l) {
+		t.Errorf("round trip changed the lock: %+v", got)
+	}
+	if missing, err := LoadLock(filepath.Join(dir, "none.lock")); missing != nil || err != nil {
+		t.Errorf("missing lock: %v, %v", missing, err)
+	}
+	os.WriteFile(p, []byte("debs: {}\nbogus: 1\n"), 0o644)
+	if _, err := LoadLock(p); err == nil || !strings.Contains(err.Error(), "x.lock:2:1: unknown field \"bogus\"") {
+		t.Errorf("bad lock error = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("f.yaml", data)
+		if err == nil && m.Name == "" {
+			t.Error("accepted a manifest without a name")
+		}
+	})
+}

@@ -1,0 +1,102 @@
+// Package manifest reads and validates an image manifest (manifests/*.yaml)
+// and its lock file. Decoding is strict: every error names the file, line
+// and column of the offending field.
+package manifest
+
+// Manifest is one image description.
+type Manifest struct {
+	Name     string    `yaml:"name" required:"true" doc:"Image name: lower case letters, digits and dashes."`
+	Version  string    `yaml:"version" required:"true" doc:"Image version, e.g. 1.0.0."`
+	Hostname string    `yaml:"hostname" doc:"Host name set at boot; defaults to name."`
+	Kernel   Kernel    `yaml:"kernel" required:"true" doc:"Kernel and modules."`
+	Binaries []Binary  `yaml:"binaries" doc:"Programs installed in /usr/bin."`
+	Files    []File    `yaml:"files" doc:"Files and symlinks placed in the image."`
+	Services []Service `yaml:"services" doc:"Processes that sysinit starts and supervises."`
+	Disk     Disk      `yaml:"disk" doc:"Partition sizes."`
+	Run      Run       `yaml:"run" doc:"Settings for imgbuild run and the QEMU tests."`
+
+	// File is the path the manifest was read from; relative paths in the
+	// manifest are relative to its directory.
+	File string `yaml:"-"`
+	pos  positions
+}
+
+// Kernel selects the kernel: a Debian package, or a local bzImage with a
+// modules directory.
+type Kernel struct {
+	Package    string   `yaml:"package" doc:"Debian package, e.g. linux-image-cloud-amd64 (a metapackage is followed to the real kernel package)."`
+	Path       string   `yaml:"path" doc:"Local bzImage instead of a package."`
+	ModulesDir string   `yaml:"modules_dir" doc:"With path: the lib/modules/<release> directory."`
+	Modules    []string `yaml:"modules" doc:"Extra modules to load at boot; their dependencies come along."`
+	Cmdline    []string `yaml:"cmdline" doc:"Additions to the kernel command line."`
+}
+
+// Binary is one program for /usr/bin. Exactly one of Go, Deb or Local is set.
+type Binary struct {
+	Name    string   `yaml:"name" required:"true" doc:"Installed as /usr/bin/<name>."`
+	Go      string   `yaml:"go" doc:"Go package (main) to build from source, e.g. go.etcd.io/etcd/server/v3."`
+	Version string   `yaml:"version" doc:"With go: the module version to build, e.g. v3.6.16."`
+	Deb     string   `yaml:"deb" doc:"Debian package to take the file from, e.g. busybox-static."`
+	Path    string   `yaml:"path" doc:"With deb: the file's path inside the package, e.g. /bin/busybox."`
+	Local   string   `yaml:"local" doc:"A file on the build host, relative to the manifest."`
+	Links   []string `yaml:"links" doc:"Extra names in /usr/bin that link to this binary (e.g. sh for busybox)."`
+}
+
+// File is a file or symlink in the image. Paths outside /usr are kept in
+// /usr/share/factory and copied into place at every boot.
+type File struct {
+	Path    string `yaml:"path" required:"true" doc:"Absolute path in the booted system."`
+	Content string `yaml:"content" doc:"Literal content."`
+	Source  string `yaml:"source" doc:"A file on the build host, relative to the manifest."`
+	Symlink string `yaml:"symlink" doc:"Make a symlink to this target instead of a file."`
+	Mode    Mode   `yaml:"mode" doc:"Permission bits in octal, e.g. 0644 (default) or 04755."`
+	Owner   string `yaml:"owner" doc:"uid:gid, default 0:0."`
+}
+
+// Service is a supervised process.
+type Service struct {
+	Name    string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
+	Command string            `yaml:"command" required:"true" doc:"Absolute path of the program in the booted system."`
+	Args    []string          `yaml:"args" doc:"Arguments."`
+	Env     map[string]string `yaml:"env" doc:"Environment variables."`
+	User    string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd; default root."`
+	Restart string            `yaml:"restart" doc:"always (default), on-failure or never."`
+	Backoff Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
+	Health  *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
+	After   []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
+	Console bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
+}
+
+// Backoff is a restart delay policy.
+type Backoff struct {
+	Initial Duration `yaml:"initial" doc:"First restart delay, default 1s."`
+	Max     Duration `yaml:"max" doc:"Longest restart delay, default 30s."`
+}
+
+// Health is a readiness check. Exactly one of TCP or HTTP is set.
+type Health struct {
+	TCP      int      `yaml:"tcp" doc:"A TCP port on 127.0.0.1 that must accept connections."`
+	HTTP     string   `yaml:"http" doc:"A URL that must answer 2xx."`
+	Interval Duration `yaml:"interval" doc:"Time between checks, default 1s."`
+	Timeout  Duration `yaml:"timeout" doc:"Time one check may take, default 2s."`
+}
+
+// Disk sets partition sizes.
+type Disk struct {
+	ESP  Size `yaml:"esp" doc:"EFI system partition, default 96MiB."`
+	USR  Size `yaml:"usr" doc:"Each USR slot (A and B), default 256MiB."`
+	OEM  Size `yaml:"oem" doc:"OEM partition, default 16MiB."`
+	Root Size `yaml:"root" doc:"ROOT at build time, default 256MiB; it grows to fill the disk on first boot."`
+}
+
+// Run holds settings for imgbuild run.
+type Run struct {
+	Memory   Size      `yaml:"memory" doc:"Guest memory, default 1GiB."`
+	Forwards []Forward `yaml:"forwards" doc:"Host-to-guest TCP port forwards, e.g. {host: 8080, guest: 80}."`
+}
+
+// Forward is one TCP port forward from 127.0.0.1:Host to the guest's Guest port.
+type Forward struct {
+	Host  int `yaml:"host" required:"true" doc:"Port on 127.0.0.1 of the host (0 picks a free one)."`
+	Guest int `yaml:"guest" required:"true" doc:"Port in the guest."`
+}

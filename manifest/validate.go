@@ -1,0 +1,283 @@
+package manifest
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	binNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	modNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	ownerRE   = regexp.MustCompile(`^\d+:\d+$`)
+)
+
+// at builds an error at the position of a field path.
+func (m *Manifest) at(field, format string, args ...any) error {
+	p := m.pos[field]
+	return &Error{File: m.File, Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (m *Manifest) validate() error {
+	if !nameRE.MatchString(m.Name) {
+		return m.at("name", "name %q: use lower case letters, digits and dashes", m.Name)
+	}
+	if m.Version == "" || strings.ContainsAny(m.Version, " /\t\n") {
+		return m.at("version", "version %q: must be non-empty, without spaces or slashes", m.Version)
+	}
+	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateKernel() error {
+	k := m.Kernel
+	switch {
+	case k.Package == "" && k.Path == "":
+		return m.at("kernel", "kernel: set package (a Debian kernel package) or path (a local bzImage)")
+	case k.Package != "" && k.Path != "":
+		return m.at("kernel.path", "kernel: set package or path, not both")
+	case k.Path != "" && k.ModulesDir == "":
+		return m.at("kernel.path", "kernel.path needs kernel.modules_dir (the lib/modules/<release> directory)")
+	case k.Path == "" && k.ModulesDir != "":
+		return m.at("kernel.modules_dir", "kernel.modules_dir is only used with kernel.path")
+	}
+	for i, mod := range k.Modules {
+		if !modNameRE.MatchString(mod) {
+			return m.at(fmt.Sprintf("kernel.modules[%d]", i), "kernel module %q: want a module name such as virtio_net", mod)
+		}
+	}
+	for i, arg := range k.Cmdline {
+		if arg == "" || strings.ContainsAny(arg, " \t\n") || strings.HasPrefix(arg, "imgbuild.") && arg != "imgbuild.debug=shell" {
+			return m.at(fmt.Sprintf("kernel.cmdline[%d]", i), "kernel.cmdline entry %q: one argument without spaces; imgbuild.* keys are set by imgbuild", arg)
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateBinaries() error {
+	seen := map[string]string{}
+	for i, b := range m.Binaries {
+		f := fmt.Sprintf("binaries[%d]", i)
+		if !binNameRE.MatchString(b.Name) {
+			return m.at(f+".name", "binary name %q: want a file name such as etcd", b.Name)
+		}
+		sources := 0
+		for _, s := range []string{b.Go, b.Deb, b.Local} {
+			if s != "" {
+				sources++
+			}
+		}
+		if sources != 1 {
+			return m.at(f, "binary %q: set exactly one of go, deb or local", b.Name)
+		}
+		switch {
+		case b.Go != "" && b.Version == "":
+			return m.at(f+".go", "binary %q: go needs version (a module version such as v3.6.16)", b.Name)
+		case b.Go == "" && b.Version != "":
+			return m.at(f+".version", "binary %q: version is only used with go", b.Name)
+		case b.Deb != "" && !strings.HasPrefix(b.Path, "/"):
+			return m.at(f+".deb", "binary %q: deb needs path, the absolute path of the file inside the package (e.g. /bin/busybox)", b.Name)
+		case b.Deb == "" && b.Path != "":
+			return m.at(f+".path", "binary %q: path is only used with deb", b.Name)
+		}
+		for j, n := range append([]string{b.Name}, b.Links...) {
+			if prev, dup := seen[n]; dup {
+				field := f + ".name"
+				if j > 0 {
+					field = fmt.Sprintf("%s.links[%d]", f, j-1)
+				}
+				return m.at(field, "/usr/bin/%s is given twice (also by %s)", n, prev)
+			}
+			if !binNameRE.MatchString(n) {
+				return m.at(fmt.Sprintf("%s.links[%d]", f, j-1), "link name %q: want a file name", n)
+			}
+			seen[n] = b.Name
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateFiles() error {
+	seen := map[string]int{}
+	for _, b := range m.Binaries {
+		for _, n := range append([]string{b.Name}, b.Links...) {
+			seen["/usr/bin/"+n] = -1
+		}
+	}
+	for i, f := range m.Files {
+		fp := fmt.Sprintf("files[%d]", i)
+		if !strings.HasPrefix(f.Path, "/") || path.Clean(f.Path) != f.Path || f.Path == "/" {
+			return m.at(fp+".path", "file path %q: want a clean absolute path such as /etc/motd", f.Path)
+		}
+		if prev, dup := seen[f.Path]; dup {
+			what := "a binary"
+			if prev >= 0 {
+				what = fmt.Sprintf("files[%d]", prev)
+			}
+			return m.at(fp+".path", "duplicate path %s (also given by %s)", f.Path, what)
+		}
+		seen[f.Path] = i
+		n := 0
+		for _, s := range []string{f.Content, f.Source, f.Symlink} {
+			if s != "" {
+				n++
+			}
+		}
+		if n > 1 {
+			return m.at(fp, "file %s: set one of content, source or symlink", f.Path)
+		}
+		if f.Owner != "" && !ownerRE.MatchString(f.Owner) {
+			return m.at(fp+".owner", "file %s: owner %q: want uid:gid such as 0:0", f.Path, f.Owner)
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateServices() error {
+	names := map[string]int{}
+	for i, s := range m.Services {
+		if _, dup := names[s.Name]; dup {
+			return m.at(fmt.Sprintf("services[%d].name", i), "duplicate service name %q", s.Name)
+		}
+		names[s.Name] = i
+	}
+	for i, s := range m.Services {
+		f := fmt.Sprintf("services[%d]", i)
+		if !nameRE.MatchString(s.Name) {
+			return m.at(f+".name", "service name %q: use lower case letters, digits and dashes", s.Name)
+		}
+		if !strings.HasPrefix(s.Command, "/") {
+			return m.at(f+".command", "service %s: command %q must be an absolute path such as /usr/bin/etcd", s.Name, s.Command)
+		}
+		switch s.Restart {
+		case "", "always", "on-failure", "never":
+		default:
+			return m.at(f+".restart", "service %s: restart %q: want always, on-failure or never", s.Name, s.Restart)
+		}
+		for j, a := range s.After {
+			if _, ok := names[a]; !ok || a == s.Name {
+				return m.at(fmt.Sprintf("%s.after[%d]", f, j), "service %s: after names %q, which is not another service", s.Name, a)
+			}
+		}
+		if h := s.Health; h != nil {
+			if (h.TCP != 0) == (h.HTTP != "") {
+				return m.at(f+".health", "service %s: health needs exactly one of tcp or http", s.Name)
+			}
+			if h.TCP < 0 || h.TCP > 65535 {
+				return m.at(f+".health.tcp", "service %s: health.tcp %d is not a port", s.Name, h.TCP)
+			}
+			if u, err := url.Parse(h.HTTP); h.HTTP != "" && (err != nil || u.Scheme != "http" || u.Host == "") {
+				return m.at(f+".health.http", "service %s: health.http %q: want a URL such as http://127.0.0.1:8080/health", s.Name, h.HTTP)
+			}
+		}
+		if s.Backoff.Max != 0 && s.Backoff.Max < s.Backoff.Initial {
+			return m.at(f+".backoff.max", "service %s: backoff.max is below backoff.initial", s.Name)
+		}
+	}
+	return m.checkCycles()
+}
+
+// checkCycles rejects services that wait on each other.
+func (m *Manifest) checkCycles() error {
+	after := map[string][]string{}
+	for _, s := range m.Services {
+		after[s.Name] = s.After
+	}
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(string, []string) error
+	visit = func(n string, chain []string) error {
+		switch state[n] {
+		case 1:
+			return m.at("services", "services wait on each other in a cycle: %s", strings.Join(append(chain, n), " -> "))
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, a := range after[n] {
+			if err := visit(a, append(chain, n)); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
+		return nil
+	}
+	for _, s := range m.Services {
+		if err := visit(s.Name, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateDisk() error {
+	for _, p := range []struct {
+		field string
+		v     Size
+		min   Size
+	}{{"disk.esp", m.Disk.ESP, 40 << 20}, {"disk.usr", m.Disk.USR, 8 << 20}, {"disk.oem", m.Disk.OEM, 1 << 20}, {"disk.root", m.Disk.Root, 16 << 20}} {
+		if p.v == 0 {
+			continue
+		}
+		if p.v%(1<<20) != 0 {
+			return m.at(p.field, "%s: %d bytes is not a whole number of MiB", p.field, p.v)
+		}
+		if p.v < p.min {
+			return m.at(p.field, "%s: %v is below the minimum of %v", p.field, p.v, p.min)
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) validateRun() error {
+	for i, f := range m.Run.Forwards {
+		if f.Host < 0 || f.Host > 65535 || f.Guest <= 0 || f.Guest > 65535 {
+			return m.at(fmt.Sprintf("run.forwards[%d]", i), "run.forwards: ports must be 1-65535 (host may be 0 for any free port)")
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) applyDefaults() {
+	if m.Hostname == "" {
+		m.Hostname = m.Name
+	}
+	def := func(s *Size, v Size) {
+		if *s == 0 {
+			*s = v
+		}
+	}
+	def(&m.Disk.ESP, 96<<20)
+	def(&m.Disk.USR, 256<<20)
+	def(&m.Disk.OEM, 16<<20)
+	def(&m.Disk.Root, 256<<20)
+	def(&m.Run.Memory, 1<<30)
+	for i := range m.Services {
+		s := &m.Services[i]
+		if s.Restart == "" {
+			s.Restart = "always"
+		}
+		if s.Backoff.Initial == 0 {
+			s.Backoff.Initial = Duration(time.Second)
+		}
+		if s.Backoff.Max == 0 {
+			s.Backoff.Max = Duration(30 * time.Second)
+		}
+		if h := s.Health; h != nil {
+			if h.Interval == 0 {
+				h.Interval = Duration(time.Second)
+			}
+			if h.Timeout == 0 {
+				h.Timeout = Duration(2 * time.Second)
+			}
+		}
+	}
+}
