@@ -1,0 +1,72 @@
+package disk
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/fat32"
+)
+
+// ReadESPFiles returns every regular file of the FAT file system in
+// partition partNumber of the disk image at path, keyed by its path from
+// the root without a leading slash ("loader/entries/a+3.conf"). It reads
+// with go-diskfs, whose FAT32 reader handles long names and is
+// independent of our writer.
+func ReadESPFiles(imagePath string, partNumber int) (map[string][]byte, error) {
+	info, err := Read(imagePath)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := info.Partition(partNumber)
+	if !ok {
+		return nil, fmt.Errorf("esp: %s has no partition %d", imagePath, partNumber)
+	}
+	f, err := os.Open(imagePath)
+	if err != nil {
+		return nil, fmt.Errorf("esp: %w", err)
+	}
+	defer f.Close()
+	fs, err := fat32.Read(file.New(f, true), p.Size, p.Start, sectorSize)
+	if err != nil {
+		return nil, fmt.Errorf("esp: read FAT32 in partition %d (%s): %w", p.Number, p.Label, err)
+	}
+	out := map[string][]byte{}
+	if err := readFATDir(fs, "/", out); err != nil {
+		return nil, fmt.Errorf("esp: partition %d (%s): %w", p.Number, p.Label, err)
+	}
+	return out, nil
+}
+
+func readFATDir(fs *fat32.FileSystem, dir string, out map[string][]byte) error {
+	entries, err := fs.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name == "." || name == ".." {
+			continue
+		}
+		p := path.Join(dir, name)
+		if e.IsDir() {
+			if err := readFATDir(fs, p, out); err != nil {
+				return err
+			}
+			continue
+		}
+		r, err := fs.OpenFile(p, os.O_RDONLY)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		out[p[1:]] = b
+	}
+	return nil
+}
