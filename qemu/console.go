@@ -1,0 +1,109 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"sync"
+)
+
+// Console collects a VM's serial output line by line so that callers can
+// wait for markers. It is an io.Writer: QEMU's stdout is copied into it.
+type Console struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	changed chan struct{} // closed and replaced on every new line or close
+	closed  bool
+}
+
+// NewConsole returns an empty console.
+func NewConsole() *Console { return &Console{changed: make(chan struct{})} }
+
+func (c *Console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partial = append(c.partial, p...)
+	added := false
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		c.lines = append(c.lines, string(bytes.TrimRight(c.partial[:i], "\r")))
+		c.partial = c.partial[i+1:]
+		added = true
+	}
+	if added {
+		c.notify()
+	}
+	return len(p), nil
+}
+
+// Close marks the end of output (the VM exited); waiters stop waiting.
+func (c *Console) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.partial) > 0 {
+		c.lines = append(c.lines, string(c.partial))
+		c.partial = nil
+	}
+	c.closed = true
+	c.notify()
+}
+
+func (c *Console) notify() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Lines returns a copy of every complete line so far.
+func (c *Console) Lines() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.lines...)
+}
+
+// Len is the number of complete lines so far; pass it as from to wait
+// only for lines that come later.
+func (c *Console) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+// ErrFailed is returned by Expect when a failure pattern matched.
+type ErrFailed struct{ Line string }
+
+func (e *ErrFailed) Error() string { return fmt.Sprintf("console: failure: %s", e.Line) }
+
+// Expect waits, starting at line index from, for a line matching want. A
+// line matching fail first gives an *ErrFailed. It returns the index and
+// text of the matching line.
+func (c *Console) Expect(ctx context.Context, from int, want *regexp.Regexp, fail *regexp.Regexp) (int, string, error) {
+	for i := from; ; {
+		c.mu.Lock()
+		lines, changed, closed := c.lines, c.changed, c.closed
+		c.mu.Unlock()
+		for ; i < len(lines); i++ {
+			if fail != nil && fail.MatchString(lines[i]) {
+				return i, lines[i], &ErrFailed{Line: lines[i]}
+			}
+			if want.MatchString(lines[i]) {
+				return i, lines[i], nil
+			}
+		}
+		if closed {
+			return i, "", fmt.Errorf("console: VM exited before a line matched %q", want)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return i, "", fmt.Errorf("console: waiting for %q: %w", want, ctx.Err())
+		}
+	}
+}
+
+// FailurePattern matches console lines that mean a boot went wrong.
+var FailurePattern = regexp.MustCompile(`Kernel panic|imgbuild-stage1: FATAL|Access Denied|Failed to (start|load) |imgbuild-sysinit: FATAL`)

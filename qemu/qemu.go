@@ -1,0 +1,217 @@
+// Package qemu boots images under QEMU: UEFI (OVMF) from a GPT disk, or a
+// kernel and initramfs directly. Guest networking is isolated by default
+// (user-mode networking with restrict=on): the guest reaches nothing
+// outside, yet DHCP and the configured port forwards work.
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Firmware paths of Debian's ovmf package.
+const (
+	OVMFCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	OVMFVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+)
+
+// Forward is a TCP forward from 127.0.0.1:Host to the guest's port Guest.
+type Forward struct{ Host, Guest int }
+
+// Config describes one VM.
+type Config struct {
+	Disk string // raw disk image; booted through OVMF unless Kernel is set
+	// Direct kernel boot, for fast development boots and tests.
+	Kernel, Initrd, Append string
+
+	Code string // OVMF code; default OVMFCode
+	// Vars is this VM's own copy of the UEFI variable store. It is made
+	// from VarsTemplate when missing and kept, so reboots of the same VM
+	// keep firmware state (and boot faster).
+	Vars, VarsTemplate string
+	SecureBoot         bool // q35 with SMM and secure pflash
+
+	MemoryMiB int
+	CPUs      int
+	KVM       bool
+
+	Forwards    []Forward
+	GuestFwds   []string // raw guestfwd= rules, e.g. "tcp:169.254.169.254:80-tcp:127.0.0.1:9999"
+	NetCIDR     string   // guest network, e.g. 169.254.0.0/16 for a metadata server
+	OpenNetwork bool     // allow the guest out through this machine (off by default)
+	NoNetwork   bool
+
+	Stdin  io.Reader // serial console input; nil for none
+	Output io.Writer // a copy of the serial console; may be nil
+	Extra  []string  // more QEMU arguments
+}
+
+// VM is a running QEMU.
+type VM struct {
+	Console *Console
+	cmd     *exec.Cmd
+	qmpPath string
+	dir     string
+	done    chan struct{}
+	err     error
+	once    sync.Once
+}
+
+// Args returns the QEMU command line for cfg; qmpPath is the QMP socket.
+func Args(cfg Config, qmpPath string) ([]string, error) {
+	mem := cfg.MemoryMiB
+	if mem == 0 {
+		mem = 1024
+	}
+	cpus := cfg.CPUs
+	if cpus == 0 {
+		cpus = 1
+	}
+	machine := "q35"
+	if cfg.SecureBoot {
+		machine = "q35,smm=on"
+	}
+	args := []string{"-machine", machine, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
+		"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"}
+	if qmpPath != "" {
+		args = append(args, "-qmp", "unix:"+qmpPath+",server=on,wait=off")
+	}
+	if cfg.KVM {
+		args = append(args, "-enable-kvm", "-cpu", "host")
+	} else {
+		args = append(args, "-accel", "tcg")
+	}
+	if cfg.Kernel != "" {
+		args = append(args, "-kernel", cfg.Kernel, "-append", cfg.Append)
+		if cfg.Initrd != "" {
+			args = append(args, "-initrd", cfg.Initrd)
+		}
+	} else {
+		code := cfg.Code
+		if code == "" {
+			code = OVMFCode
+		}
+		if cfg.Vars == "" {
+			return nil, fmt.Errorf("qemu: UEFI boot needs a VARS file")
+		}
+		if cfg.SecureBoot {
+			args = append(args, "-global", "driver=cfi.pflash01,property=secure,value=on")
+		}
+		args = append(args,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
+			"-drive", "if=pflash,format=raw,unit=1,file="+cfg.Vars)
+	}
+	if cfg.Disk != "" {
+		args = append(args, "-drive", "file="+cfg.Disk+",format=raw,if=virtio,cache=unsafe")
+	}
+	args = append(args, netArgs(cfg)...)
+	return append(args, cfg.Extra...), nil
+}
+
+func netArgs(cfg Config) []string {
+	if cfg.NoNetwork {
+		return []string{"-nic", "none"}
+	}
+	nic := []string{"user", "model=virtio-net-pci"}
+	if !cfg.OpenNetwork {
+		nic = append(nic, "restrict=on")
+	}
+	if cfg.NetCIDR != "" {
+		nic = append(nic, "net="+cfg.NetCIDR)
+	}
+	for _, f := range cfg.Forwards {
+		nic = append(nic, fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest))
+	}
+	for _, g := range cfg.GuestFwds {
+		nic = append(nic, "guestfwd="+g)
+	}
+	return []string{"-nic", strings.Join(nic, ",")}
+}
+
+// Start boots a VM. It ends when the guest powers off, or when ctx is done.
+func Start(ctx context.Context, cfg Config) (*VM, error) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		return nil, fmt.Errorf("qemu: qemu-system-x86_64 not found (apt-get install qemu-system-x86): %w", err)
+	}
+	if cfg.Kernel == "" {
+		if err := ensureVars(cfg); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "imgbuild-qemu-")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	vm := &VM{Console: NewConsole(), qmpPath: filepath.Join(dir, "qmp.sock"), dir: dir, done: make(chan struct{})}
+	args, err := Args(cfg, vm.qmpPath)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	vm.cmd = exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	vm.cmd.WaitDelay = 5 * time.Second
+	var out io.Writer = vm.Console
+	if cfg.Output != nil {
+		out = io.MultiWriter(vm.Console, cfg.Output)
+	}
+	vm.cmd.Stdout = out
+	vm.cmd.Stderr = out
+	vm.cmd.Stdin = cfg.Stdin
+	if err := vm.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("qemu: start: %w", err)
+	}
+	go func() {
+		vm.err = vm.cmd.Wait()
+		vm.Console.Close()
+		os.RemoveAll(dir)
+		close(vm.done)
+	}()
+	return vm, nil
+}
+
+func ensureVars(cfg Config) error {
+	if cfg.Vars == "" {
+		return fmt.Errorf("qemu: UEFI boot needs a VARS file")
+	}
+	if _, err := os.Stat(cfg.Vars); err == nil {
+		return nil
+	}
+	tmpl := cfg.VarsTemplate
+	if tmpl == "" {
+		tmpl = OVMFVars
+	}
+	data, err := os.ReadFile(tmpl)
+	if err != nil {
+		return fmt.Errorf("qemu: UEFI variable template (apt-get install ovmf): %w", err)
+	}
+	return os.WriteFile(cfg.Vars, data, 0o644)
+}
+
+// Done is closed when QEMU has exited.
+func (vm *VM) Done() <-chan struct{} { return vm.done }
+
+// Wait waits for QEMU to exit and returns its error, if any.
+func (vm *VM) Wait() error {
+	<-vm.done
+	return vm.err
+}
+
+// Kill stops QEMU at once.
+func (vm *VM) Kill() {
+	if vm.cmd.Process != nil {
+		vm.cmd.Process.Kill()
+	}
+	<-vm.done
+}
+
+// Powerdown presses the ACPI power button, as a person would.
+func (vm *VM) Powerdown() error { return vm.qmp("system_powerdown") }

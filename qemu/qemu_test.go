@@ -1,0 +1,61 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNetworkIsolatedByDefault(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+		not  string
+	}{
+		{Config{Kernel: "k", Forwards: []Forward{{8080, 80}}}, "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80", ""},
+		{Config{Kernel: "k", NetCIDR: "169.254.0.0/16", GuestFwds: []string{"tcp:169.254.169.254:80-tcp:127.0.0.1:9"}}, "restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:9", ""},
+		{Config{Kernel: "k", OpenNetwork: true}, "user,model=virtio-net-pci", "restrict"},
+		{Config{Kernel: "k", NoNetwork: true}, "-nic none", "user"},
+	}
+	for _, tt := range tests {
+		args, err := Args(tt.cfg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := strings.Join(args, " ")
+		if !strings.Contains(line, tt.want) || (tt.not != "" && strings.Contains(line, tt.not)) {
+			t.Errorf("args %q: want %q, not %q", line, tt.want, tt.not)
+		}
+	}
+	if _, err := Args(Config{Disk: "d"}, ""); err == nil {
+		t.Error("UEFI boot without VARS accepted")
+	}
+}
+
+func TestConsoleExpect(t *testing.T) {
+	c := NewConsole()
+	go func() {
+		c.Write([]byte("boot\r\nimgbuild-sysinit: hea"))
+		time.Sleep(10 * time.Millisecond)
+		c.Write([]byte("lthy (2 services)\nlater\n"))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	i, line, err := c.Expect(ctx, 0, regexp.MustCompile(`sysinit: healthy`), FailurePattern)
+	if err != nil || i != 1 || line != "imgbuild-sysinit: healthy (2 services)" {
+		t.Fatalf("Expect = %d %q %v", i, line, err)
+	}
+	c.Write([]byte("Kernel panic - not syncing\n"))
+	_, _, err = c.Expect(ctx, i+1, regexp.MustCompile(`never`), FailurePattern)
+	var failed *ErrFailed
+	if !errors.As(err, &failed) {
+		t.Fatalf("panic line not reported as failure: %v", err)
+	}
+	c.Close()
+	if _, _, err := c.Expect(ctx, c.Len(), regexp.MustCompile(`never`), nil); err == nil {
+		t.Fatal("Expect on a closed console did not fail")
+	}
+}
