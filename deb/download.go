@@ -102,7 +102,7 @@ func fetch(ctx context.Context, o downloadOptions, p Package, dir string) error 
 		return nil
 	}
 	if isGone(err) {
-		return fmt.Errorf("deb: download %s (%s): %w; %s: %v", p, p.Filename, ErrVersionGone, o.repinHint, err)
+		return fmt.Errorf("deb: download %s: %w; %s (%v)", p, ErrVersionGone, o.repinHint, err)
 	}
 	return fmt.Errorf("deb: download %s: %w", p, err)
 }
@@ -143,4 +143,9 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// withRunner replaces the command runner (tests).
+func withRunner(run runFunc) Option {
+	return func(o *downloadOptions) { o.run = run }
 }

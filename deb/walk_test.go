@@ -27,7 +27,6 @@ func listing(h *tar.Header) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-
 func modeString(h *tar.Header) string {
 	kinds := map[byte]byte{tar.TypeDir: 'd', tar.TypeSymlink: 'l', tar.TypeLink: 'h', tar.TypeReg: '-'}
 	b := []byte{kinds[h.Typeflag]}
