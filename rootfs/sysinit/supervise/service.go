@@ -1,0 +1,239 @@
+package supervise
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/imgbuild/imgbuild/imageconfig"
+)
+
+// service is the supervisor of one configured service.
+type service struct {
+	cfg       imageconfig.Service
+	sup       *Supervisor
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu       sync.Mutex
+	curPID   int
+	running  bool
+	finished bool // exited for good with status 0
+	healthy  bool
+}
+
+func (s *service) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.curPID
+}
+
+func (s *service) ok() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.Health != nil {
+		return s.healthy
+	}
+	return s.running || s.finished
+}
+
+func (s *service) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
+
+func (s *service) logf(format string, args ...any) {
+	s.sup.opts.Logf(s.cfg.Name+" "+format, args...)
+}
+
+// run waits for dependencies, then starts the service and restarts it per
+// its policy until ctx ends or the policy says stop.
+func (s *service) run(ctx context.Context) {
+	for _, dep := range s.cfg.After {
+		select {
+		case <-s.sup.byName[dep].ready:
+		case <-ctx.Done():
+			return
+		}
+	}
+	if s.cfg.Health != nil {
+		go s.watchHealth(ctx)
+	}
+	bo := newBackoff(s.cfg.BackoffMS, s.cfg.MaxBackoffMS)
+	for {
+		started := time.Now()
+		ws, err := s.startAndWait()
+		if ctx.Err() != nil {
+			return
+		}
+		status := 127
+		desc := ""
+		switch {
+		case err != nil:
+			desc = fmt.Sprintf("failed to start: %v", err)
+		case ws.Signaled():
+			status = 128 + int(ws.Signal())
+			desc = fmt.Sprintf("exited (signal %d)", ws.Signal())
+		default:
+			status = ws.ExitStatus()
+			desc = fmt.Sprintf("exited (status %d)", status)
+		}
+		if !shouldRestart(s.cfg.Restart, status) {
+			s.logf("%s", desc)
+			if status == 0 {
+				s.mu.Lock()
+				s.finished = true
+				s.mu.Unlock()
+				s.markReady()
+				s.sup.changed()
+			}
+			return
+		}
+		if time.Since(started) >= s.sup.opts.StableAfter {
+			bo.reset()
+		}
+		d := bo.delay()
+		s.logf("%s, restarting in %v", desc, d)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func shouldRestart(policy string, status int) bool {
+	switch policy {
+	case "always":
+		return true
+	case "on-failure":
+		return status != 0
+	}
+	return false
+}
+
+// startAndWait starts one instance and blocks until it exits.
+func (s *service) startAndWait() (unix.WaitStatus, error) {
+	attr, cleanup, outputs, err := s.procAttr()
+	if err != nil {
+		return 0, err
+	}
+	argv := append([]string{s.cfg.Command}, s.cfg.Args...)
+	pid, exited, err := s.sup.opts.Reaper.Start(s.cfg.Command, argv, attr)
+	cleanup()
+	if err != nil {
+		for _, r := range outputs {
+			r.Close()
+		}
+		return 0, err
+	}
+	for _, r := range outputs {
+		go func() {
+			defer r.Close()
+			copyPrefixed(r, s.sup.opts.Console, "["+s.cfg.Name+"] ")
+		}()
+	}
+	s.mu.Lock()
+	s.curPID, s.running = pid, true
+	s.mu.Unlock()
+	if s.cfg.Health == nil {
+		s.markReady()
+	}
+	s.sup.changed()
+	ws := <-exited
+	s.mu.Lock()
+	s.curPID, s.running = 0, false
+	s.mu.Unlock()
+	return ws, nil
+}
+
+// procAttr builds the process attributes. cleanup closes the parent's
+// copies of the child's files; outputs are the read ends to prefix.
+func (s *service) procAttr() (attr *os.ProcAttr, cleanup func(), outputs []*os.File, err error) {
+	env := append([]string{}, s.sup.opts.BaseEnv...)
+	sys := &syscall.SysProcAttr{}
+	if s.cfg.User != "" {
+		id, err := LookupUserFiles(s.cfg.User, s.sup.opts.PasswdPath, s.sup.opts.GroupPath)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sys.Credential = id.Credential()
+		env = append(env, "HOME="+id.Home)
+		if id.Name != "" {
+			env = append(env, "USER="+id.Name, "LOGNAME="+id.Name)
+		}
+	}
+	env = append(env, s.cfg.Env...)
+	var toClose []*os.File
+	cleanup = func() {
+		for _, f := range toClose {
+			f.Close()
+		}
+	}
+	var files []*os.File
+	if s.cfg.Console {
+		tty, err := os.OpenFile(s.sup.opts.TTY, os.O_RDWR, 0)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("open %s: %w", s.sup.opts.TTY, err)
+		}
+		toClose = append(toClose, tty)
+		files = []*os.File{tty, tty, tty}
+		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
+	} else {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+		}
+		toClose = append(toClose, null)
+		files = []*os.File{null}
+		for range 2 {
+			r, w, err := os.Pipe()
+			if err != nil {
+				cleanup()
+				for _, o := range outputs {
+					o.Close()
+				}
+				return nil, nil, nil, fmt.Errorf("pipe: %w", err)
+			}
+			toClose = append(toClose, w)
+			outputs = append(outputs, r)
+			files = append(files, w)
+		}
+		sys.Setpgid = true
+	}
+	return &os.ProcAttr{Dir: "/", Env: env, Files: files, Sys: sys}, cleanup, outputs, nil
+}
+
+// watchHealth polls the check until it first passes, reporting a failing
+// check every FailLogEvery.
+func (s *service) watchHealth(ctx context.Context) {
+	h := s.cfg.Health
+	tick := time.NewTicker(interval(h))
+	defer tick.Stop()
+	lastLog := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if s.pid() == 0 {
+			continue
+		}
+		err := Probe(ctx, h)
+		if err == nil {
+			s.mu.Lock()
+			s.healthy = true
+			s.mu.Unlock()
+			s.markReady()
+			s.sup.changed()
+			return
+		}
+		if time.Since(lastLog) >= s.sup.opts.FailLogEvery {
+			s.logf("health check failing: %v", err)
+			lastLog = time.Now()
+		}
+	}
+}
