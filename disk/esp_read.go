@@ -34,7 +34,7 @@ func ReadESPFiles(imagePath string, partNumber int) (map[string][]byte, error) {
 		return nil, fmt.Errorf("esp: read FAT32 in partition %d (%s): %w", p.Number, p.Label, err)
 	}
 	out := map[string][]byte{}
-	if err := readFATDir(fs, "/", out); err != nil {
+	if err := readFATDir(fs, ".", out); err != nil {
 		return nil, fmt.Errorf("esp: partition %d (%s): %w", p.Number, p.Label, err)
 	}
 	return out, nil
@@ -50,11 +50,21 @@ func readFATDir(fs *fat32.FileSystem, dir string, out map[string][]byte) error {
 		if name == "." || name == ".." {
 			continue
 		}
-		p := path.Join(dir, name)
+		p := path.Join(dir, name) // io/fs form: "." is the root, no leading slash
 		if e.IsDir() {
 			if err := readFATDir(fs, p, out); err != nil {
 				return err
 			}
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", p, err)
+		}
+		if fi.Size() == 0 {
+			// go-diskfs cannot open an empty file: it has no cluster
+			// (start cluster 0), as FAT wants it.
+			out[p] = []byte{}
 			continue
 		}
 		r, err := fs.OpenFile(p, os.O_RDONLY)
@@ -66,7 +76,7 @@ func readFATDir(fs *fat32.FileSystem, dir string, out map[string][]byte) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
-		out[p[1:]] = b
+		out[p] = b
 	}
 	return nil
 }

@@ -48,4 +48,3 @@ func testLayout(espSize int64) Layout {
 		},
 	}
 }
-
