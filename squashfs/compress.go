@@ -1,0 +1,95 @@
+package squashfs
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// metadataSize is the uncompressed size of a metadata block.
+const metadataSize = 8192
+
+// compressor compresses one block. Instances are not safe for concurrent
+// use: each worker gets its own.
+type compressor interface {
+	// compress appends the compressed form of src to dst[:0].
+	compress(dst, src []byte) ([]byte, error)
+}
+
+// newCompressor returns a compressor for opt (already defaulted).
+func newCompressor(opt Options) (compressor, error) {
+	// The kernel sizes its decompression window from the block size, never
+	// less than a metadata block; a larger window in a stream is refused.
+	window := max(opt.BlockSize, metadataSize)
+	switch opt.Compression {
+	case ZSTD:
+		enc, err := zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(opt.Level)),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(window),
+			zstd.WithEncoderCRC(false))
+		if err != nil {
+			return nil, fmt.Errorf("squashfs: zstd encoder: %w", err)
+		}
+		return zstdCompressor{enc}, nil
+	case XZ:
+		cfg := xz.WriterConfig{DictCap: window, CheckSum: xz.CRC32}
+		if err := cfg.Verify(); err != nil {
+			return nil, fmt.Errorf("squashfs: xz config: %w", err)
+		}
+		return &xzCompressor{cfg: cfg}, nil
+	case GZIP:
+		zw, err := zlib.NewWriterLevel(nil, opt.Level)
+		if err != nil {
+			return nil, fmt.Errorf("squashfs: zlib writer: %w", err)
+		}
+		return &gzipCompressor{zw: zw}, nil
+	}
+	return nil, fmt.Errorf("squashfs: unknown compression %d", int(opt.Compression))
+}
+
+type zstdCompressor struct{ enc *zstd.Encoder }
+
+func (z zstdCompressor) compress(dst, src []byte) ([]byte, error) {
+	return z.enc.EncodeAll(src, dst[:0]), nil
+}
+
+type xzCompressor struct {
+	cfg xz.WriterConfig
+	buf bytes.Buffer
+}
+
+func (x *xzCompressor) compress(dst, src []byte) ([]byte, error) {
+	x.buf.Reset()
+	w, err := x.cfg.NewWriter(&x.buf)
+	if err != nil {
+		return nil, fmt.Errorf("squashfs: xz: %w", err)
+	}
+	if _, err := w.Write(src); err != nil {
+		return nil, fmt.Errorf("squashfs: xz: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("squashfs: xz: %w", err)
+	}
+	return append(dst[:0], x.buf.Bytes()...), nil
+}
+
+type gzipCompressor struct {
+	zw  *zlib.Writer
+	buf bytes.Buffer
+}
+
+func (g *gzipCompressor) compress(dst, src []byte) ([]byte, error) {
+	g.buf.Reset()
+	g.zw.Reset(&g.buf)
+	if _, err := g.zw.Write(src); err != nil {
+		return nil, fmt.Errorf("squashfs: zlib: %w", err)
+	}
+	if err := g.zw.Close(); err != nil {
+		return nil, fmt.Errorf("squashfs: zlib: %w", err)
+	}
+	return append(dst[:0], g.buf.Bytes()...), nil
+}
