@@ -145,24 +145,44 @@ func checkHashBlocks(h *hasher, blocks, parent []byte, level int, first uint64, 
 	return nil
 }
 
-// bottomAndData checks the bottom level and the data in parallel chunks
-// of chunkHashBlocks hash blocks and the data blocks they cover.
+// bottomAndData checks the bottom level, then the data, each in
+// parallel chunks of chunkHashBlocks hash blocks (and the data blocks
+// they cover). The bottom level is read twice, 1/128 of the data, so
+// that a bad hash block is reported before any data block it vouches
+// for, wherever it lies.
 func (v *verifier) bottomAndData(parent []byte, workers int) error {
 	n := v.sizes[0]
 	chunks := (n + chunkHashBlocks - 1) / chunkHashBlocks
+	readHashes := func(buf []byte, c uint64) ([]byte, uint64, int64, error) {
+		first := c * chunkHashBlocks
+		hb := buf[:min(chunkHashBlocks, n-first)*BlockSize]
+		off := v.levelOffset(0) + int64(first)*BlockSize
+		if _, err := v.r.ReadAt(hb, off); err != nil {
+			return nil, 0, 0, fmt.Errorf("verity: read hash blocks at %d: %w", off, err)
+		}
+		return hb, first, off, nil
+	}
+	err := forChunks(chunks, workers, func() func(uint64) error {
+		h := newHasher(v.p.Salt)
+		buf := make([]byte, chunkHashBlocks*BlockSize)
+		return func(c uint64) error {
+			hb, first, off, err := readHashes(buf, c)
+			if err != nil {
+				return err
+			}
+			return checkHashBlocks(h, hb, parent, 0, first, off, v.p.DataBlocks)
+		}
+	})
+	if err != nil {
+		return err
+	}
 	return forChunks(chunks, workers, func() func(uint64) error {
 		h := newHasher(v.p.Salt)
-		hashes := make([]byte, chunkHashBlocks*BlockSize)
+		buf := make([]byte, chunkHashBlocks*BlockSize)
 		data := make([]byte, chunkHashBlocks*hashesPerBlock*BlockSize)
 		return func(c uint64) error {
-			first := c * chunkHashBlocks
-			nh := min(chunkHashBlocks, n-first)
-			off := v.levelOffset(0) + int64(first)*BlockSize
-			hb := hashes[:nh*BlockSize]
-			if _, err := v.r.ReadAt(hb, off); err != nil {
-				return fmt.Errorf("verity: read hash blocks at %d: %w", off, err)
-			}
-			if err := checkHashBlocks(h, hb, parent, 0, first, off, v.p.DataBlocks); err != nil {
+			hb, first, _, err := readHashes(buf, c)
+			if err != nil {
 				return err
 			}
 			return v.checkData(h, data, hb, first*hashesPerBlock)
