@@ -341,3 +341,8 @@ func dosTime(t time.Time) (date, clock uint16, tenth byte) {
 	tenth = byte(t.Second()%2*100 + t.Nanosecond()/10_000_000)
 	return date, clock, tenth
 }
+
+// ESPContent is WriteESP as a Partition.Content.
+func ESPContent(size int64, files []File, volumeID uint32, label string, modTime time.Time) func(io.WriterAt) error {
+	return func(w io.WriterAt) error { return WriteESP(w, size, files, volumeID, label, modTime) }
+}

@@ -1,7 +1,3 @@
-// Package disk writes and reads the imgbuild disk image: a GPT disk with a
-// protective MBR (docs/layout.md) and the FAT32 EFI system partition.
-// Everything it writes is a pure function of its inputs: GUIDs come from
-// GUID, timestamps and the volume ID from the caller.
 package disk
 
 import (
@@ -29,6 +25,13 @@ func GUID(seed, label string) string {
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// VolumeID derives a FAT volume serial number from a seed, for the same
+// reason GUID exists.
+func VolumeID(seed string) uint32 {
+	sum := sha256.Sum256([]byte("imgbuild-volid\x00" + seed))
+	return uint32(sum[0]) | uint32(sum[1])<<8 | uint32(sum[2])<<16 | uint32(sum[3])<<24
 }
 
 // USRAttributes encodes the ChromeOS/Flatcar boot attributes of a USR slot
