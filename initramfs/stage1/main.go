@@ -1,0 +1,116 @@
+// Command stage1 is the /init of imgbuild's initramfs: it loads the
+// modules, finds USR and ROOT by PARTUUID, makes ROOT on first boot,
+// mounts both and switches to sysinit on USR. docs/layout.md is its
+// contract.
+package main
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	sysroot        = "/sysroot"
+	sysinitPath    = "/usr/lib/imgbuild/sysinit"
+	partitionWait  = 10 * time.Second
+	partitionPoll  = 50 * time.Millisecond
+	consoleFlushAt = time.Second
+)
+
+// stepError names the step that failed, for the FATAL marker.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+
+func fail(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stepError{step, err}
+}
+
+func main() {
+	con := &console{w: os.Stderr}
+	var cfg config
+	err := run(&con, &cfg)
+	se, ok := err.(*stepError)
+	if !ok {
+		se = &stepError{"stage1", err}
+	}
+	con.fatal(se.step, se.err)
+	halt(cfg)
+}
+
+// halt ends a failed boot: a shell when asked for and present, otherwise
+// power off after the console had time to drain.
+func halt(cfg config) {
+	if cfg.DebugShell {
+		if _, err := os.Stat("/bin/sh"); err == nil {
+			unix.Exec("/bin/sh", []string{"/bin/sh"}, os.Environ())
+		}
+	}
+	time.Sleep(consoleFlushAt)
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	for {
+		time.Sleep(time.Hour) // PID 1 must not exit
+	}
+}
+
+// run is the boot flow; it only returns on failure.
+func run(conp **console, cfg *config) error {
+	if err := mountAll(earlyMounts); err != nil {
+		return fail("mount API filesystems", err)
+	}
+	con := openConsole()
+	*conp = con
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	con.printf("started (kernel %s, %s since boot)", unix.ByteSliceToString(uts.Release[:]), seconds(sinceBoot()))
+
+	t := time.Now()
+	n, err := loadModules(moduleDir, finitModule)
+	if err != nil {
+		return fail("load modules", err)
+	}
+	con.printf("loaded %d modules in %s", n, seconds(time.Since(t)))
+
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fail("read /proc/cmdline", err)
+	}
+	if *cfg, err = parseCmdline(string(b)); err != nil {
+		return fail("kernel command line", err)
+	}
+
+	parts, err := realTree.waitFor([]string{cfg.USR, cfg.Root}, partitionWait, partitionPoll)
+	if err != nil {
+		return fail("find partitions", err)
+	}
+	usr, root := parts[cfg.USR], parts[cfg.Root]
+	con.printf("USR %s, ROOT %s", usr.Dev, root.Dev)
+
+	msg, err := prepareRoot(root)
+	if err != nil {
+		return fail("ROOT", err)
+	}
+	con.printf("ROOT: %s", msg)
+
+	usrDev, err := openUSR(usr, *cfg)
+	if err != nil {
+		return fail("open USR", err)
+	}
+	if err := mountSysroot(root.Dev, usrDev); err != nil {
+		return fail("mount", err)
+	}
+	if err := checkInit(sysroot + sysinitPath); err != nil {
+		return fail("USR", err)
+	}
+	con.printf("switching to USR (slot %s) after %s", cfg.Slot, seconds(sinceBoot()))
+	return fail("switch root", switchRoot(sysroot, sysinitPath, []string{"/dev", "/proc", "/sys", "/run"}))
+}
