@@ -1,0 +1,111 @@
+package kernel
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Module is one module file to carry into the initramfs.
+type Module struct {
+	Name    string // as the kernel knows it (underscores)
+	Path    string // absolute path of the file
+	RelPath string // path below the modules dir, e.g. kernel/fs/fat/vfat.ko
+}
+
+// UnknownModuleError is returned by Closure for a name that is neither a
+// module, an alias of one, nor built in.
+type UnknownModuleError struct {
+	Name        string
+	NeededBy    string // empty when the caller asked for it
+	Suggestions []string
+}
+
+func (e *UnknownModuleError) Error() string {
+	msg := fmt.Sprintf("kernel: unknown module %q", e.Name)
+	if e.NeededBy != "" {
+		msg += fmt.Sprintf(" (a dependency of %s)", e.NeededBy)
+	}
+	if len(e.Suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(e.Suggestions, ", ") + "?"
+	}
+	return msg
+}
+
+// Closure returns the modules needed to load the named ones, each after
+// every module it depends on (a valid load order). Dashes and underscores
+// in names are equivalent; names may also be aliases (e.g. crc32c).
+// Built-in modules are skipped. "pre:" softdeps are included before their
+// module when the kernel has them; a softdep it lacks is not an error.
+func (k *Kernel) Closure(names []string) ([]Module, error) {
+	idx, err := k.index()
+	if err != nil {
+		return nil, err
+	}
+	c := &closer{idx: idx, state: map[string]visitState{}}
+	for _, n := range names {
+		mods, ok := idx.lookup(n)
+		if !ok {
+			return nil, &UnknownModuleError{Name: n, Suggestions: idx.suggest(n)}
+		}
+		for _, m := range mods {
+			if err := c.visit(m, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.order, nil
+}
+
+type visitState int
+
+const (
+	unvisited visitState = iota
+	visiting
+	done
+)
+
+type closer struct {
+	idx   *index
+	state map[string]visitState
+	stack []string
+	order []Module
+}
+
+// visit appends m after its dependencies (depth-first, post-order).
+func (c *closer) visit(m *moduleInfo, soft bool) error {
+	switch c.state[m.name] {
+	case done:
+		return nil
+	case visiting:
+		if soft {
+			return nil // a softdep closing a loop orders nothing
+		}
+		return fmt.Errorf("kernel: dependency cycle: %s -> %s", strings.Join(c.stack, " -> "), m.name)
+	}
+	c.state[m.name] = visiting
+	c.stack = append(c.stack, m.name)
+	for _, s := range m.softPre {
+		mods, _ := c.idx.lookup(s)
+		for _, d := range mods {
+			if err := c.visit(d, true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, dep := range m.depends {
+		d, ok := c.idx.modules[dep]
+		if !ok {
+			if c.idx.builtin[dep] {
+				continue
+			}
+			return &UnknownModuleError{Name: dep, NeededBy: m.name}
+		}
+		if err := c.visit(d, false); err != nil {
+			return err
+		}
+	}
+	c.stack = c.stack[:len(c.stack)-1]
+	c.state[m.name] = done
+	c.order = append(c.order, Module{Name: m.name, Path: m.path, RelPath: m.relPath})
+	return nil
+}

@@ -1,0 +1,32 @@
+package kernel
+
+// DefaultModules are the modules every image needs beyond what a manifest
+// lists, for needs no depends= expresses: the devices a cloud or QEMU VM
+// boots from and talks through, and what stage-1 itself uses. Checked
+// against Debian 12's 6.1 cloud kernel, where all of them exist (as a
+// module, or built in and then skipped by Closure):
+//
+//   - virtio_pci, virtio_blk, virtio_scsi, virtio_net: QEMU, GCE disks and
+//     network (modules).
+//   - virtio_rng: seeds the entropy pool when the VM has a virtio-rng
+//     device; harmless otherwise (module).
+//   - nvme: EBS and local NVMe disks (built in there).
+//   - ena: the AWS network adapter (module).
+//   - squashfs: USR; its xz, zstd, lz4, lzo and zlib decompressors are
+//     built in (module).
+//   - dm_mod, dm_verity: verified USR; depends= adds dm_bufio and
+//     reed_solomon (modules).
+//   - ext4: ROOT (built in there).
+//   - vfat with nls_cp437 and nls_ascii: the ESP; the kernel's default FAT
+//     codepage is 437 and iocharset "ascii", loaded by name at mount time,
+//     so no depends= names them (modules).
+//   - efivarfs: EFI variables, for boot counting and updates (module).
+//   - button, evdev: ACPI power button events, for a clean shutdown on a
+//     hypervisor's power-off request (modules).
+var DefaultModules = []string{
+	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_rng",
+	"nvme", "ena",
+	"squashfs", "dm_mod", "dm_verity", "ext4",
+	"vfat", "nls_cp437", "nls_ascii", "efivarfs",
+	"button", "evdev",
+}

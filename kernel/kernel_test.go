@@ -1,0 +1,94 @@
+package kernel
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFromDeb(t *testing.T) {
+	k := testKernel(t)
+	if !strings.HasSuffix(k.VmlinuzPath, "/boot/vmlinuz-"+k.Release) {
+		t.Errorf("vmlinuz %s does not match release %s", k.VmlinuzPath, k.Release)
+	}
+	if filepath.Base(k.ModulesDir) != k.Release {
+		t.Errorf("modules dir %s does not match release %s", k.ModulesDir, k.Release)
+	}
+	img, err := os.ReadFile(k.VmlinuzPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The x86 boot protocol header: "HdrS" at 0x202.
+	if len(img) < 0x206 || !bytes.Equal(img[0x202:0x206], []byte("HdrS")) {
+		t.Errorf("%s is not a bzImage", k.VmlinuzPath)
+	}
+	if _, err := os.Stat(filepath.Join(k.ModulesDir, "kernel")); err != nil {
+		t.Errorf("modules dir has no kernel/: %v", err)
+	}
+}
+
+// TestFromDebReusesCache unpacks into a fresh cache, leaves a mark in the
+// tree, and checks that a second FromDeb keeps it (no second unpack).
+func TestFromDebReusesCache(t *testing.T) {
+	cache := t.TempDir()
+	start := time.Now()
+	k1, err := FromDeb(kernelDeb(t), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("unpack into an empty cache: %v", time.Since(start))
+	mark := filepath.Join(filepath.Dir(k1.ModulesDir), "imgbuild-test-mark")
+	if err := os.WriteFile(mark, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	k2, err := FromDeb(kernelDeb(t), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("FromDeb with the cache warm: %v", time.Since(start))
+	if k1.ModulesDir != k2.ModulesDir || k1.VmlinuzPath != k2.VmlinuzPath {
+		t.Errorf("second FromDeb gave other paths: %+v vs %+v", k1, k2)
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Error("second FromDeb unpacked again instead of reusing the cache")
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, "kernels"))
+	if len(entries) != 1 {
+		t.Errorf("cache holds %d entries, want 1 (temp dirs left behind?)", len(entries))
+	}
+}
+
+func TestFromLocal(t *testing.T) {
+	k := testKernel(t)
+	l, err := FromLocal(k.VmlinuzPath, k.ModulesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Release != k.Release {
+		t.Errorf("release %q, want %q", l.Release, k.Release)
+	}
+	a, err := k.Closure([]string{"dm_verity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Closure([]string{"dm_verity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) {
+		t.Errorf("FromLocal closure %v differs from FromDeb's %v", b, a)
+	}
+	for _, tc := range [][2]string{
+		{filepath.Join(t.TempDir(), "none"), k.ModulesDir},
+		{k.VmlinuzPath, filepath.Join(t.TempDir(), "none")},
+		{k.ModulesDir, k.ModulesDir},
+	} {
+		if _, err := FromLocal(tc[0], tc[1]); err == nil {
+			t.Errorf("FromLocal(%s, %s) accepted a bad input", tc[0], tc[1])
+		}
+	}
+}
