@@ -1,0 +1,142 @@
+package markgood
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestParam(t *testing.T) {
+	cl := "initrd=\\imgbuild\\a\\initrd console=ttyS0 imgbuild.slot=a imgbuild.esp=PARTUUID=ABC-def quiet imgbuild.slot=b"
+	tests := []struct {
+		key, want string
+		ok        bool
+	}{
+		{"imgbuild.slot", "b", true},
+		{"imgbuild.esp", "PARTUUID=ABC-def", true},
+		{"quiet", "", false},
+		{"console", "ttyS0", true},
+		{"imgbuild.root", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := Param(cl, tt.key)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Param(%q) = %q,%v want %q,%v", tt.key, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestRenameEntry(t *testing.T) {
+	tests := []struct {
+		name      string
+		files     []string
+		slot      string
+		wantName  string
+		wantFiles []string
+	}{
+		{"fresh", []string{"imgbuild-a+3.conf", "imgbuild-b.conf"}, "a", "imgbuild-a.conf", []string{"imgbuild-a.conf", "imgbuild-b.conf"}},
+		{"tried", []string{"imgbuild-a+2-1.conf"}, "a", "imgbuild-a.conf", []string{"imgbuild-a.conf"}},
+		{"exhausted", []string{"imgbuild-b+0-3.conf", "imgbuild-a.conf"}, "b", "imgbuild-b.conf", []string{"imgbuild-a.conf", "imgbuild-b.conf"}},
+		{"already good", []string{"imgbuild-a.conf", "imgbuild-b+3.conf"}, "a", "", []string{"imgbuild-a.conf", "imgbuild-b+3.conf"}},
+		{"other slot only", []string{"imgbuild-b+1-2.conf"}, "a", "", []string{"imgbuild-b+1-2.conf"}},
+		{"not a counter", []string{"imgbuild-a+x.conf", "imgbuild-ab+3.conf"}, "a", "", []string{"imgbuild-a+x.conf", "imgbuild-ab+3.conf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("title "+f+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := RenameEntry(dir, tt.slot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.wantName {
+				t.Errorf("RenameEntry = %q, want %q", got, tt.wantName)
+			}
+			ents, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			sort.Strings(names)
+			if strings.Join(names, " ") != strings.Join(tt.wantFiles, " ") {
+				t.Errorf("files %v, want %v", names, tt.wantFiles)
+			}
+		})
+	}
+}
+
+// TestFindPartUUID checks our GPT reader against a table written by
+// sgdisk (a reference tool CI installs).
+func TestFindPartUUID(t *testing.T) {
+	if _, err := exec.LookPath("sgdisk"); err != nil {
+		t.Fatal("sgdisk is required for this test (package gdisk)")
+	}
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	const esp = "0b7a3c2e-1d4f-4a5b-9c8d-7e6f5a4b3c2d"
+	const usr = "F00DCAFE-0000-4000-8000-000000000003"
+	out, err := exec.Command("sgdisk",
+		"-n", "1:2048:+4M", "-t", "1:EF00", "-u", "1:"+esp, "-c", "1:EFI-SYSTEM",
+		"-n", "3:0:+4M", "-u", "3:"+usr, "-c", "3:USR-A", img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sgdisk: %v\n%s", err, out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tests := []struct {
+		uuid string
+		want int
+	}{
+		{esp, 1},
+		{strings.ToUpper(esp), 1},
+		{usr, 3},
+		{"00000000-0000-0000-0000-000000000009", 0},
+	}
+	for _, tt := range tests {
+		got, err := FindPartUUID(f, 512, tt.uuid)
+		if err != nil || got != tt.want {
+			t.Errorf("FindPartUUID(%s) = %d, %v; want %d", tt.uuid, got, err, tt.want)
+		}
+	}
+}
+
+// TestFindDevice fakes /sys/block and /dev with the sgdisk image as vda.
+func TestFindDevice(t *testing.T) {
+	root := t.TempDir()
+	sys, dev := filepath.Join(root, "sys"), filepath.Join(root, "dev")
+	for _, d := range []string{"sys/vda/queue", "sys/vda/vda1", "sys/vda/vda3", "sys/loop0", "dev"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(sys, "vda/queue/logical_block_size"), []byte("512\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "vda/vda1/partition"), []byte("1\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "vda/vda3/partition"), []byte("3\n"), 0o644)
+	img := filepath.Join(dev, "vda")
+	os.WriteFile(img, nil, 0o644)
+	os.Truncate(img, 16<<20)
+	const usr = "f00dcafe-0000-4000-8000-000000000003"
+	if out, err := exec.Command("sgdisk", "-n", "3:2048:+4M", "-u", "3:"+usr, img).CombinedOutput(); err != nil {
+		t.Fatalf("sgdisk: %v\n%s", err, out)
+	}
+	got, err := FindDevice(sys, dev, usr)
+	if err != nil || got != filepath.Join(dev, "vda3") {
+		t.Errorf("FindDevice = %q, %v", got, err)
+	}
+	if _, err := FindDevice(sys, dev, "00000000-0000-0000-0000-000000000001"); err == nil {
+		t.Error("found a partition that does not exist")
+	}
+}
