@@ -32,3 +32,27 @@ func TestShortNames(t *testing.T) {
 		}
 	}
 }
+
+// TestFATGeometry checks every whole-MiB size from the smallest FAT32 to
+// 2 GiB: enough clusters to be FAT32, a FAT that covers them all, and a
+// data area inside the partition.
+func TestFATGeometry(t *testing.T) {
+	if _, err := newFATGeometry(32 * MiB); err == nil {
+		t.Error("32 MiB accepted, but cannot hold 65525 clusters of 512 bytes")
+	}
+	for mib := int64(33); mib <= 2048; mib++ {
+		g, err := newFATGeometry(mib * MiB)
+		if err != nil {
+			t.Fatalf("%d MiB: %v", mib, err)
+		}
+		if g.clusters < 65525 {
+			t.Errorf("%d MiB: %d clusters is FAT16", mib, g.clusters)
+		}
+		if int64(g.fatSectors)*sectorSize/4 < int64(g.clusters)+2 {
+			t.Errorf("%d MiB: FAT of %d sectors too small for %d clusters", mib, g.fatSectors, g.clusters)
+		}
+		if end := g.clusterOffset(g.clusters + 2); end > mib*MiB {
+			t.Errorf("%d MiB: data area ends at %d, past the end", mib, end)
+		}
+	}
+}

@@ -54,6 +54,9 @@ func newFATGeometry(size int64) (fatGeometry, error) {
 			continue
 		}
 		clusters := (total - fatReserved - fatCount*fat) / spc
+		if clusters+2 > fat*(sectorSize/4) {
+			return fatGeometry{}, fmt.Errorf("internal error: FAT of %d sectors for %d clusters", fat, clusters)
+		}
 		if clusters >= fatMinClusters && clusters < 0x0ffffff5 {
 			return fatGeometry{sectors: total, sectorsPerCluster: spc, fatSectors: fat, clusters: clusters}, nil
 		}
