@@ -211,3 +211,14 @@ func TestClosureFullTree(t *testing.T) {
 	}
 	checkAgainstModinfo(t, k, mods)
 }
+
+// mustTool runs a reference tool; a missing one fails the test.
+func mustTool(t *testing.T, args ...string) {
+	t.Helper()
+	if _, err := exec.LookPath(args[0]); err != nil {
+		t.Fatalf("reference tool %s is not installed: %v", args[0], err)
+	}
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+}
