@@ -98,7 +98,7 @@ func TestClosure(t *testing.T) {
 		{[]string{"ext4"}, nil},                        // built in
 		{[]string{"nvme", "ext4"}, nil},                // built in
 		{[]string{"libcrc32c"}, []string{"libcrc32c"}}, // softdep pre: crc32c
-		{DefaultModules, []string{"virtio_pci", "dm_verity", "squashfs", "nls_cp437"}},
+		{DefaultModules, []string{"virtio_pci", "dm_verity", "squashfs", "nls_cp437", "sd_mod", "ena"}},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.request, ","), func(t *testing.T) {

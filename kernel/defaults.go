@@ -8,6 +8,8 @@ package kernel
 //
 //   - virtio_pci, virtio_blk, virtio_scsi, virtio_net: QEMU, GCE disks and
 //     network (modules).
+//   - sd_mod: the disk driver behind virtio_scsi; the SCSI bus loads it by
+//     modalias, so virtio_scsi's depends= does not name it (module).
 //   - virtio_rng: seeds the entropy pool when the VM has a virtio-rng
 //     device; harmless otherwise (module).
 //   - nvme: EBS and local NVMe disks (built in there).
@@ -24,7 +26,7 @@ package kernel
 //   - button, evdev: ACPI power button events, for a clean shutdown on a
 //     hypervisor's power-off request (modules).
 var DefaultModules = []string{
-	"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_rng",
+	"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "virtio_net", "virtio_rng",
 	"nvme", "ena",
 	"squashfs", "dm_mod", "dm_verity", "ext4",
 	"vfat", "nls_cp437", "nls_ascii", "efivarfs",
