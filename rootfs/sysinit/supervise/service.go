@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -203,7 +204,25 @@ func (s *service) procAttr() (attr *os.ProcAttr, cleanup func(), outputs []*os.F
 		}
 		sys.Setpgid = true
 	}
-	return &os.ProcAttr{Dir: "/", Env: env, Files: files, Sys: sys}, cleanup, outputs, nil
+	return &os.ProcAttr{Dir: "/", Env: dedupEnv(env), Files: files, Sys: sys}, cleanup, outputs, nil
+}
+
+// dedupEnv keeps the last value of each key: libc's getenv returns the
+// first, and the service's own env must override the defaults.
+func dedupEnv(env []string) []string {
+	last := map[string]int{}
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = i
+	}
+	var out []string
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // watchHealth polls the check until it first passes, reporting a failing

@@ -170,6 +170,14 @@ func TestBackoffDoublesAndCaps(t *testing.T) {
 	}
 }
 
+func TestEnv(t *testing.T) {
+	_, buf := newTestSupervisor(t, []imageconfig.Service{sh("env", `echo "$GREETING $PATH"`, func(s *imageconfig.Service) {
+		s.Env = []string{"GREETING=hi", "PATH=/custom:/bin"}
+	})})
+	buf.waitFor(t, "env exited", 5*time.Second)
+	buf.waitFor(t, "[env] hi /custom:/bin\n", time.Second)
+}
+
 func TestBackoffUnit(t *testing.T) {
 	b := newBackoff(100, 350)
 	var got []time.Duration

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/supervise"
+)
+
+// loadConfig reads and checks the runtime config.
+func loadConfig(path string) (*imageconfig.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var c imageconfig.Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := supervise.Validate(c.Services); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}

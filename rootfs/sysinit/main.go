@@ -1,0 +1,171 @@
+// Command sysinit is PID 1 of an imgbuild image. Stage-1 mounts ROOT on
+// / and USR on /usr and execs it. It mounts the API filesystems, copies
+// the factory files, configures the network, supervises the services,
+// marks the boot good once they are healthy, and powers off cleanly.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/netup"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/supervise"
+)
+
+const (
+	marker        = "imgbuild-sysinit: "
+	networkWait   = 10 * time.Second
+	stopGrace     = 5 * time.Second
+	espMountpoint = "/run/imgbuild/esp"
+)
+
+var baseEnv = []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/", "TERM=linux"}
+
+type sysinit struct {
+	con  *supervise.Console
+	pid1 bool
+}
+
+func (s *sysinit) logf(format string, args ...any) { s.con.Printf(marker+format, args...) }
+
+func main() {
+	s := &sysinit{con: supervise.NewConsole(openConsole()), pid1: os.Getpid() == 1}
+	defer func() {
+		if r := recover(); r != nil {
+			s.fatal(fmt.Errorf("panic: %v", r))
+		}
+	}()
+	s.run()
+}
+
+// openConsole writes to /dev/console when there is one: stdout may be
+// closed when the kernel found no console in the initramfs.
+func openConsole() *os.File {
+	if f, err := os.OpenFile("/dev/console", os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
+		return f
+	}
+	return os.Stdout
+}
+
+func (s *sysinit) run() {
+	// Catch shutdown requests before anything can send them.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2, unix.SIGINT)
+	if err := mountAPI(); err != nil {
+		s.fatal(err)
+	}
+	if s.pid1 {
+		// Ctrl-Alt-Del then sends SIGINT to PID 1 instead of resetting.
+		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+		s.con = supervise.NewConsole(openConsole()) // /dev is mounted now
+	}
+	cfg, err := loadConfig(imageconfig.Path)
+	if err != nil {
+		s.fatal(err)
+	}
+	s.logf("started %s %s", cfg.Name, cfg.Version)
+	if err := os.MkdirAll("/etc", 0o755); err != nil {
+		s.fatal(err)
+	}
+	if err := copyFactory(imageconfig.FactoryDir, "/"); err != nil {
+		s.logf("%v", err)
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			s.logf("hostname %s: %v", cfg.Hostname, err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reaper := supervise.NewReaper()
+	go reaper.Run(ctx)
+	sup, err := supervise.New(cfg.Services, supervise.Options{
+		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv,
+	})
+	if err != nil {
+		s.fatal(err)
+	}
+	go func() {
+		s.network(ctx)
+		sup.Start(ctx)
+	}()
+	power := evdev.WatchPower(ctx, "/dev/input/event*", 2*time.Second)
+	healthy := sup.Healthy()
+	for {
+		select {
+		case <-healthy:
+			healthy = nil // once per boot
+			s.logf("healthy (%d services, %.2fs since boot)", len(cfg.Services), sinceBoot().Seconds())
+			go s.markGood()
+		case sig := <-sigs:
+			s.shutdown(sup, actionFor(sig.(unix.Signal)))
+		case <-power:
+			s.shutdown(sup, actionPowerOff)
+		}
+	}
+}
+
+// network configures lo and DHCP, giving up after networkWait so that
+// services start anyway.
+func (s *sysinit) network(ctx context.Context) {
+	if err := netup.LoopbackUp(); err != nil {
+		s.logf("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, networkWait)
+	defer cancel()
+	nic, err := netup.FirstNIC(ctx, "/sys/class/net")
+	if err != nil {
+		s.logf("%v; continuing without network", err)
+		return
+	}
+	lease, err := netup.DHCP(ctx, nic, "/etc/resolv.conf")
+	if err != nil {
+		s.logf("%v; continuing without network", err)
+		return
+	}
+	s.logf("network %s", lease)
+}
+
+func (s *sysinit) markGood() {
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		s.logf("mark good: %v", err)
+		return
+	}
+	if _, ok := markgood.Param(string(cmdline), "imgbuild.esp"); !ok {
+		s.logf("nothing to mark: no imgbuild.esp= on the command line")
+		return
+	}
+	res, err := markgood.Mark(strings.TrimSpace(string(cmdline)), "/sys/block", "/dev", espMountpoint)
+	switch {
+	case err != nil:
+		s.logf("%v", err)
+	case res.Entry == "":
+		s.logf("nothing to mark: no counted boot entry for this slot")
+	default:
+		s.logf("marked good %s", res.Entry)
+	}
+}
+
+// fatal reports an unrecoverable error. As PID 1 exiting would panic the
+// kernel, so power off instead.
+func (s *sysinit) fatal(err error) {
+	s.logf("FATAL: %v", err)
+	if !s.pid1 {
+		os.Exit(1)
+	}
+	unix.Sync()
+	s.logf("power off")
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	select {}
+}
