@@ -7,6 +7,7 @@ package dm
 import (
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -53,6 +54,11 @@ func CreateVerity(name, dev string, p verity.Params) (string, error) {
 		return "", fmt.Errorf("dm: resume %s: %w", name, err)
 	}
 	path := "/dev/mapper/" + name
+	// A node left by an earlier device of this name may have other numbers.
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		Remove(name)
+		return "", fmt.Errorf("dm: replace %s: %w", path, err)
+	}
 	if err := mknod(path, unix.S_IFBLK|0o400, unix.Major(hdr.Dev), unix.Minor(hdr.Dev)); err != nil {
 		Remove(name)
 		return "", err

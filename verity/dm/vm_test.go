@@ -215,6 +215,7 @@ func TestCreateVerityInVM(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := bootVM(t, vmlinuz, initrd, bad)
+		t.Logf("console:\n%s", vmLines(out))
 		for _, want := range []string{
 			fmt.Sprintf(`VMTEST: block %d: input/output error`, badBlock),
 			fmt.Sprintf(`VMTEST: read %d blocks, 1 bad, `, blocks),
