@@ -95,11 +95,12 @@ func run(conp **console, cfg *config) error {
 	usr, root := parts[cfg.USR], parts[cfg.Root]
 	con.printf("USR %s, ROOT %s", usr.Dev, root.Dev)
 
+	t = time.Now()
 	msg, err := prepareRoot(root)
 	if err != nil {
 		return fail("ROOT", err)
 	}
-	con.printf("ROOT: %s", msg)
+	con.printf("ROOT: %s in %s", msg, seconds(time.Since(t)))
 
 	usrDev, err := openUSR(usr, *cfg)
 	if err != nil {

@@ -1,0 +1,359 @@
+// Package tests boots stage-1 under QEMU with a test disk. It needs an
+// unpacked Debian kernel package (IMGBUILD_TEST_KERNEL_DIR, default
+// /tmp/dev/kernel), qemu-system-x86_64, sgdisk and mksquashfs; skipped
+// with -short.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imgbuild/imgbuild/initramfs/stage1/gpt"
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+const (
+	usrUUID  = "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b03"
+	rootUUID = "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b09"
+	MiB      = 1 << 20
+)
+
+// bootModules are what a virtio disk with a squashfs USR needs; their
+// dependencies are added from each module's depends=.
+var bootModules = []string{"virtio_pci", "virtio_blk", "squashfs"}
+
+func TestStage1Boots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	for _, tool := range []string{"qemu-system-x86_64", "sgdisk", "mksquashfs", "e2fsck"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed for this test", tool)
+		}
+	}
+	kdir := os.Getenv("IMGBUILD_TEST_KERNEL_DIR")
+	if kdir == "" {
+		kdir = "/tmp/dev/kernel"
+	}
+	vmlinuz, modDir := findKernel(t, kdir)
+	dir := t.TempDir()
+
+	initrd := filepath.Join(dir, "initrd")
+	writeInitramfs(t, initrd, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1"), modDir)
+	sqfs := makeUSR(t, dir, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1/tests/testsysinit"))
+	disk := filepath.Join(dir, "disk.img")
+	makeDisk(t, disk, sqfs)
+
+	// Enlarged before the first boot, as a user does with a cloud disk.
+	const grownSize = 512 * MiB
+	if err := os.Truncate(disk, grownSize); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := "console=ttyS0,115200 panic=-1 imgbuild.slot=a imgbuild.usr=PARTUUID=" + usrUUID + " imgbuild.root=PARTUUID=" + rootUUID
+
+	out := boot(t, vmlinuz, initrd, disk, cmdline)
+	expect(t, out,
+		`imgbuild-stage1: started \(kernel 6\.\S+, \d+\.\d\ds since boot\)`,
+		`imgbuild-stage1: loaded \d+ modules`,
+		`imgbuild-stage1: USR /dev/vda3, ROOT /dev/vda9`,
+		`imgbuild-stage1: ROOT: first boot: grew to \d+ MiB, formatted ext4`,
+		`imgbuild-stage1: switching to USR \(slot a\) after \d+\.\d\ds`,
+		`TESTSYSINIT: pid=1 boots=1 rootbytes=\d+ rootmagic=0xef53 usr=true initramfs-gone=true`)
+	// ROOT was 39 MiB as built; grown it is ~423 MiB, of which statfs
+	// counts all but the journal and inode tables.
+	if rb := rootBytes(t, out); rb < 380*MiB || rb > grownSize {
+		t.Errorf("guest sees ROOT of %d bytes, want it grown to nearly %d", rb, grownSize)
+	}
+	t.Logf("first boot: switch_root at %s", switchTime(out))
+	if out := runTool(t, "sgdisk", "-v", disk); !strings.Contains(out, "No problems found") {
+		t.Errorf("sgdisk -v after first boot:\n%s", out)
+	}
+	checkRootFS(t, disk)
+
+	out = boot(t, vmlinuz, initrd, disk, cmdline)
+	expect(t, out,
+		`imgbuild-stage1: ROOT: ext4 found on /dev/vda9`,
+		`imgbuild-stage1: switching to USR \(slot a\)`,
+		`TESTSYSINIT: pid=1 boots=2 `)
+	if strings.Contains(out, "first boot") {
+		t.Errorf("second boot formatted ROOT again:\n%s", out)
+	}
+	t.Logf("second boot: switch_root at %s", switchTime(out))
+
+	// A missing partition fails clearly and powers off.
+	bad := strings.Replace(cmdline, rootUUID, "00000000-0000-4000-8000-000000000000", 1)
+	out = boot(t, vmlinuz, initrd, disk, bad)
+	expect(t, out, `imgbuild-stage1: FATAL: find partitions: after 10s: no partition with PARTUUID 00000000-0000-4000-8000-000000000000`,
+		`reboot: Power down`)
+	if strings.Contains(out, "switching to USR") {
+		t.Errorf("switched root despite the failure")
+	}
+}
+
+func findKernel(t *testing.T, kdir string) (vmlinuz, modDir string) {
+	t.Helper()
+	vm, _ := filepath.Glob(filepath.Join(kdir, "boot", "vmlinuz-*"))
+	mods, _ := filepath.Glob(filepath.Join(kdir, "lib", "modules", "*", "kernel"))
+	if len(vm) != 1 || len(mods) != 1 {
+		t.Fatalf("no unpacked kernel package in %s (set IMGBUILD_TEST_KERNEL_DIR): vmlinuz %v, modules %v", kdir, vm, mods)
+	}
+	return vm[0], mods[0]
+}
+
+func goBuild(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	st, _ := os.Stat(out)
+	t.Logf("%s: %d bytes", filepath.Base(pkg), st.Size())
+	return out
+}
+
+// moduleClosure orders the modules named and their dependencies so that
+// every module comes after what it depends on.
+func moduleClosure(t *testing.T, modDir string, names []string) []string {
+	t.Helper()
+	paths := map[string]string{}
+	filepath.WalkDir(modDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".ko") {
+			paths[strings.ReplaceAll(strings.TrimSuffix(d.Name(), ".ko"), "-", "_")] = p
+		}
+		return nil
+	})
+	var order []string
+	seen := map[string]bool{}
+	var visit func(n string)
+	visit = func(n string) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		p, ok := paths[n]
+		if !ok {
+			t.Fatalf("module %s not in %s", n, modDir)
+		}
+		for _, d := range moduleDepends(t, p) {
+			visit(d)
+		}
+		order = append(order, p)
+	}
+	for _, n := range names {
+		visit(n)
+	}
+	return order
+}
+
+// moduleDepends reads the depends= entry of a .ko's .modinfo section.
+func moduleDepends(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("\x00depends="))
+	if i < 0 {
+		return nil
+	}
+	v := b[i+len("\x00depends="):]
+	v = v[:bytes.IndexByte(v, 0)]
+	if len(v) == 0 {
+		return nil
+	}
+	return strings.Split(string(v), ",")
+}
+
+func writeInitramfs(t *testing.T, path, init, modDir string) {
+	t.Helper()
+	initBytes, err := os.ReadFile(init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []cpio.Record{
+		cpio.Directory("dev", 0o755),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.StaticFile("init", string(initBytes), 0o755),
+		cpio.Directory("lib", 0o755),
+		cpio.Directory("lib/modules", 0o755),
+	}
+	var list strings.Builder
+	for _, p := range moduleClosure(t, modDir, bootModules) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, cpio.StaticFile("lib/modules/"+filepath.Base(p), string(b), 0o644))
+		list.WriteString(filepath.Base(p) + "\n")
+	}
+	t.Logf("load.list:\n%s", list.String())
+	recs = append(recs, cpio.StaticFile("lib/modules/load.list", list.String(), 0o644))
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := cpio.Newc.Writer(f)
+	cpio.MakeAllReproducible(recs)
+	if err := cpio.WriteRecords(w, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func makeUSR(t *testing.T, dir, sysinit string) string {
+	t.Helper()
+	tree := filepath.Join(dir, "usr")
+	if err := os.MkdirAll(filepath.Join(tree, "lib/imgbuild"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(sysinit)
+	if err := os.WriteFile(filepath.Join(tree, "lib/imgbuild/sysinit"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "usr.sqfs")
+	runTool(t, "mksquashfs", tree, out, "-comp", "zstd", "-noappend", "-all-root", "-quiet")
+	return out
+}
+
+func makeDisk(t *testing.T, path, sqfs string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(128 * MiB)
+	f.Close()
+	layout := []struct{ num, size, typ, label, guid string }{
+		{"1", "+16M", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "EFI-SYSTEM", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01"},
+		{"3", "+32M", "5DFBF5F4-2848-4BAC-AA5E-0D9A20B745A6", "USR-A", usrUUID},
+		{"4", "+32M", "5DFBF5F4-2848-4BAC-AA5E-0D9A20B745A6", "USR-B", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b04"},
+		{"6", "+8M", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "OEM", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b06"},
+		{"9", "0", "3884DD41-8582-4404-B9A8-E9B84F2DF50E", "ROOT", rootUUID},
+	}
+	args := []string{"-o", "-U", "6b1f5c2e-0d3a-4c55-9e1a-2b8f4a7c9d01"}
+	for _, p := range layout {
+		args = append(args, "-n", p.num+":0:"+p.size, "-t", p.num+":"+p.typ, "-c", p.num+":"+p.label, "-u", p.num+":"+p.guid)
+	}
+	runTool(t, "sgdisk", append(args, path)...)
+
+	d, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tab, err := gpt.Read(d, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tab.Entries() {
+		if e.Number == 3 {
+			b, _ := os.ReadFile(sqfs)
+			if int64(len(b)) > int64(e.LastLBA-e.FirstLBA+1)*512 {
+				t.Fatalf("squashfs of %d bytes does not fit USR-A", len(b))
+			}
+			if _, err := d.WriteAt(b, int64(e.FirstLBA)*512); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// boot runs the VM until it powers off and returns its console output.
+func boot(t *testing.T, vmlinuz, initrd, disk, cmdline string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35", "-m", "512",
+		"-nographic", "-no-reboot", "-kernel", vmlinuz, "-initrd", initrd, "-append", cmdline,
+		"-drive", "file="+disk+",format=raw,if=virtio", "-nic", "none")
+	start := time.Now()
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	t.Logf("VM ran %.1fs", time.Since(start).Seconds())
+	if ctx.Err() != nil {
+		t.Fatalf("VM did not power off in time:\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("qemu: %v\n%s", err, out)
+	}
+	if testing.Verbose() {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "imgbuild-") || strings.Contains(l, "TESTSYSINIT") {
+				t.Log(strings.TrimSpace(l))
+			}
+		}
+	}
+	return out
+}
+
+// expect checks that each pattern matches a console line, in order.
+func expect(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	rest := out
+	for _, p := range patterns {
+		loc := regexp.MustCompile(p).FindStringIndex(rest)
+		if loc == nil {
+			t.Fatalf("console lacks %q (in order); console:\n%s", p, out)
+		}
+		rest = rest[loc[1]:]
+	}
+}
+
+func rootBytes(t *testing.T, out string) int64 {
+	m := regexp.MustCompile(`rootbytes=(\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no rootbytes in console")
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+func switchTime(out string) string {
+	m := regexp.MustCompile(`switching to USR \(slot .\) after (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		return "?"
+	}
+	return m[1]
+}
+
+// checkRootFS runs e2fsck on ROOT as the guest left it.
+func checkRootFS(t *testing.T, disk string) {
+	t.Helper()
+	d, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tab, err := gpt.Read(d, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := tab.Last()
+	off := int64(last.FirstLBA) * 512
+	out, err := exec.Command("e2fsck", "-fn", fmt.Sprintf("%s?offset=%d", disk, off)).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "?") {
+		t.Errorf("e2fsck -fn ROOT after boot: %v\n%s", err, out)
+	}
+}
+
+func runTool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
