@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -41,7 +42,9 @@ func walkReader(name string, r io.Reader, fn func(*tar.Header, io.Reader) error)
 		if err != nil {
 			return fmt.Errorf("deb: %s: read data.tar: %w", name, err)
 		}
-		if err := fn(hdr, tr); err != nil {
+		if err := fn(hdr, tr); err == fs.SkipAll {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}

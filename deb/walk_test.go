@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"slices"
@@ -131,5 +132,17 @@ func TestWalkRejectsNonDeb(t *testing.T) {
 	os.WriteFile(p, []byte("not an archive"), 0o644)
 	if err := Walk(p, func(*tar.Header, io.Reader) error { return nil }); err == nil {
 		t.Fatal("Walk accepted a file that is not an ar archive")
+	}
+}
+
+func TestWalkSkipAll(t *testing.T) {
+	deb := buildDeb(t, sampleTree(t), "xz")
+	seen := 0
+	err := Walk(deb, func(*tar.Header, io.Reader) error {
+		seen++
+		return fs.SkipAll
+	})
+	if err != nil || seen != 1 {
+		t.Errorf("Walk with fs.SkipAll: err %v after %d entries, want nil after 1", err, seen)
 	}
 }
