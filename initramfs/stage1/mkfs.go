@@ -42,7 +42,11 @@ func mkfsExt4(f *os.File, start, size int64, fsUUID uuid.UUID, label string) (in
 	if size < 4<<20 {
 		return 0, fmt.Errorf("mkfs.ext4: %d bytes is too small", size)
 	}
-	fs, err := ext4.Create(file.New(f, false), size, start, 512, &ext4.Params{
+	zf, err := newZeroingFile(f)
+	if err != nil {
+		return 0, fmt.Errorf("mkfs.ext4: %w", err)
+	}
+	fs, err := ext4.Create(file.New(zf, false), size, start, 512, &ext4.Params{
 		UUID:            &fsUUID,
 		SectorsPerBlock: ext4BlockSize / 512,
 		VolumeName:      label,

@@ -56,6 +56,48 @@ func TestMkfsExt4E2fsckClean(t *testing.T) {
 	}
 }
 
+// TestMkfsExt4OverJunk formats over a device full of non-zero bytes, as a
+// reused disk may be: the ranges zeroingFile zeroes by punching holes must
+// read back as zeros, or e2fsck finds garbage inodes.
+func TestMkfsExt4OverJunk(t *testing.T) {
+	p := tempPath(t, "junk.img")
+	const size = 200 << 20
+	junk := make([]byte, size)
+	for i := range junk {
+		junk[i] = byte(i*7 + 1)
+	}
+	if err := os.WriteFile(p, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mkfsExt4(f, 0, size, uuid.New(), "ROOT"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if out, ok := e2fsckClean(p); !ok {
+		t.Errorf("e2fsck -fn over junk:\n%.2000s", out)
+	}
+}
+
+func TestAllZero(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 64 << 10} {
+		b := make([]byte, n)
+		if !allZero(b) {
+			t.Errorf("allZero(%d zeros) = false", n)
+		}
+		for i := 0; i < n; i += max(1, n/5) {
+			b[i] = 1
+			if allZero(b) {
+				t.Errorf("allZero with byte %d of %d set = true", i, n)
+			}
+			b[i] = 0
+		}
+	}
+}
+
 func TestMkfsExt4AtOffset(t *testing.T) {
 	p := tempPath(t, "disk.img")
 	f, _ := os.Create(p)
