@@ -33,6 +33,9 @@ var baseEnv = []string{"PATH=/usr/bin:/usr/sbin:/bin:/sbin", "HOME=/", "TERM=lin
 type sysinit struct {
 	con  *supervise.Console
 	pid1 bool
+	// marking is closed when a started mark-good is done: shutdown
+	// waits for it so the ESP is not left mounted mid-rename.
+	marking chan struct{}
 }
 
 func (s *sysinit) logf(format string, args ...any) { s.con.Printf(marker+format, args...) }
@@ -106,7 +109,11 @@ func (s *sysinit) run() {
 		case <-healthy:
 			healthy = nil // once per boot
 			s.logf("healthy (%d services, %.2fs since boot)", len(cfg.Services), sinceBoot().Seconds())
-			go s.markGood()
+			s.marking = make(chan struct{})
+			go func() {
+				defer close(s.marking)
+				s.markGood()
+			}()
 		case sig := <-sigs:
 			s.shutdown(sup, actionFor(sig.(unix.Signal)))
 		case <-power:

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +26,9 @@ import (
 const testPage = "<h1>imgbuild sysinit test page</h1>\n"
 
 // TestQEMUBoot boots the kernel straight into an initramfs whose /init
-// loads virtio-net and the power button and execs sysinit, which serves
-// a page with busybox httpd; then it powers the VM down through ACPI.
+// loads virtio-net, virtio-blk, vfat and the power button and execs
+// sysinit, which serves a page with busybox httpd and marks the boot entry
+// on a GPT disk's ESP good; then it powers the VM down through ACPI.
 func TestQEMUBoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
@@ -35,6 +37,9 @@ func TestQEMUBoot(t *testing.T) {
 	k := testKernel(t)
 	initrd := filepath.Join(dir, "initrd")
 	writeTestInitramfs(t, dir, k, initrd)
+
+	disk := filepath.Join(dir, "disk.img")
+	writeTestDisk(t, dir, disk)
 
 	port := freePort(t)
 	mon := filepath.Join(dir, "monitor.sock")
@@ -47,7 +52,8 @@ func TestQEMUBoot(t *testing.T) {
 		"-display", "none", "-no-reboot", "-serial", "stdio",
 		"-monitor", "unix:"+mon+",server,nowait",
 		"-kernel", k.VmlinuzPath, "-initrd", initrd,
-		"-append", "console=ttyS0,115200 panic=-1 quiet imgbuild.slot=a",
+		"-append", "console=ttyS0,115200 panic=-1 quiet imgbuild.slot=a imgbuild.esp=PARTUUID="+testESPUUID,
+		"-drive", "file="+disk+",if=virtio,format=raw",
 		"-nic", fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:8080", port))
 	console := &lockedBuffer{}
 	qemu.Stdout, qemu.Stderr = console, console
@@ -71,19 +77,18 @@ func TestQEMUBoot(t *testing.T) {
 	if healthy[1] != "2" {
 		t.Errorf("healthy line counts %s services, want 2", healthy[1])
 	}
-	out := console.String()
+	// Lines that may follow the healthy line (hello counts once started).
 	for _, re := range []string{
 		`imgbuild-sysinit: started sysinit-test 0\.1\.0\r?\n`,
 		// restrict=on makes QEMU's DHCP server leave out the router
 		// (and DNS): "via" appears only on an unrestricted network.
 		`imgbuild-sysinit: network \S+ 10\.0\.2\.15/24( via 10\.0\.2\.2)?\r?\n`,
 		`\[hello\] hello as 33 on testhost\r?\n`,
-		`imgbuild-sysinit: nothing to mark`,
+		`imgbuild-sysinit: marked good loader/entries/imgbuild-a\.conf\r?\n`,
 	} {
-		if !regexp.MustCompile(re).MatchString(out) {
-			t.Errorf("console lacks %s", re)
-		}
+		console.waitFor(t, regexp.MustCompile(re), 30*time.Second, exited)
 	}
+	out := console.String()
 	if n := strings.Count(out, "imgbuild-sysinit: healthy"); n != 1 {
 		t.Errorf("%d healthy lines, want 1", n)
 	}
@@ -114,6 +119,76 @@ func TestQEMUBoot(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("qemu did not exit after power off")
 	}
+	checkTestESP(t, dir, disk)
+}
+
+const (
+	testESPUUID   = "6a1f3c2e-8d4b-4e5f-9a0b-1c2d3e4f5a6b"
+	testESPOffset = 1 << 20
+	testESPSize   = 32 << 20
+)
+
+// writeTestDisk makes a GPT disk whose ESP holds a counted boot entry
+// for slot a and an uncounted one for slot b.
+func writeTestDisk(t *testing.T, dir, disk string) {
+	t.Helper()
+	run(t, "truncate", "-s", "40M", disk)
+	run(t, "sgdisk", "-n", fmt.Sprintf("1:%d:+%d", testESPOffset/512, testESPSize/512-1), "-t", "1:EF00",
+		"-u", "1:"+testESPUUID, "-c", "1:EFI-SYSTEM", disk)
+	esp := filepath.Join(dir, "esp.img")
+	run(t, "mkfs.fat", "-C", esp, fmt.Sprint(testESPSize/1024))
+	run(t, "mmd", "-i", esp, "::/loader", "::/loader/entries")
+	for _, name := range []string{"imgbuild-a+2-1.conf", "imgbuild-b.conf"} {
+		src := filepath.Join(dir, name)
+		os.WriteFile(src, []byte("title "+name+"\n"), 0o644)
+		run(t, "mcopy", "-i", esp, src, "::/loader/entries/"+name)
+	}
+	fat, err := os.ReadFile(esp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(fat, testESPOffset); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkTestESP reads the ESP back: renamed entry, other slot untouched,
+// file system clean.
+func checkTestESP(t *testing.T, dir, disk string) {
+	t.Helper()
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fat := make([]byte, testESPSize)
+	if _, err := f.ReadAt(fat, testESPOffset); err != nil {
+		t.Fatal(err)
+	}
+	esp := filepath.Join(dir, "esp-after.img")
+	os.WriteFile(esp, fat, 0o644)
+	got := strings.Fields(run(t, "mdir", "-b", "-i", esp, "::/loader/entries"))
+	sort.Strings(got)
+	want := []string{"::/loader/entries/imgbuild-a.conf", "::/loader/entries/imgbuild-b.conf"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("entries after boot %v, want %v", got, want)
+	}
+	run(t, "fsck.fat", "-n", esp)
+}
+
+// run runs a reference tool the test needs (CI installs them).
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
 }
 
 func testKernel(t *testing.T) *kernel.Kernel {
@@ -171,7 +246,8 @@ func goBuild(t *testing.T, out, pkg string) []byte {
 
 func writeTestInitramfs(t *testing.T, dir string, k *kernel.Kernel, path string) {
 	t.Helper()
-	mods, err := k.Closure([]string{"virtio_pci", "virtio_net", "button", "evdev"})
+	mods, err := k.Closure([]string{"virtio_pci", "virtio_net", "virtio_blk",
+		"vfat", "nls_cp437", "nls_ascii", "button", "evdev"})
 	if err != nil {
 		t.Fatal(err)
 	}

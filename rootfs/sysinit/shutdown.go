@@ -42,6 +42,13 @@ func (a action) rebootCmd() int {
 // read-only and reboots per a. It does not return as PID 1.
 func (s *sysinit) shutdown(sup *supervise.Supervisor, a action) {
 	s.logf("shutting down")
+	if s.marking != nil {
+		select {
+		case <-s.marking:
+		case <-time.After(stopGrace):
+			s.logf("mark good still running; shutting down anyway")
+		}
+	}
 	sup.Stop(stopGrace)
 	if !s.pid1 {
 		s.logf("%s (not PID 1: exiting)", a)
