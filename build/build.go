@@ -1,0 +1,109 @@
+// Package build turns a manifest into a bootable image: it resolves and
+// pins the inputs, fetches and builds them (cached by content), assembles
+// USR, the initramfs and the ESP, and writes the GPT disk. Every output
+// is made in a staging directory beside the output directory and renamed
+// into place only when the whole build has succeeded.
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imgbuild/imgbuild/manifest"
+)
+
+// Options configure one build.
+type Options struct {
+	Manifest string // path of the manifest
+	OutDir   string
+	Target   string // qemu (default)
+	CacheDir string
+	Lock     LockMode
+	Report   Reporter
+}
+
+// Artifact is one output file.
+type Artifact struct {
+	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, summary
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Result describes a finished build.
+type Result struct {
+	Name            string            `json:"name"`
+	Version         string            `json:"version"`
+	Target          string            `json:"target"`
+	SourceDateEpoch int64             `json:"source_date_epoch"`
+	Artifacts       []Artifact        `json:"artifacts"`
+	LockChanges     []string          `json:"lock_changes,omitempty"`
+	Run             RunSettings       `json:"run"`
+}
+
+// RunSettings are what imgbuild run needs to boot the image like the
+// manifest asks; they are written beside the image.
+type RunSettings struct {
+	MemoryMiB int       `json:"memory_mib"`
+	Forwards  []PortFwd `json:"forwards,omitempty"`
+}
+
+// PortFwd is a host-to-guest TCP forward.
+type PortFwd struct {
+	Host  int `json:"host"`
+	Guest int `json:"guest"`
+}
+
+// Targets lists the supported --target values.
+var Targets = []string{"qemu"}
+
+// Run builds the image described by opts.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Target == "" {
+		opts.Target = "qemu"
+	}
+	if opts.Target != "qemu" {
+		return nil, fmt.Errorf("target %q is not supported yet (supported: %s)", opts.Target, strings.Join(Targets, ", "))
+	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = DefaultCacheDir()
+	}
+	m, err := manifest.Load(opts.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	stage, err := os.MkdirTemp(opts.OutDir, ".imgbuild-staging-")
+	if err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	b := &builder{m: m, opts: opts, stage: stage, report: opts.Report}
+	res, err := b.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// publish renames the staged outputs into the output directory.
+func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
+	out := make([]Artifact, 0, len(arts))
+	for _, a := range arts {
+		dst := filepath.Join(outDir, filepath.Base(a.Path))
+		if err := os.Rename(a.Path, dst); err != nil {
+			return nil, fmt.Errorf("publish %s: %w", filepath.Base(a.Path), err)
+		}
+		a.Path = dst
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

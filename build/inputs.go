@@ -1,0 +1,164 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/imgbuild/imgbuild/deb"
+	"github.com/imgbuild/imgbuild/gobuild"
+	"github.com/imgbuild/imgbuild/manifest"
+)
+
+// BootloaderPackage is the Debian package systemd-boot comes from.
+const BootloaderPackage = "systemd-boot-efi"
+
+// LockMode says what a build may do to the lock file.
+type LockMode int
+
+const (
+	// LockUpdateMissing pins inputs the lock lacks and keeps the rest.
+	LockUpdateMissing LockMode = iota
+	// LockFrozen fails instead of changing the lock (--locked).
+	LockFrozen
+	// LockRepin resolves every input afresh (--update-lock).
+	LockRepin
+)
+
+const repinHint = "imgbuild build --update-lock -f MANIFEST"
+
+// debNames lists the Debian packages the manifest needs, keyed as in the
+// lock file.
+func debNames(m *manifest.Manifest) []string {
+	set := map[string]bool{BootloaderPackage: true}
+	if m.Kernel.Package != "" {
+		set[m.Kernel.Package] = true
+	}
+	for _, b := range m.Binaries {
+		if b.Deb != "" {
+			set[b.Deb] = true
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// resolveLock returns the lock this build uses: the old one where it
+// covers the manifest, completed or renewed per mode. changes says what
+// differs from old, for the --locked error and the log.
+func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, mode LockMode, toolchain, workDir string) (*manifest.Lock, []string, error) {
+	if old == nil {
+		old = &manifest.Lock{}
+	}
+	l := &manifest.Lock{File: old.File, SourceDateEpoch: old.SourceDateEpoch, GoToolchain: toolchain, Debs: map[string]manifest.DebPin{}, Go: map[string]manifest.GoPin{}}
+	var changes []string
+	if old.GoToolchain != "" && old.GoToolchain != toolchain {
+		if mode != LockRepin {
+			return nil, nil, fmt.Errorf("%s: pins Go toolchain %s but this machine has %s: the on-image programs would differ; install %s or re-pin with %s",
+				lockName(m, old), old.GoToolchain, toolchain, old.GoToolchain, repinHint)
+		}
+	}
+	if old.GoToolchain != toolchain {
+		changes = append(changes, "go toolchain "+toolchain)
+	}
+	for _, name := range debNames(m) {
+		if pin, ok := old.Debs[name]; ok && mode != LockRepin {
+			l.Debs[name] = pin
+			continue
+		}
+		if mode == LockFrozen {
+			changes = append(changes, "Debian package "+name+" is not pinned")
+			continue
+		}
+		p, err := resolveDeb(ctx, m, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.Debs[name] = manifest.DebPin{Package: p.Name, Version: p.Version, Arch: p.Arch, SHA256: p.SHA256}
+		if old.Debs[name] != l.Debs[name] {
+			changes = append(changes, fmt.Sprintf("Debian package %s pinned to %s %s", name, p.Name, p.Version))
+		}
+	}
+	for name := range old.Debs {
+		if _, ok := l.Debs[name]; !ok {
+			changes = append(changes, "Debian package "+name+" no longer used")
+		}
+	}
+	for _, b := range m.Binaries {
+		if b.Go == "" {
+			continue
+		}
+		if pin, ok := old.Go[b.Name]; ok && pin.Package == b.Go && pin.Version == b.Version && mode != LockRepin {
+			l.Go[b.Name] = pin
+			continue
+		}
+		if mode == LockFrozen {
+			changes = append(changes, fmt.Sprintf("Go binary %s (%s@%s) is not pinned", b.Name, b.Go, b.Version))
+			continue
+		}
+		p, err := gobuild.Resolve(ctx, workDir, b.Go, b.Version)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: binary %s: %w", m.File, b.Name, err)
+		}
+		l.Go[b.Name] = manifest.GoPin{Package: p.Package, Version: p.Version, GoMod: p.GoMod, GoSum: p.GoSum}
+		changes = append(changes, fmt.Sprintf("Go binary %s pinned to %s@%s", b.Name, b.Go, b.Version))
+	}
+	if mode == LockFrozen && len(changes) > 0 {
+		return nil, nil, fmt.Errorf("%s is out of date with %s (--locked): %s; run imgbuild build without --locked to update it",
+			lockName(m, old), m.File, strings.Join(changes, "; "))
+	}
+	return l, changes, nil
+}
+
+func resolveDeb(ctx context.Context, m *manifest.Manifest, name string) (deb.Package, error) {
+	var p deb.Package
+	var err error
+	if name == m.Kernel.Package {
+		p, err = deb.ResolveKernelMeta(ctx, name)
+	} else {
+		p, err = deb.Resolve(ctx, name)
+	}
+	if err != nil {
+		return p, fmt.Errorf("%s: Debian package %s: %w (is the package index current? apt-get update)", m.File, name, err)
+	}
+	return p, nil
+}
+
+func lockName(m *manifest.Manifest, l *manifest.Lock) string {
+	if l != nil && l.File != "" {
+		return l.File
+	}
+	return manifest.LockPath(m.File)
+}
+
+func pinPackage(p manifest.DebPin) deb.Package {
+	return deb.Package{Name: p.Package, Version: p.Version, Arch: p.Arch, SHA256: p.SHA256}
+}
+
+// sourceDateEpoch is SOURCE_DATE_EPOCH from the environment, else the
+// lock's, else (a new lock) the newest file time in the bootloader
+// package: a time fixed by the pinned inputs, never the clock.
+func sourceDateEpoch(l *manifest.Lock, bootloaderDeb string) (int64, error) {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
+		}
+		return v, nil
+	}
+	if l.SourceDateEpoch != 0 {
+		return l.SourceDateEpoch, nil
+	}
+	newest, err := deb.NewestModTime(bootloaderDeb)
+	if err != nil {
+		return 0, fmt.Errorf("source date epoch: %w", err)
+	}
+	return newest.Unix(), nil
+}

@@ -1,0 +1,150 @@
+package build
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/manifest"
+	"github.com/imgbuild/imgbuild/squashfs"
+)
+
+// usrInput is what goes into USR besides the manifest's own files.
+type usrInput struct {
+	binaries map[string]string // name -> built file on the host
+	sysinit  string
+	epoch    time.Time
+}
+
+// usrEntries lays out the USR tree (mounted on /usr) for the squashfs
+// writer. Files that the manifest places outside /usr go below
+// /usr/share/factory, whence sysinit copies them at boot.
+func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
+	var es []squashfs.Entry
+	add := func(e squashfs.Entry) { es = append(es, e) }
+	for _, b := range m.Binaries {
+		e, err := hostFile("bin/"+b.Name, in.binaries[b.Name], 0o755, 0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("binary %s: %w", b.Name, err)
+		}
+		add(e)
+		for _, l := range b.Links {
+			add(squashfs.Entry{Path: "bin/" + l, Mode: fs.ModeSymlink | 0o777, Target: b.Name})
+		}
+	}
+	sysinit, err := hostFile("lib/imgbuild/sysinit", in.sysinit, 0o755, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sysinit: %w", err)
+	}
+	add(sysinit)
+	cfg, err := json.MarshalIndent(runtimeConfig(m), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	add(bytesEntry(strings.TrimPrefix(imageconfig.Path, "/usr/"), append(cfg, '\n'), 0o644, 0, 0))
+	for i, f := range m.Files {
+		e, err := fileEntry(m, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: files[%d] (%s): %w", m.File, i, f.Path, err)
+		}
+		add(e)
+	}
+	return es, nil
+}
+
+func usrPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/usr/"); ok {
+		return rest
+	}
+	return strings.TrimPrefix(imageconfig.FactoryDir, "/usr/") + p
+}
+
+func fileEntry(m *manifest.Manifest, f manifest.File) (squashfs.Entry, error) {
+	uid, gid := uint32(0), uint32(0)
+	if f.Owner != "" {
+		u, g, _ := strings.Cut(f.Owner, ":")
+		uv, _ := strconv.ParseUint(u, 10, 32)
+		gv, _ := strconv.ParseUint(g, 10, 32)
+		uid, gid = uint32(uv), uint32(gv)
+	}
+	mode := fs.FileMode(f.Mode) & fs.ModePerm
+	if mode == 0 {
+		mode = 0o644
+	}
+	mode |= unixSpecial(uint32(f.Mode))
+	switch {
+	case f.Symlink != "":
+		return squashfs.Entry{Path: usrPath(f.Path), Mode: fs.ModeSymlink | 0o777, Target: f.Symlink, UID: uid, GID: gid}, nil
+	case f.Source != "":
+		src := f.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(filepath.Dir(m.File), src)
+		}
+		return hostFile(usrPath(f.Path), src, mode, uid, gid)
+	}
+	return bytesEntry(usrPath(f.Path), []byte(f.Content), mode, uid, gid), nil
+}
+
+// unixSpecial maps setuid, setgid and sticky from octal to fs.FileMode.
+func unixSpecial(m uint32) fs.FileMode {
+	var out fs.FileMode
+	if m&0o4000 != 0 {
+		out |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		out |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		out |= fs.ModeSticky
+	}
+	return out
+}
+
+func bytesEntry(p string, data []byte, mode fs.FileMode, uid, gid uint32) squashfs.Entry {
+	return squashfs.Entry{Path: p, Mode: mode, UID: uid, GID: gid, Size: int64(len(data)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+}
+
+func hostFile(p, src string, mode fs.FileMode, uid, gid uint32) (squashfs.Entry, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return squashfs.Entry{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return squashfs.Entry{}, fmt.Errorf("%s is not a regular file", src)
+	}
+	return squashfs.Entry{Path: p, Mode: mode, UID: uid, GID: gid, Size: st.Size(),
+		Open: func() (io.ReadCloser, error) { return os.Open(src) }}, nil
+}
+
+func runtimeConfig(m *manifest.Manifest) imageconfig.Config {
+	c := imageconfig.Config{Name: m.Name, Version: m.Version, Hostname: m.Hostname}
+	for _, s := range m.Services {
+		svc := imageconfig.Service{Name: s.Name, Command: s.Command, Args: s.Args, User: s.User, Restart: s.Restart,
+			BackoffMS: time.Duration(s.Backoff.Initial).Milliseconds(), MaxBackoffMS: time.Duration(s.Backoff.Max).Milliseconds(),
+			After: s.After, Console: s.Console}
+		keys := make([]string, 0, len(s.Env))
+		for k := range s.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			svc.Env = append(svc.Env, k+"="+s.Env[k])
+		}
+		if h := s.Health; h != nil {
+			svc.Health = &imageconfig.Health{TCPPort: h.TCP, HTTPURL: h.HTTP,
+				IntervalMS: time.Duration(h.Interval).Milliseconds(), TimeoutMS: time.Duration(h.Timeout).Milliseconds()}
+		}
+		c.Services = append(c.Services, svc)
+	}
+	return c
+}

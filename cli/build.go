@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imgbuild/imgbuild/build"
+)
+
+func newBuild(env Env) *cobra.Command {
+	var (
+		opts          build.Options
+		locked, repin bool
+		quiet, asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build an image from a manifest",
+		Long: `Build resolves the manifest's inputs (pinning them in the lock file next to
+the manifest), fetches and builds them, and writes the disk image and its
+parts into the output directory. Outputs appear only when the whole build
+succeeded; a failed build leaves the output directory as it was.`,
+		Example: `  imgbuild build -f manifests/minimal.yaml -o out/
+  imgbuild build -f manifests/etcd.yaml --target qemu -o out/ --locked
+  imgbuild build -f manifests/minimal.yaml --update-lock --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if locked && repin {
+				return usageError{fmt.Errorf("--locked and --update-lock contradict each other")}
+			}
+			switch {
+			case locked:
+				opts.Lock = build.LockFrozen
+			case repin:
+				opts.Lock = build.LockRepin
+			}
+			p := newProgress(env.Stderr, quiet, asJSON, env.Stdout)
+			opts.Report = p.report
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			res, err := build.Run(ctx, opts)
+			if err != nil {
+				p.failed(err)
+				return err
+			}
+			p.summary(res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Manifest, "file", "f", "manifests/minimal.yaml", "manifest to build")
+	f.StringVarP(&opts.OutDir, "output", "o", "out", "output directory")
+	f.StringVar(&opts.Target, "target", "qemu", "platform to build for: qemu")
+	f.StringVar(&opts.CacheDir, "cache", "", "cache directory (default $IMGBUILD_CACHE or $XDG_CACHE_HOME/imgbuild)")
+	f.BoolVar(&locked, "locked", false, "fail instead of changing the lock file")
+	f.BoolVar(&repin, "update-lock", false, "resolve every input afresh and rewrite the lock file")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
+	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
+	return cmd
+}
+

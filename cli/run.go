@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/qemu"
+)
+
+// HealthyPattern is sysinit's line once every service is healthy.
+var HealthyPattern = regexp.MustCompile(`imgbuild-sysinit: healthy`)
+
+type runFlags struct {
+	untilHealthy bool
+	timeout      time.Duration
+	openNetwork  bool
+	kvm          bool
+	memory       int
+	forwards     []string
+	vars         string
+	quiet        bool
+}
+
+func newRun(env Env) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run IMAGE",
+		Short: "Boot an image under QEMU with UEFI firmware",
+		Long: `Run boots the image under QEMU with OVMF, the serial console on this
+terminal. The guest network is isolated: it gets DHCP and the port forwards
+from the manifest (or --forward) but reaches nothing else, unless
+--open-network is given. The UEFI variables live beside the image
+(IMAGE.vars) so the VM keeps its firmware state across runs.`,
+		Example: `  imgbuild run out/minimal.img
+  imgbuild run out/etcd.img --until-healthy --timeout 5m
+  imgbuild run out/minimal.img --forward 8080:8080 --open-network`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("run takes one image path")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runImage(cmd.Context(), env, args[0], f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.untilHealthy, "until-healthy", false, "exit 0 once the image reports healthy, non-zero on timeout, panic or failure")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "with --until-healthy: how long to wait")
+	fl.BoolVar(&f.openNetwork, "open-network", false, "let the guest reach the network through this machine")
+	fl.BoolVar(&f.kvm, "kvm", false, "use KVM instead of software emulation (TCG)")
+	fl.IntVar(&f.memory, "memory", 0, "guest memory in MiB (default: the manifest's run.memory)")
+	fl.StringSliceVar(&f.forwards, "forward", nil, "TCP forward HOST:GUEST from 127.0.0.1 (default: the manifest's run.forwards)")
+	fl.StringVar(&f.vars, "vars", "", "UEFI variable store (default IMAGE.vars)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the console to the terminal")
+	return cmd
+}
+
+func runImage(ctx context.Context, env Env, image string, f runFlags) error {
+	if _, err := os.Stat(image); err != nil {
+		return err
+	}
+	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy}
+	if cfg.Vars == "" {
+		cfg.Vars = image + ".vars"
+	}
+	settings := readRunSettings(image)
+	if cfg.MemoryMiB == 0 {
+		cfg.MemoryMiB = settings.MemoryMiB
+	}
+	fwds, err := parseForwards(f.forwards)
+	if err != nil {
+		return usageError{err}
+	}
+	if f.forwards == nil {
+		for _, p := range settings.Forwards {
+			fwds = append(fwds, qemu.Forward{Host: p.Host, Guest: p.Guest})
+		}
+	}
+	cfg.Forwards = fwds
+	if !f.quiet {
+		cfg.Output = env.Stdout
+	}
+	if !f.untilHealthy {
+		cfg.Stdin = env.Stdin
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if !f.untilHealthy {
+		return vm.Wait()
+	}
+	wctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	_, line, err := vm.Console.Expect(wctx, 0, HealthyPattern, qemu.FailurePattern)
+	if err == nil {
+		fmt.Fprintf(env.Stderr, "imgbuild: %s\n", line)
+		if perr := vm.Powerdown(); perr != nil {
+			vm.Kill()
+		}
+		select {
+		case <-vm.Done():
+		case <-time.After(60 * time.Second):
+			vm.Kill()
+		}
+		return nil
+	}
+	vm.Kill()
+	var failed *qemu.ErrFailed
+	if errors.As(err, &failed) {
+		return &exitError{ExitUnhealthy, fmt.Errorf("boot failed: %s", failed.Line)}
+	}
+	return &exitError{ExitUnhealthy, fmt.Errorf("not healthy: %w", err)}
+}
+
+// readRunSettings reads the run settings that build wrote beside the
+// image (NAME.json); an image without them boots with defaults.
+func readRunSettings(image string) build.RunSettings {
+	var res build.Result
+	data, err := os.ReadFile(strings.TrimSuffix(image, filepath.Ext(image)) + ".json")
+	if err == nil {
+		json.Unmarshal(data, &res)
+	}
+	return res.Run
+}
+
+func parseForwards(specs []string) ([]qemu.Forward, error) {
+	var out []qemu.Forward
+	for _, s := range specs {
+		h, g, ok := strings.Cut(s, ":")
+		hp, err1 := strconv.Atoi(h)
+		gp, err2 := strconv.Atoi(g)
+		if !ok || err1 != nil || err2 != nil || hp < 0 || hp > 65535 || gp <= 0 || gp > 65535 {
+			return nil, fmt.Errorf("--forward %q: want HOST:GUEST ports, e.g. 8080:80", s)
+		}
+		out = append(out, qemu.Forward{Host: hp, Guest: gp})
+	}
+	return out, nil
+}
+
