@@ -8,7 +8,6 @@ import (
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
-
 // identities are the GUIDs of one image, derived from its name so that
 // every version of an image (and every rebuild) has the same ones.
 type identities struct {

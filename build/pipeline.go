@@ -119,7 +119,9 @@ func (b *builder) fetch(ctx context.Context) error {
 			})
 		})
 	}
-	g.Go(func() error { return b.report.step("go: stage-1 and sysinit", func() (string, error) { return "", b.buildOwn(gctx) }) })
+	g.Go(func() error {
+		return b.report.step("go: stage-1 and sysinit", func() (string, error) { return "", b.buildOwn(gctx) })
+	})
 	sem := make(chan struct{}, gobuild.Workers)
 	for _, bin := range b.m.Binaries {
 		if bin.Go == "" {

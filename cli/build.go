@@ -61,4 +61,3 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
 	return cmd
 }
-

@@ -150,4 +150,3 @@ func parseForwards(specs []string) ([]qemu.Forward, error) {
 	}
 	return out, nil
 }
-
