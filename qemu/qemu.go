@@ -49,6 +49,10 @@ type Config struct {
 	OpenNetwork bool     // allow the guest out through this machine (off by default)
 	NoNetwork   bool
 
+	// AllowReboot keeps QEMU running across a guest reboot; by default
+	// a reboot ends QEMU like a power-off, so callers see each boot.
+	AllowReboot bool
+
 	Stdin  io.Reader // serial console input; nil for none
 	Output io.Writer // a copy of the serial console; may be nil
 	Extra  []string  // more QEMU arguments
@@ -80,14 +84,20 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		machine = "q35,smm=on"
 	}
 	args := []string{"-machine", machine, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
-		"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"}
+		"-display", "none", "-serial", "stdio", "-monitor", "none"}
+	if !cfg.AllowReboot {
+		args = append(args, "-no-reboot")
+	}
 	if qmpPath != "" {
 		args = append(args, "-qmp", "unix:"+qmpPath+",server=on,wait=off")
 	}
 	if cfg.KVM {
 		args = append(args, "-enable-kvm", "-cpu", "host")
 	} else {
-		args = append(args, "-accel", "tcg")
+		// -cpu max gives the guest RDRAND: without it the kernel's
+		// entropy pool takes minutes under TCG and Go's crypto/rand
+		// (used by DHCP) blocks until it is ready.
+		args = append(args, "-accel", "tcg", "-cpu", "max")
 	}
 	if cfg.Kernel != "" {
 		args = append(args, "-kernel", cfg.Kernel, "-append", cfg.Append)
