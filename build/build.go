@@ -24,11 +24,17 @@ type Options struct {
 	CacheDir string
 	Lock     LockMode
 	Report   Reporter
+	// SignKey is the private key file (from imgbuild keygen) that signs
+	// the release record; empty builds unsigned, which the manifest must
+	// allow (security.allow_unsigned).
+	SignKey string
+	// Channel goes into the release record; default DefaultChannel.
+	Channel string
 }
 
 // Artifact is one output file.
 type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, summary
+	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, summary
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`

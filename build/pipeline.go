@@ -46,10 +46,14 @@ type builder struct {
 	sysinit  string
 	kernel   *kernel.Kernel
 	modules  []kernel.Module
+	sec      security // signing keys, verity tree, release record (sign.go)
 }
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
 	b.debs, b.binaries, b.id = map[string]string{}, map[string]string{}, newIdentities(b.m)
+	if err := b.loadKeys(); err != nil {
+		return nil, err
+	}
 	if err := b.pin(ctx); err != nil {
 		return nil, err
 	}
@@ -66,10 +70,14 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		"disk": filepath.Join(b.stage, name+".img"), "kernel": filepath.Join(b.stage, name+".vmlinuz"),
 		"initramfs": filepath.Join(b.stage, name+".initrd"), "usr": filepath.Join(b.stage, name+".usr"),
 	}
+	releasePaths(b.stage, name, paths)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return b.report.step("initramfs", func() (string, error) { return b.initramfs(paths) }) })
 	g.Go(func() error { return b.report.step("usr", func() (string, error) { return b.usr(gctx, paths["usr"]) }) })
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := b.report.step("release", func() (string, error) { return b.release(paths) }); err != nil {
 		return nil, err
 	}
 	if err := b.report.step("disk", func() (string, error) { return b.disk(paths) }); err != nil {
@@ -186,7 +194,7 @@ func (b *builder) initramfs(paths map[string]string) (string, error) {
 	if err := copyFile(k.VmlinuzPath, paths["kernel"]); err != nil {
 		return "", fmt.Errorf("kernel: %w", err)
 	}
-	in := initramfs.Input{Init: b.stage1, MTime: b.epoch.Unix()}
+	in := initramfs.Input{Init: b.stage1, MTime: b.epoch.Unix(), Files: b.trustFiles()}
 	for _, m := range mods {
 		in.Modules = append(in.Modules, initramfs.Module{Name: m.Name, Path: m.Path})
 	}
@@ -234,10 +242,11 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("usr: squashfs: %w", err)
 	}
-	if size > int64(b.m.Disk.USR) {
-		return "", fmt.Errorf("%s: USR content is %.1f MiB, bigger than its slot (disk.usr = %v): raise disk.usr", b.m.File, float64(size)/(1<<20), b.m.Disk.USR)
+	t := time.Now()
+	if b.sec.verity, err = b.appendVerity(f, size); err != nil {
+		return "", err
 	}
-	return fmt.Sprintf("%d entries, %.1f MiB squashfs", len(entries), float64(size)/(1<<20)), f.Close()
+	return fmt.Sprintf("%d entries, %.1f MiB squashfs, dm-verity tree in %s", len(entries), float64(size)/(1<<20), since(t)), f.Close()
 }
 
 // debFile extracts one binary from its Debian package, cached by the
@@ -266,10 +275,11 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
 		{Path: "loader/loader.conf", Data: []byte(loaderConf)},
-		{Path: EntryName("a", 3), Data: []byte(bootEntry(b.m, b.id, "a"))},
+		{Path: EntryName("a", 3), Data: []byte(b.slotEntry("a"))},
 		fileFrom("imgbuild/a/vmlinuz", paths["kernel"]),
 		fileFrom("imgbuild/a/initrd", paths["initramfs"]),
 	}
+	files = append(files, b.releaseESPFiles()...)
 	sum := sha256.Sum256([]byte(b.m.Name + "/esp"))
 	volID := binary.LittleEndian.Uint32(sum[:4])
 	usrA := paths["usr"]
@@ -340,7 +350,7 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 	for _, f := range b.m.Run.Forwards {
 		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
 	}
-	for _, kind := range []string{"disk", "kernel", "initramfs", "usr"} {
+	for _, kind := range append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...) {
 		sum, size, err := fileSHA256(paths[kind])
 		if err != nil {
 			return nil, err

@@ -25,7 +25,8 @@ parts into the output directory. Outputs appear only when the whole build
 succeeded; a failed build leaves the output directory as it was.`,
 		Example: `  imgbuild build -f manifests/minimal.yaml -o out/
   imgbuild build -f manifests/etcd.yaml --target qemu -o out/ --locked
-  imgbuild build -f manifests/minimal.yaml --update-lock --json`,
+  imgbuild build -f manifests/minimal.yaml --update-lock --json
+  imgbuild build -f manifests/minimal.yaml --sign-key keys/release.key -o out/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if locked && repin {
@@ -57,6 +58,8 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.StringVar(&opts.CacheDir, "cache", "", "cache directory (default $IMGBUILD_CACHE or $XDG_CACHE_HOME/imgbuild)")
 	f.BoolVar(&locked, "locked", false, "fail instead of changing the lock file")
 	f.BoolVar(&repin, "update-lock", false, "resolve every input afresh and rewrite the lock file")
+	f.StringVar(&opts.SignKey, "sign-key", "", "private key file (imgbuild keygen) that signs the release record; without it the manifest must set security.allow_unsigned")
+	f.StringVar(&opts.Channel, "channel", build.DefaultChannel, "release channel written into the release record")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
 	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
 	return cmd

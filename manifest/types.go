@@ -14,6 +14,7 @@ type Manifest struct {
 	Services []Service `yaml:"services" doc:"Processes that sysinit starts and supervises."`
 	Disk     Disk      `yaml:"disk" doc:"Partition sizes."`
 	Run      Run       `yaml:"run" doc:"Settings for imgbuild run and the QEMU tests."`
+	Security Security  `yaml:"security" doc:"Release signing: the keys stage-1 trusts, and whether an unsigned build may boot."`
 
 	// File is the path the manifest was read from; relative paths in the
 	// manifest are relative to its directory.
@@ -99,4 +100,14 @@ type Run struct {
 type Forward struct {
 	Host  int `yaml:"host" required:"true" doc:"Port on 127.0.0.1 of the host (0 picks a free one)."`
 	Guest int `yaml:"guest" required:"true" doc:"Port in the guest."`
+}
+
+// Security says what stage-1 trusts. A build is signed with
+// imgbuild build --sign-key; without a key it fails unless AllowUnsigned
+// is set, and then the image boots with its unsigned release record (for
+// development). A signed build never boots unsigned records, whatever
+// AllowUnsigned says.
+type Security struct {
+	AllowUnsigned bool     `yaml:"allow_unsigned" doc:"Let a build without --sign-key succeed and boot unsigned (development only)."`
+	TrustedKeys   []string `yaml:"trusted_keys" doc:"Public key files (PEM, from imgbuild keygen), relative to the manifest, that stage-1 accepts besides the signing key's own; list old and new keys while rotating."`
 }
