@@ -10,7 +10,8 @@ type config struct {
 	Slot       string // "a" or "b"
 	USR        string // PARTUUID of the USR slot, lower case
 	Root       string // PARTUUID of ROOT
-	ESP        string // PARTUUID of the ESP, optional for stage-1
+	ESP        string // PARTUUID of the ESP, where the release record lives
+	Verity     string // imgbuild.verity=: root hash for humans; must match the signed record
 	DebugShell bool
 }
 
@@ -30,6 +31,8 @@ func parseCmdline(s string) (config, error) {
 			c.Root, err = partUUID(key, val)
 		case "imgbuild.esp":
 			c.ESP, err = partUUID(key, val)
+		case "imgbuild.verity":
+			c.Verity, err = rootHash(key, val)
 		case "imgbuild.debug":
 			c.DebugShell = val == "shell"
 		}
@@ -59,6 +62,15 @@ func partUUID(key, val string) (string, error) {
 		return "", fmt.Errorf("%s=%q: malformed UUID", key, val)
 	}
 	return u, nil
+}
+
+// rootHash takes a sha256 root hash in hex and returns it in lower case.
+func rootHash(key, val string) (string, error) {
+	h := strings.ToLower(val)
+	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("%s=%q: want 64 hex digits (a sha256 root hash)", key, val)
+	}
+	return h, nil
 }
 
 func validUUID(u string) bool {

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -88,7 +89,10 @@ func run(conp **console, cfg *config) error {
 		return fail("kernel command line", err)
 	}
 
-	parts, err := realTree.waitFor([]string{cfg.USR, cfg.Root}, partitionWait, partitionPoll)
+	if cfg.ESP == "" {
+		return fail("kernel command line", fmt.Errorf("imgbuild.esp= missing: the release record that vouches for USR lives on the ESP"))
+	}
+	parts, err := realTree.waitFor([]string{cfg.USR, cfg.Root, cfg.ESP}, partitionWait, partitionPoll)
 	if err != nil {
 		return fail("find partitions", err)
 	}
@@ -102,10 +106,12 @@ func run(conp **console, cfg *config) error {
 	}
 	con.printf("ROOT: %s in %s", msg, seconds(time.Since(t)))
 
-	usrDev, err := openUSR(usr, *cfg)
+	t = time.Now()
+	usrDev, err := openUSR(con, usr, parts[cfg.ESP], *cfg)
 	if err != nil {
-		return fail("open USR", err)
+		return fail("verify USR", err)
 	}
+	con.printf("dm-verity set up in %s", seconds(time.Since(t)))
 	if err := mountSysroot(root.Dev, usrDev); err != nil {
 		return fail("mount", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -20,14 +21,25 @@ func mountSysroot(rootDev, usrDev string) error {
 }
 
 // checkInit fails before switch_root, while the initramfs (and a debug
-// shell in it) still exists, if USR has no runnable sysinit.
+// shell in it) still exists, if USR has no runnable sysinit. It reads
+// the whole file: on a dm-verity USR a corrupted block of sysinit is an
+// I/O error here, with a FATAL line, rather than a crash of PID 1 later
+// when the kernel pages that block in.
 func checkInit(path string) error {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	if !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
 		return fmt.Errorf("%s is not an executable file (%v)", path, st.Mode())
+	}
+	if _, err := io.Copy(io.Discard, f); err != nil {
+		return fmt.Errorf("read %s: %w (see the kernel's device-mapper messages above)", path, err)
 	}
 	return nil
 }

@@ -1,8 +1,38 @@
 package main
 
-// openUSR returns the device to mount as /usr for the USR partition. It is
-// its own step so that dm-verity can slot in here: set up the verity
-// target over p.Dev and return /dev/mapper/usr instead.
-func openUSR(p partition, c config) (string, error) {
-	return p.Dev, nil
+import (
+	"fmt"
+
+	"github.com/imgbuild/imgbuild/verity/dm"
+)
+
+// usrMapperName is the device-mapper name of the verified USR.
+const usrMapperName = "usr"
+
+// openUSR returns the device to mount as /usr: a dm-verity device over
+// the USR partition, set up from the slot's release record on the ESP
+// after its signature checked out against the keys in the initramfs.
+// Nothing on the command line feeds the verity table.
+func openUSR(con *console, usr, esp partition, c config) (string, error) {
+	t, err := loadTrust(keysDir, allowUnsignedFile)
+	if err != nil {
+		return "", fmt.Errorf("trusted keys: %w", err)
+	}
+	record, sig, err := readReleaseFiles(esp.Dev, c.Slot)
+	if err != nil {
+		return "", err
+	}
+	r, err := verifyRelease(record, sig, t, c.Slot, c.Verity)
+	if err != nil {
+		return "", err
+	}
+	if r.keyID == "" {
+		con.printf("UNSIGNED image (allowed by the manifest)")
+	}
+	dev, err := dm.CreateVerity(usrMapperName, usr.Dev, r.params)
+	if err != nil {
+		return "", err
+	}
+	con.printf("%s", r.describe())
+	return dev, nil
 }
