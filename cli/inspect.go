@@ -45,6 +45,13 @@ func newInspect(env Env) *cobra.Command {
 
 func printReport(w io.Writer, r *inspect.Report) {
 	fmt.Fprintf(w, "%s: %.1f MiB, disk GUID %s\n\n", r.Path, float64(r.Size)/(1<<20), r.DiskGUID)
+	if rel := r.Release; rel != nil {
+		signed := "UNSIGNED"
+		if rel.Signed {
+			signed = "signed by key " + rel.KeyID + " (imgbuild verify --pub checks it)"
+		}
+		fmt.Fprintf(w, "release %s (channel %s): %s\n  dm-verity root hash %s\n\n", rel.Version, rel.Channel, signed, rel.VerityRoot)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tLABEL\tSTART\tSIZE\tTYPE\tGUID\tSLOT")
 	for _, p := range r.Partitions {

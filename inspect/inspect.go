@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/release"
 )
 
 // Report is what an image holds.
@@ -24,6 +25,17 @@ type Report struct {
 	Partitions []Partition `json:"partitions"`
 	Entries    []Entry     `json:"boot_entries"`
 	ESPFiles   []File      `json:"esp_files"`
+	Release    *Release    `json:"release,omitempty"` // slot A's release record, if any
+}
+
+// Release is what slot A's release record says. KeyID is the key the
+// signature file names; inspect does not check it (imgbuild verify does).
+type Release struct {
+	Version    string `json:"version"`
+	Channel    string `json:"channel"`
+	Signed     bool   `json:"signed"`
+	KeyID      string `json:"key_id,omitempty"`
+	VerityRoot string `json:"verity_root"`
 }
 
 // Partition is one GPT entry.
@@ -117,6 +129,10 @@ func Image(p string) (*Report, error) {
 		if strings.HasPrefix(name, "loader/entries/") && strings.HasSuffix(name, ".conf") {
 			r.Entries = append(r.Entries, ParseEntry(path.Base(name), string(data)))
 		}
+	}
+	if rel, err := release.Read(p); err == nil {
+		r.Release = &Release{Version: rel.Parsed.Version, Channel: rel.Parsed.Channel, Signed: rel.Signature != nil,
+			KeyID: rel.SignerID, VerityRoot: rel.Parsed.VerityRoot}
 	}
 	sort.Slice(r.ESPFiles, func(i, j int) bool { return r.ESPFiles[i].Path < r.ESPFiles[j].Path })
 	sort.Slice(r.Entries, func(i, j int) bool { return r.Entries[i].File < r.Entries[j].File })
