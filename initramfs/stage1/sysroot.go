@@ -9,9 +9,12 @@ import (
 )
 
 // mountSysroot mounts ROOT read-write at /sysroot and USR read-only on
-// /sysroot/usr.
+// /sysroot/usr. ROOT is mounted with noinit_itable: go-diskfs zeroes
+// every inode table when it formats, but leaves the group descriptors
+// in a state that the kernel's lazy-init thread reports as "Something
+// is wrong with group 0" (seen under QEMU right after a first boot).
 func mountSysroot(rootDev, usrDev string) error {
-	if err := mount(mountSpec{rootDev, sysroot, "ext4", 0, ""}); err != nil {
+	if err := mount(mountSpec{rootDev, sysroot, "ext4", 0, "noinit_itable"}); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(sysroot+"/usr", 0o755); err != nil {
