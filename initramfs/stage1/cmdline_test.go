@@ -29,6 +29,12 @@ func TestParseCmdline(t *testing.T) {
 			in:   "imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.debug=1",
 			want: config{Slot: "a", USR: usr, Root: root},
 		},
+		{
+			name: "verity root hash",
+			in:   "imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.verity=" + strings.Repeat("AB", 32),
+			want: config{Slot: "a", USR: usr, Root: root, Verity: strings.Repeat("ab", 32)},
+		},
+		{name: "short verity hash", in: "imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.verity=abcd", wantErr: "64 hex digits"},
 		{name: "no slot", in: "imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root, wantErr: "imgbuild.slot"},
 		{name: "bad slot", in: "imgbuild.slot=c imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root, wantErr: "imgbuild.slot"},
 		{name: "no usr", in: "imgbuild.slot=a imgbuild.root=PARTUUID=" + root, wantErr: "imgbuild.usr= missing"},

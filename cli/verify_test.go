@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/sign"
+)
+
+// run runs the imgbuild CLI in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	code := Execute(context.Background(), Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}, args)
+	return code, out.String()
+}
+
+// testManifest copies the shipped minimal manifest and its lock file
+// into dir so that a build does not touch the repository.
+func testManifest(t *testing.T, dir string) string {
+	t.Helper()
+	for _, name := range []string{"minimal.yaml", "minimal.lock"} {
+		data, err := os.ReadFile(filepath.Join("..", "manifests", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "minimal.yaml")
+}
+
+func TestKeygenRefusesOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	code, out := run(t, "keygen", "-o", dir)
+	if code != ExitOK || !regexp.MustCompile(`key id [0-9a-f]{16}`).MatchString(out) {
+		t.Fatalf("first keygen: exit %d\n%s", code, out)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, sign.PrivateKeyFile))
+	code, out = run(t, "keygen", "-o", dir)
+	if code == ExitOK || !strings.Contains(out, "refusing to overwrite") {
+		t.Fatalf("second keygen: exit %d, want a refusal\n%s", code, out)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, sign.PrivateKeyFile))
+	if !bytes.Equal(before, after) {
+		t.Error("second keygen changed the private key")
+	}
+}
+
+// TestSignedBuildVerify builds a signed image and checks the release
+// record end to end: as written beside the image and on the ESP, against
+// the artifacts and veritysetup, and with imgbuild verify for a good
+// image, a foreign key and a flipped USR byte.
+func TestSignedBuildVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image")
+	}
+	if _, err := exec.LookPath("veritysetup"); err != nil {
+		t.Fatal("veritysetup (cryptsetup-bin) is needed for this test")
+	}
+	dir := t.TempDir()
+	keys, other, out := filepath.Join(dir, "keys"), filepath.Join(dir, "other"), filepath.Join(dir, "out")
+	for _, d := range []string{keys, other} {
+		if code, o := run(t, "keygen", "-o", d); code != ExitOK {
+			t.Fatalf("keygen: %s", o)
+		}
+	}
+	if code, o := run(t, "build", "-q", "-f", testManifest(t, dir), "-o", out, "--sign-key", filepath.Join(keys, sign.PrivateKeyFile)); code != ExitOK {
+		t.Fatalf("build: exit %d\n%s", code, o)
+	}
+	img := filepath.Join(out, "minimal.img")
+
+	// The record beside the image is the one on the ESP, and it holds
+	// the artifacts' hashes.
+	recJSON, err := os.ReadFile(filepath.Join(out, "minimal.release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := os.ReadFile(filepath.Join(out, "minimal.release.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := sign.LoadPublic(filepath.Join(keys, sign.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := sign.Verify(recJSON, sig, []ed25519.PublicKey{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Name != "minimal" || rec.Version != "1.0.0" || rec.Channel != "dev" {
+		t.Errorf("record identity = %s %s %s", rec.Name, rec.Version, rec.Channel)
+	}
+	for file, want := range map[string]string{"minimal.vmlinuz": rec.Kernel, "minimal.initrd": rec.Initramfs, "minimal.usr": rec.USR} {
+		if got := fileSum(t, filepath.Join(out, file)); got != want {
+			t.Errorf("%s sha256 %s, record says %s", file, got, want)
+		}
+	}
+	esp := mcopyFile(t, img, "imgbuild/a/release.json")
+	if !bytes.Equal(esp, recJSON) {
+		t.Errorf("ESP record differs from minimal.release.json:\n%s\n%s", esp, recJSON)
+	}
+	entry := mcopyFile(t, img, "loader/entries/imgbuild-a+3.conf")
+	if !strings.Contains(string(entry), "imgbuild.verity="+rec.VerityRoot) {
+		t.Errorf("boot entry lacks imgbuild.verity=%s:\n%s", rec.VerityRoot, entry)
+	}
+	// veritysetup, a tool we did not write, agrees with the record.
+	usr := filepath.Join(out, "minimal.usr")
+	if o, err := exec.Command("veritysetup", "verify", usr, usr, rec.VerityRoot,
+		"--hash-offset", strconv.FormatInt(rec.HashOffset, 10)).CombinedOutput(); err != nil {
+		t.Errorf("veritysetup verify with the record's parameters: %v\n%s", err, o)
+	}
+
+	t.Run("good", func(t *testing.T) {
+		code, o := run(t, "verify", img, "--pub", filepath.Join(keys, sign.PublicKeyFile))
+		if code != ExitOK || strings.Contains(o, "FAILED") || strings.Count(o, "ok      ") != 5 {
+			t.Fatalf("verify: exit %d\n%s", code, o)
+		}
+	})
+	t.Run("other key", func(t *testing.T) {
+		otherPub, err := sign.LoadPublic(filepath.Join(other, sign.PublicKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, o := run(t, "verify", img, "--pub", filepath.Join(other, sign.PublicKeyFile))
+		if code != ExitFailure || !strings.Contains(o, "FAILED  signature") ||
+			!strings.Contains(o, sign.KeyID(otherPub)) || !strings.Contains(o, sign.KeyID(pub)) {
+			t.Fatalf("verify with another key: exit %d, want 1 naming both key ids\n%s", code, o)
+		}
+	})
+	t.Run("flipped USR data byte", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.img")
+		copySparse(t, img, bad)
+		info, err := disk.Read(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := info.Partition(3)
+		const block = 100
+		flip(t, bad, p.Start+block*4096+123)
+		code, o := run(t, "verify", bad, "--pub", filepath.Join(keys, sign.PublicKeyFile))
+		if code != ExitFailure || !strings.Contains(o, "FAILED  USR-A sha256") ||
+			!strings.Contains(o, "verity: data block "+strconv.Itoa(block)+" at offset "+strconv.Itoa(block*4096)) {
+			t.Fatalf("verify after flipping data block %d: exit %d\n%s", block, code, o)
+		}
+		if !strings.Contains(o, "ok      signature") {
+			t.Errorf("the signature should still check out:\n%s", o)
+		}
+	})
+}
+
+func fileSum(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// mcopyFile reads a file from the image's ESP with mtools.
+func mcopyFile(t *testing.T, img, path string) []byte {
+	t.Helper()
+	info, err := disk.Read(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := info.Partition(1)
+	o, err := exec.Command("mcopy", "-n", "-i", img+"@@"+strconv.FormatInt(p.Start, 10), "::"+path, "-").Output()
+	if err != nil {
+		t.Fatalf("mcopy %s: %v", path, err)
+	}
+	return o
+}
+
+func copySparse(t *testing.T, src, dst string) {
+	t.Helper()
+	if o, err := exec.Command("cp", "--sparse=always", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, o)
+	}
+}
+
+func flip(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
