@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgbuild/imgbuild/disk"
 	"github.com/imgbuild/imgbuild/initramfs/stage1/gpt"
+	"github.com/imgbuild/imgbuild/sign"
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
@@ -29,7 +32,9 @@ const (
 
 // bootModules are what a virtio disk with a squashfs USR needs; their
 // dependencies are added from each module's depends=.
-var bootModules = []string{"virtio_pci", "virtio_blk", "squashfs"}
+var bootModules = []string{"virtio_pci", "virtio_blk", "squashfs", "dm_verity", "vfat", "nls_cp437", "nls_ascii"}
+
+const espUUID = "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01"
 
 func TestStage1Boots(t *testing.T) {
 	if testing.Short() {
@@ -51,14 +56,15 @@ func TestStage1Boots(t *testing.T) {
 	writeInitramfs(t, initrd, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1"), modDir)
 	sqfs := makeUSR(t, dir, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1/tests/testsysinit"))
 	disk := filepath.Join(dir, "disk.img")
-	makeDisk(t, disk, sqfs)
+	rec := formatVerity(t, sqfs)
+	makeDisk(t, disk, sqfs, rec)
 
 	// Enlarged before the first boot, as a user does with a cloud disk.
 	const grownSize = 512 * MiB
 	if err := os.Truncate(disk, grownSize); err != nil {
 		t.Fatal(err)
 	}
-	cmdline := "console=ttyS0,115200 panic=-1 imgbuild.slot=a imgbuild.usr=PARTUUID=" + usrUUID + " imgbuild.root=PARTUUID=" + rootUUID
+	cmdline := "console=ttyS0,115200 panic=-1 imgbuild.slot=a imgbuild.usr=PARTUUID=" + usrUUID + " imgbuild.root=PARTUUID=" + rootUUID + " imgbuild.esp=PARTUUID=" + espUUID
 
 	out := boot(t, vmlinuz, initrd, disk, cmdline)
 	expect(t, out,
@@ -66,6 +72,8 @@ func TestStage1Boots(t *testing.T) {
 		`imgbuild-stage1: loaded \d+ modules`,
 		`imgbuild-stage1: USR /dev/vda3, ROOT /dev/vda9`,
 		`imgbuild-stage1: ROOT: first boot: grew to \d+ MiB, formatted ext4`,
+		`imgbuild-stage1: UNSIGNED image \(allowed by the manifest\)`,
+		`imgbuild-stage1: USR verified by dm-verity, root hash `+rec.VerityRoot[:12]+`…, UNSIGNED release record`,
 		`imgbuild-stage1: switching to USR \(slot a\) after \d+\.\d\ds`,
 		`TESTSYSINIT: pid=1 boots=1 rootbytes=\d+ rootmagic=0xef53 usr=true initramfs-gone=true`)
 	// ROOT was 39 MiB as built; grown it is ~423 MiB, of which statfs
@@ -137,6 +145,7 @@ func moduleClosure(t *testing.T, modDir string, names []string) []string {
 	seen := map[string]bool{}
 	var visit func(n string)
 	visit = func(n string) {
+		n = strings.ReplaceAll(n, "-", "_") // depends= may name dm-mod for dm_mod.ko
 		if seen[n] {
 			return
 		}
@@ -184,6 +193,9 @@ func writeInitramfs(t *testing.T, path, init, modDir string) {
 		cpio.Directory("dev", 0o755),
 		cpio.CharDev("dev/console", 0o600, 5, 1),
 		cpio.StaticFile("init", string(initBytes), 0o755),
+		cpio.Directory("etc", 0o755),
+		cpio.Directory("etc/imgbuild", 0o755),
+		cpio.StaticFile("etc/imgbuild/allow-unsigned", "test\n", 0o644),
 		cpio.Directory("lib", 0o755),
 		cpio.Directory("lib/modules", 0o755),
 	}
@@ -228,7 +240,34 @@ func makeUSR(t *testing.T, dir, sysinit string) string {
 	return out
 }
 
-func makeDisk(t *testing.T, path, sqfs string) {
+// formatVerity pads the squashfs to whole 4 KiB blocks and appends a
+// hash tree with veritysetup (not our verity package, so that stage-1's
+// dm-verity setup is checked against a tree we did not write), and
+// returns the unsigned release record for it.
+func formatVerity(t *testing.T, sqfs string) sign.Record {
+	t.Helper()
+	st, err := os.Stat(sqfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := (st.Size() + 4095) / 4096 * 4096
+	if err := os.Truncate(sqfs, size); err != nil {
+		t.Fatal(err)
+	}
+	out := runTool(t, "veritysetup", "format", sqfs, sqfs, "--hash-offset", strconv.FormatInt(size, 10),
+		"--data-blocks", strconv.FormatInt(size/4096, 10))
+	field := func(name string) string {
+		m := regexp.MustCompile(`(?m)^` + name + `:\s+(\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("veritysetup format printed no %s:\n%s", name, out)
+		}
+		return m[1]
+	}
+	return sign.Record{Name: "test", Version: "1", Channel: "dev", VerityRoot: field("Root hash"), VeritySalt: field("Salt"),
+		VerityUUID: field("UUID"), HashOffset: size, DataBlocks: uint64(size / 4096)}
+}
+
+func makeDisk(t *testing.T, path, sqfs string, rec sign.Record) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -237,9 +276,9 @@ func makeDisk(t *testing.T, path, sqfs string) {
 	f.Truncate(128 * MiB)
 	f.Close()
 	layout := []struct{ num, size, typ, label, guid string }{
-		{"1", "+16M", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "EFI-SYSTEM", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01"},
+		{"1", "+34M", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "EFI-SYSTEM", espUUID},
 		{"3", "+32M", "5DFBF5F4-2848-4BAC-AA5E-0D9A20B745A6", "USR-A", usrUUID},
-		{"4", "+32M", "5DFBF5F4-2848-4BAC-AA5E-0D9A20B745A6", "USR-B", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b04"},
+		{"4", "+8M", "5DFBF5F4-2848-4BAC-AA5E-0D9A20B745A6", "USR-B", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b04"},
 		{"6", "+8M", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "OEM", "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b06"},
 		{"9", "0", "3884DD41-8582-4404-B9A8-E9B84F2DF50E", "ROOT", rootUUID},
 	}
@@ -259,6 +298,13 @@ func makeDisk(t *testing.T, path, sqfs string) {
 		t.Fatal(err)
 	}
 	for _, e := range tab.Entries() {
+		if e.Number == 1 {
+			size := int64(e.LastLBA-e.FirstLBA+1) * 512
+			files := []disk.File{{Path: "imgbuild/a/release.json", Data: rec.Canonical()}}
+			if err := disk.WriteESP(io.NewOffsetWriter(d, int64(e.FirstLBA)*512), size, files, 0x1234, "EFI-SYSTEM", time.Unix(0, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if e.Number == 3 {
 			b, _ := os.ReadFile(sqfs)
 			if int64(len(b)) > int64(e.LastLBA-e.FirstLBA+1)*512 {
