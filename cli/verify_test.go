@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -207,5 +208,48 @@ func flip(t *testing.T, path string, off int64) {
 	b[0] ^= 0xff
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUSRTooSmall: when squashfs and hash tree do not fit the slot, the
+// build says so and names disk.usr.
+func TestUSRTooSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image")
+	}
+	dir := t.TempDir()
+	mf := testManifest(t, dir)
+	data, _ := os.ReadFile(mf)
+	// 6 MiB that do not compress, in an 8 MiB slot.
+	big := make([]byte, 6<<20)
+	rand.Read(big)
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	small := strings.Replace(string(data), "usr: 64MiB", "usr: 8MiB", 1)
+	small = strings.Replace(small, "files:\n", "files:\n  - path: /usr/share/big.bin\n    source: big.bin\n", 1)
+	if !strings.Contains(small, "usr: 8MiB") || !strings.Contains(small, "big.bin") {
+		t.Fatal("manifests/minimal.yaml changed shape (usr: 64MiB, files:); update this test")
+	}
+	os.WriteFile(mf, []byte(small), 0o644)
+	code, o := run(t, "build", "-q", "-f", mf, "-o", filepath.Join(dir, "out"))
+	if code != ExitFailure || !regexp.MustCompile(`USR needs [\d.]+ MiB \(squashfs [\d.]+ MiB \+ dm-verity hash area [\d.]+ MiB\), more than its slot \(disk.usr = 8MiB\): raise disk.usr`).MatchString(o) {
+		t.Fatalf("build with an 8 MiB USR slot: exit %d\n%s", code, o)
+	}
+}
+
+// TestUnsignedNeedsManifestConsent: without --sign-key the manifest must
+// allow unsigned builds.
+func TestUnsignedNeedsManifestConsent(t *testing.T) {
+	dir := t.TempDir()
+	mf := testManifest(t, dir)
+	data, _ := os.ReadFile(mf)
+	os.WriteFile(mf, bytes.Replace(data, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1), 0o644)
+	code, o := run(t, "build", "-q", "-f", mf, "-o", filepath.Join(dir, "out"))
+	if code != ExitFailure || !strings.Contains(o, "no --sign-key given") || !strings.Contains(o, "security.allow_unsigned") {
+		t.Fatalf("unsigned build of a manifest without allow_unsigned: exit %d\n%s", code, o)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "minimal.img")); err == nil {
+		t.Error("a refused build left an image")
 	}
 }
