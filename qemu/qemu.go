@@ -174,10 +174,26 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	vm.cmd.Stdout = out
 	vm.cmd.Stderr = out
-	vm.cmd.Stdin = cfg.Stdin
+	// Copy stdin ourselves: exec's own copy would make Wait block until
+	// the caller's reader ends, long after QEMU exited.
+	var stdin io.WriteCloser
+	if f, ok := cfg.Stdin.(*os.File); ok {
+		vm.cmd.Stdin = f // a terminal: QEMU reads it directly
+	} else if cfg.Stdin != nil {
+		if stdin, err = vm.cmd.StdinPipe(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
 	if err := vm.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("qemu: start: %w", err)
+	}
+	if stdin != nil {
+		go func() {
+			io.Copy(stdin, cfg.Stdin)
+			stdin.Close()
+		}()
 	}
 	go func() {
 		vm.err = vm.cmd.Wait()
