@@ -37,11 +37,12 @@ type DebPin struct {
 	SHA256  string `yaml:"sha256"`
 }
 
-// GoPin is the module graph of one Go binary: its main module version
-// and the go.sum that go build verifies every module against.
+// GoPin is the module graph of one Go binary: the generated go.mod that
+// requires it and the go.sum that go build verifies every module against.
 type GoPin struct {
 	Package string `yaml:"package"`
 	Version string `yaml:"version"`
+	GoMod   string `yaml:"go_mod"`
 	GoSum   string `yaml:"go_sum"`
 }
 

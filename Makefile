@@ -1,0 +1,40 @@
+# make image: install what is missing, build manifests/minimal.yaml and
+#             boot it under QEMU until its services are healthy.
+# make run:   the same image, with its console on this terminal.
+# make test:  unit tests and QEMU boot tests.
+SHELL := /bin/bash
+GO ?= go
+MANIFEST ?= manifests/minimal.yaml
+OUT ?= out
+NAME = $(basename $(notdir $(MANIFEST)))
+
+.PHONY: all deps image run test test-short bench vet clean bin/imgbuild
+all: bin/imgbuild
+
+deps:
+	@scripts/deps.sh
+
+bin/imgbuild:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./cmd/imgbuild
+
+image: deps bin/imgbuild
+	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
+	bin/imgbuild inspect $(OUT)/$(NAME).img
+	bin/imgbuild run $(OUT)/$(NAME).img --until-healthy --timeout 10m
+
+run: deps bin/imgbuild
+	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
+	bin/imgbuild run $(OUT)/$(NAME).img
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+test: deps vet
+	eval "$$(scripts/test-kernel.sh)" && $(GO) test -timeout 45m -p 2 ./...
+
+test-short: vet
+	$(GO) test -short ./...
+
+clean:
+	rm -rf bin $(OUT)
