@@ -82,6 +82,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go build runs in the source tree: every path handed on must be absolute.
+	if opts.OutDir, err = filepath.Abs(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	if opts.CacheDir, err = filepath.Abs(opts.CacheDir); err != nil {
+		return nil, fmt.Errorf("cache directory: %w", err)
+	}
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
