@@ -126,7 +126,7 @@ func resolveDeb(ctx context.Context, m *manifest.Manifest, name string) (deb.Pac
 		p, err = deb.Resolve(ctx, name)
 	}
 	if err != nil {
-		return p, fmt.Errorf("%s: Debian package %s: %w (is the package index current? apt-get update)", m.File, name, err)
+		return p, fmt.Errorf("%s: Debian package %s: %w", m.Where(debField(m, name)), name, err)
 	}
 	return p, nil
 }
@@ -161,4 +161,17 @@ func sourceDateEpoch(l *manifest.Lock, bootloaderDeb string) (int64, error) {
 		return 0, fmt.Errorf("source date epoch: %w", err)
 	}
 	return newest.Unix(), nil
+}
+
+// debField is the manifest field that asks for a Debian package.
+func debField(m *manifest.Manifest, name string) string {
+	if name == m.Kernel.Package {
+		return "kernel.package"
+	}
+	for i, b := range m.Binaries {
+		if b.Deb == name {
+			return fmt.Sprintf("binaries[%d].deb", i)
+		}
+	}
+	return ""
 }

@@ -36,19 +36,26 @@ func Toolchain(ctx context.Context) (string, error) {
 }
 
 func run(ctx context.Context, dir string, env []string, args ...string) error {
+	_, err := output(ctx, dir, env, args...)
+	return err
+}
+
+// output runs the go command and returns its trimmed standard output.
+func output(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	var stderr bytes.Buffer
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > 4000 {
 			msg = "..." + msg[len(msg)-4000:]
 		}
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, msg)
+		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, msg)
 	}
-	return nil
+	return strings.TrimSpace(stdout.String()), nil
 }
 
 // SourceDir finds imgbuild's own source tree: $IMGBUILD_SOURCE, or the

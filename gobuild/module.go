@@ -45,6 +45,15 @@ func Build(ctx context.Context, workDir string, p Pin, out string) error {
 	}
 	defer os.RemoveAll(dir)
 	env := Env("GOFLAGS=-mod=readonly")
+	// go build -o of a library package quietly writes an archive, not
+	// a program: refuse it here rather than at boot.
+	name, err := output(ctx, dir, env, "list", "-f", "{{.Name}}", p.Package)
+	if err != nil {
+		return fmt.Errorf("build %s@%s: %w", p.Package, p.Version, err)
+	}
+	if name != "main" {
+		return fmt.Errorf("build %s@%s: it is package %s, not a command (package main)", p.Package, p.Version, name)
+	}
 	args := append(append([]string{"build", "-o", out}, Flags...), p.Package)
 	if err := run(ctx, dir, env, args...); err != nil {
 		if strings.Contains(err.Error(), "missing go.sum entry") || strings.Contains(err.Error(), "updates to go.mod needed") {

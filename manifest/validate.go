@@ -281,3 +281,13 @@ func (m *Manifest) applyDefaults() {
 		}
 	}
 }
+
+// Where names the place of a field path such as "binaries[0].deb" in
+// the manifest file, as file:line:col, for errors found after parsing.
+func (m *Manifest) Where(field string) string {
+	p, ok := m.pos[field]
+	if !ok {
+		return m.File
+	}
+	return fmt.Sprintf("%s:%d:%d", m.File, p.line, p.col)
+}
