@@ -15,6 +15,7 @@ func newBuild(env Env) *cobra.Command {
 		opts          build.Options
 		locked, repin bool
 		quiet, asJSON bool
+		checkRepro    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -48,6 +49,9 @@ succeeded; a failed build leaves the output directory as it was.`,
 				return err
 			}
 			p.summary(res)
+			if checkRepro {
+				return checkReproducible(ctx, env.Stderr, opts, res)
+			}
 			return nil
 		},
 	}
@@ -61,6 +65,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.StringVar(&opts.SignKey, "sign-key", "", "private key file (imgbuild keygen) that signs the release record; without it the manifest must set security.allow_unsigned")
 	f.StringVar(&opts.Channel, "channel", build.DefaultChannel, "release channel written into the release record")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
+	f.BoolVar(&checkRepro, "check-reproducible", false, "build a second time in a temporary directory with an empty cache and fail if any artifact differs")
 	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
 	return cmd
 }
