@@ -30,6 +30,9 @@ type Options struct {
 	SignKey string
 	// Channel goes into the release record; default DefaultChannel.
 	Channel string
+	// Verbose reports the commands and inputs of each step as "info"
+	// events.
+	Verbose bool
 }
 
 // Artifact is one output file.

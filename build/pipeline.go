@@ -47,6 +47,7 @@ type builder struct {
 	kernel   *kernel.Kernel
 	modules  []kernel.Module
 	sec      security // signing keys, verity tree, release record (sign.go)
+	diskSum  string   // the image's sha256 (stepcache.go)
 }
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
@@ -128,7 +129,7 @@ func (b *builder) fetch(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error {
-		return b.report.step("go: stage-1 and sysinit", func() (string, error) { return "", b.buildOwn(gctx) })
+		return b.report.step("go: stage-1 and sysinit", func() (string, error) { return b.buildOwnCached(gctx) })
 	})
 	sem := make(chan struct{}, gobuild.Workers)
 	for _, bin := range b.m.Binaries {
@@ -142,19 +143,6 @@ func (b *builder) fetch(ctx context.Context) error {
 		})
 	}
 	return g.Wait()
-}
-
-func (b *builder) buildOwn(ctx context.Context) error {
-	src, err := gobuild.SourceDir(Module)
-	if err != nil {
-		return err
-	}
-	b.stage1 = filepath.Join(b.stage, "stage1")
-	b.sysinit = filepath.Join(b.stage, "sysinit")
-	if err := gobuild.Own(ctx, src, "./initramfs/stage1", b.stage1); err != nil {
-		return err
-	}
-	return gobuild.Own(ctx, src, "./rootfs/sysinit", b.sysinit)
 }
 
 func (b *builder) buildGo(ctx context.Context, bin manifest.Binary) (string, error) {
@@ -198,15 +186,11 @@ func (b *builder) initramfs(paths map[string]string) (string, error) {
 	for _, m := range mods {
 		in.Modules = append(in.Modules, initramfs.Module{Name: m.Name, Path: m.Path})
 	}
-	f, err := os.Create(paths["initramfs"])
+	hit, err := b.writeInitramfs(paths["initramfs"], in)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	if err := initramfs.Write(f, in); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("kernel %s, %d modules", k.Release, len(mods)), f.Close()
+	return cacheNote(hit, fmt.Sprintf("kernel %s, %d modules", k.Release, len(mods))), nil
 }
 
 func (b *builder) rel(p string) string {
@@ -233,20 +217,7 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.Create(out)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	size, err := squashfs.Write(f, 0, entries, squashfs.Options{Compression: squashfs.ZSTD, ModTime: b.epoch})
-	if err != nil {
-		return "", fmt.Errorf("usr: squashfs: %w", err)
-	}
-	t := time.Now()
-	if b.sec.verity, err = b.appendVerity(f, size); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%d entries, %.1f MiB squashfs, dm-verity tree in %s", len(entries), float64(size)/(1<<20), since(t)), f.Close()
+	return b.writeUSR(out, entries, squashfs.Options{Compression: squashfs.ZSTD, ModTime: b.epoch})
 }
 
 // debFile extracts one binary from its Debian package, cached by the
@@ -295,7 +266,14 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 		{Number: 6, Label: "OEM", TypeGUID: disk.TypeOEM, GUID: b.id.oem, Size: int64(d.OEM)},
 		{Number: 9, Label: "ROOT", TypeGUID: disk.TypeROOT, GUID: b.id.root, Size: int64(d.Root)},
 	}}
+	dk, err := diskKey(layout, files, volID, b.epoch, usrA)
+	if err != nil {
+		return "", err
+	}
 	if err := disk.Write(paths["disk"], layout); err != nil {
+		return "", err
+	}
+	if b.diskSum, err = b.diskDigest(dk, paths["disk"]); err != nil {
 		return "", err
 	}
 	st, err := os.Stat(paths["disk"])
@@ -351,7 +329,7 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
 	}
 	for _, kind := range append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...) {
-		sum, size, err := fileSHA256(paths[kind])
+		sum, size, err := b.artifactSum(kind, paths[kind])
 		if err != nil {
 			return nil, err
 		}
