@@ -30,6 +30,10 @@ type Options struct {
 	SignKey string
 	// Channel goes into the release record; default DefaultChannel.
 	Channel string
+	// SecureBootKeys is a directory from imgbuild keygen --secure-boot:
+	// the ESP then holds systemd-boot and a UKI per slot signed with its
+	// db key, and the PK/KEK/db .auth files systemd-boot enrolls.
+	SecureBootKeys string
 	// Verbose reports the commands and inputs of each step as "info"
 	// events.
 	Verbose bool

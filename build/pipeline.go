@@ -21,6 +21,7 @@ import (
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/manifest"
+	"github.com/imgbuild/imgbuild/secureboot"
 	"github.com/imgbuild/imgbuild/squashfs"
 )
 
@@ -46,13 +47,17 @@ type builder struct {
 	sysinit  string
 	kernel   *kernel.Kernel
 	modules  []kernel.Module
-	sec      security // signing keys, verity tree, release record (sign.go)
-	diskSum  string   // the image's sha256 (stepcache.go)
+	sec      security           // signing keys, verity tree, release record (sign.go)
+	sb       *secureboot.KeySet // --secure-boot-keys; nil: no Secure Boot layout
+	diskSum  string             // the image's sha256 (stepcache.go)
 }
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
 	b.debs, b.binaries, b.id = map[string]string{}, map[string]string{}, newIdentities(b.m)
 	if err := b.loadKeys(); err != nil {
+		return nil, err
+	}
+	if err := b.loadSecureBoot(); err != nil {
 		return nil, err
 	}
 	if err := b.pin(ctx); err != nil {
@@ -249,6 +254,11 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 		{Path: EntryName("a", 3), Data: []byte(b.slotEntry("a"))},
 		fileFrom("imgbuild/a/vmlinuz", paths["kernel"]),
 		fileFrom("imgbuild/a/initrd", paths["initramfs"]),
+	}
+	if b.sb != nil {
+		if files, err = b.secureBootFiles(paths); err != nil {
+			return "", err
+		}
 	}
 	files = append(files, b.releaseESPFiles()...)
 	sum := sha256.Sum256([]byte(b.m.Name + "/esp"))

@@ -27,7 +27,8 @@ succeeded; a failed build leaves the output directory as it was.`,
 		Example: `  imgbuild build -f manifests/minimal.yaml -o out/
   imgbuild build -f manifests/etcd.yaml --target qemu -o out/ --locked
   imgbuild build -f manifests/minimal.yaml --update-lock --json
-  imgbuild build -f manifests/minimal.yaml --sign-key keys/release.key -o out/`,
+  imgbuild build -f manifests/minimal.yaml --sign-key keys/release.key -o out/
+  imgbuild build -f manifests/minimal.yaml --sign-key keys/release.key --secure-boot-keys sbkeys/ -o out/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if locked && repin {
@@ -63,6 +64,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.BoolVar(&locked, "locked", false, "fail instead of changing the lock file")
 	f.BoolVar(&repin, "update-lock", false, "resolve every input afresh and rewrite the lock file")
 	f.StringVar(&opts.SignKey, "sign-key", "", "private key file (imgbuild keygen) that signs the release record; without it the manifest must set security.allow_unsigned")
+	f.StringVar(&opts.SecureBootKeys, "secure-boot-keys", "", "directory from imgbuild keygen --secure-boot: sign systemd-boot and a UKI per slot with its db key and put its PK/KEK/db.auth on the ESP for systemd-boot to enroll (needs osslsigncode)")
 	f.StringVar(&opts.Channel, "channel", build.DefaultChannel, "release channel written into the release record")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
 	f.BoolVar(&checkRepro, "check-reproducible", false, "build a second time in a temporary directory with an empty cache and fail if any artifact differs")

@@ -80,6 +80,13 @@ func run(conp **console, cfg *config) error {
 		return fail("load modules", err)
 	}
 	con.printf("loaded %d modules in %s", n, seconds(time.Since(t)))
+	// Informational: the firmware already enforced Secure Boot before
+	// we ran, so a failure to read the state does not stop the boot.
+	if state, err := secureBootState(); err != nil {
+		con.printf("Secure Boot state unknown: %v", err)
+	} else {
+		con.printf("Secure Boot %s", state)
+	}
 
 	b, err := os.ReadFile("/proc/cmdline")
 	if err != nil {

@@ -1,0 +1,104 @@
+package build
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/imgbuild/imgbuild/deb"
+	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/secureboot"
+	"github.com/imgbuild/imgbuild/uki"
+)
+
+// Paths of the Secure Boot layout on the ESP (layout.md).
+const (
+	stubPath = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub" // in the systemd-boot-efi package
+	bootPath = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+	// KeysAutoDir is where systemd-boot looks for PK/KEK/db.auth to
+	// enroll (secure-boot-enroll in loader.conf).
+	KeysAutoDir = "loader/keys/auto"
+)
+
+// UKIPath is a slot's signed Unified Kernel Image on the ESP. It lives
+// beside the slot's release record, not in /EFI/Linux, so systemd-boot
+// does not also list it as a Type #2 entry without boot counting.
+func UKIPath(slot string) string { return "imgbuild/" + slot + "/uki.efi" }
+
+// loadSecureBoot reads and checks the key directory of
+// --secure-boot-keys before anything is built.
+func (b *builder) loadSecureBoot() error {
+	if b.opts.SecureBootKeys == "" {
+		return nil
+	}
+	ks, err := secureboot.Load(b.opts.SecureBootKeys)
+	if err != nil {
+		return fmt.Errorf("--secure-boot-keys: %w", err)
+	}
+	b.sb = ks
+	return nil
+}
+
+// osRelease goes into the UKI's .osrel section.
+func (b *builder) osRelease() []byte {
+	return []byte(fmt.Sprintf("ID=imgbuild\nNAME=%q\nVERSION_ID=%q\nPRETTY_NAME=%q\nIMAGE_ID=%q\nIMAGE_VERSION=%q\n",
+		b.m.Name, b.m.Version, b.m.Name+" "+b.m.Version, b.m.Name, b.m.Version))
+}
+
+// secureBootFiles are the ESP files of a Secure Boot image: systemd-boot
+// and slot A's UKI signed with the db key, the .auth files systemd-boot
+// enrolls on a machine in setup mode, and the loader.conf asking it to.
+func (b *builder) secureBootFiles(paths map[string]string) ([]disk.File, error) {
+	pkg := b.debs[BootloaderPackage]
+	boot, err := deb.ReadFile(pkg, bootPath)
+	if err != nil {
+		return nil, fmt.Errorf("systemd-boot: %w", err)
+	}
+	stub, err := deb.ReadFile(pkg, stubPath)
+	if err != nil {
+		return nil, fmt.Errorf("UKI stub: %w", err)
+	}
+	linux, err := os.ReadFile(paths["kernel"])
+	if err != nil {
+		return nil, fmt.Errorf("UKI: %w", err)
+	}
+	initrd, err := os.ReadFile(paths["initramfs"])
+	if err != nil {
+		return nil, fmt.Errorf("UKI: %w", err)
+	}
+	img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.slotCmdline("a"), Linux: linux, Initrd: initrd})
+	if err != nil {
+		return nil, err
+	}
+	signedUKI, err := b.sb.SignPE(img, b.epoch)
+	if err != nil {
+		return nil, fmt.Errorf("sign UKI: %w", err)
+	}
+	signedBoot, err := b.sb.SignPE(boot, b.epoch)
+	if err != nil {
+		return nil, fmt.Errorf("sign systemd-boot: %w", err)
+	}
+	return []disk.File{
+		{Path: "EFI/BOOT/BOOTX64.EFI", Data: signedBoot},
+		{Path: "EFI/systemd/systemd-bootx64.efi", Data: signedBoot},
+		{Path: "loader/loader.conf", Data: []byte(loaderConf + "secure-boot-enroll force\n")},
+		{Path: KeysAutoDir + "/PK.auth", Data: b.sb.AuthPK},
+		{Path: KeysAutoDir + "/KEK.auth", Data: b.sb.AuthKEK},
+		{Path: KeysAutoDir + "/db.auth", Data: b.sb.AuthDB},
+		{Path: EntryName("a", 3), Data: []byte(b.ukiEntry("a"))},
+		{Path: UKIPath("a"), Data: signedUKI},
+	}, nil
+}
+
+// slotCmdline is the slot's full command line, root hash included.
+func (b *builder) slotCmdline(slot string) string {
+	return cmdline(b.m, b.id, slot) + " " + b.verityCmdline()
+}
+
+// ukiEntry is a Type #1 entry that starts the slot's UKI. It has no
+// options line: the command line is the UKI's signed .cmdline, and the
+// stub would let options replace it whenever Secure Boot is off.
+func (b *builder) ukiEntry(slot string) string {
+	return fmt.Sprintf("title   %s %s (USR-%s)\nversion %s\nsort-key imgbuild\nefi     /%s\n",
+		b.m.Name, b.m.Version, strings.ToUpper(slot), b.m.Version, UKIPath(slot))
+}
