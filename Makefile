@@ -1,7 +1,8 @@
 # make image: install what is missing, build manifests/minimal.yaml and
 #             boot it under QEMU until its services are healthy.
 # make run:   the same image, with its console on this terminal.
-# make test:  unit tests and QEMU boot tests.
+# make test:  unit tests and QEMU boot tests, then make bench.
+# make bench: build times, memory, sizes, boot time, squashfs/verity vs the reference tools.
 SHELL := /bin/bash
 GO ?= go
 MANIFEST ?= manifests/minimal.yaml
@@ -32,6 +33,12 @@ vet:
 
 test: deps vet
 	eval "$$(scripts/test-kernel.sh)" && $(GO) test -timeout 45m -p 2 ./...
+	-$(MAKE) bench
+
+# make bench: one markdown table measured in one run (reported, never
+# asserted; a failing measurement does not fail make test).
+bench:
+	$(GO) run ./internal/bench
 
 test-short: vet
 	$(GO) test -short ./...

@@ -1,0 +1,272 @@
+// Command bench measures imgbuild side by side in one run and prints one
+// markdown table: cold, warm and one-input-changed builds of
+// manifests/minimal.yaml, peak memory of a 4 GiB image build, the image's
+// allocated and zstd-compressed size, boot to healthy under QEMU, and our
+// squashfs and dm-verity writers against mksquashfs and veritysetup.
+// Targets are reported, never asserted. Run from the repository root:
+// go run ./internal/bench (make bench).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+type row struct{ what, value, target string }
+
+func main() {
+	noBoot := flag.Bool("no-boot", false, "skip the QEMU boot-to-healthy measurement")
+	flag.Parse()
+	rows, err := measure(*noBoot)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	host, _ := os.Hostname()
+	fmt.Printf("imgbuild benchmark, %s, %s, %d CPUs (%s), %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), cpuModel(), host)
+	fmt.Println("| measurement | result | target |")
+	fmt.Println("| --- | --- | --- |")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.target)
+	}
+}
+
+func measure(noBoot bool) ([]row, error) {
+	src, _ := os.Getwd()
+	tmp, err := os.MkdirTemp("", "imgbuild-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "imgbuild")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/imgbuild").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	b := &bencher{bin: bin, src: src, tmp: tmp}
+	manifest, err := b.copyManifest("m", "")
+	if err != nil {
+		return nil, err
+	}
+	out, cache := filepath.Join(tmp, "m", "out"), filepath.Join(tmp, "cache")
+	var rows []row
+	cold, _, err := b.build(manifest, out, cache)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"cold build, minimal (empty imgbuild cache; Go build cache shared)", secs(cold), "—"})
+	warm, _, err := b.build(manifest, out, cache)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"warm build, no change", secs(warm), "< 1 s"})
+	if err := b.editContent(manifest); err != nil {
+		return nil, err
+	}
+	changed, _, err := b.build(manifest, out, cache)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"warm build, one file changed", secs(changed), "< 5 s"})
+	img := filepath.Join(out, "minimal.img")
+	alloc, apparent, zsize, err := sizes(img)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"minimal image: apparent / allocated / zstd -3", fmt.Sprintf("%s / %s / %s", mibs(apparent), mibs(alloc), mibs(zsize)), "sparse"})
+	big, err := b.copyManifest("big", "  root: 4GiB\n")
+	if err != nil {
+		return nil, err
+	}
+	bigOut := filepath.Join(tmp, "big", "out")
+	t, rss, err := b.build(big, bigOut, filepath.Join(b.tmp, "cache-big"))
+	if err != nil {
+		return nil, err
+	}
+	st, _ := os.Stat(filepath.Join(bigOut, "minimal.img"))
+	rows = append(rows, row{fmt.Sprintf("%s image, cold cache: peak RSS of imgbuild (time)", gibs(st.Size())), fmt.Sprintf("%d MiB (%s)", rss>>20, secs(t)), "< 256 MiB"})
+	os.RemoveAll(bigOut)
+	if !noBoot {
+		boot, err := b.bootHealthy(img)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row{"boot to healthy (QEMU TCG, imgbuild run --until-healthy)", secs(boot), "—"})
+	}
+	sq, err := squashfsRatio()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"squashfs vs mksquashfs (zstd-15, 128 KiB blocks): time / size ratio", sq, "≤ 1.5 / ≤ 1.05"})
+	ver, err := verityRatio()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"dm-verity vs veritysetup format (256 MiB): time ratio", ver, "≤ 1.0"})
+	return rows, nil
+}
+
+type bencher struct{ bin, src, tmp string }
+
+// copyManifest copies the minimal manifest and lock into tmp/dir, with
+// extraDisk appended to its disk section.
+func (b *bencher) copyManifest(dir, extraDisk string) (string, error) {
+	d := filepath.Join(b.tmp, dir)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	for _, n := range []string{"minimal.yaml", "minimal.lock"} {
+		data, err := os.ReadFile(filepath.Join(b.src, "manifests", n))
+		if err != nil {
+			return "", err
+		}
+		if n == "minimal.yaml" && extraDisk != "" {
+			s := regexp.MustCompile(`(?m)^  root: .*\n`).ReplaceAllString(string(data), extraDisk)
+			data = []byte(s)
+		}
+		if err := os.WriteFile(filepath.Join(d, n), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(d, "minimal.yaml"), nil
+}
+
+// editContent changes one files entry (the web page) of the manifest.
+func (b *bencher) editContent(manifest string) error {
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		return err
+	}
+	s := strings.Replace(string(data), "hello from imgbuild minimal", "hello from imgbuild minimal, edited", 1)
+	if s == string(data) {
+		return fmt.Errorf("%s: the web page entry to edit is gone", manifest)
+	}
+	return os.WriteFile(manifest, []byte(s), 0o644)
+}
+
+// build runs imgbuild build and returns its wall time and peak RSS.
+func (b *bencher) build(manifest, out, cache string) (time.Duration, int64, error) {
+	cmd := exec.Command(b.bin, "build", "-q", "--locked", "-f", manifest, "-o", out, "--cache", cache)
+	cmd.Env = append(os.Environ(), "IMGBUILD_SOURCE="+b.src)
+	start := time.Now()
+	output, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("build %s: %v\n%s", manifest, err, output)
+	}
+	d := time.Since(start)
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss << 10
+	}
+	return d, rss, nil
+}
+
+func (b *bencher) bootHealthy(img string) (time.Duration, error) {
+	start := time.Now()
+	cmd := exec.Command(b.bin, "run", img, "--until-healthy", "--timeout", "10m", "-q", "--forward", "0:8080")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("run --until-healthy: %v\n%s", err, out)
+	}
+	return time.Since(start), nil
+}
+
+// sizes are the image's allocated bytes, apparent size and zstd size.
+func sizes(img string) (alloc, apparent, compressed int64, err error) {
+	f, err := os.Open(img)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		alloc = sys.Blocks * 512
+	}
+	var n countWriter
+	zw, err := zstd.NewWriter(&n, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if _, err := io.Copy(zw, f); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, 0, 0, err
+	}
+	return alloc, st.Size(), int64(n), nil
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+var metric = regexp.MustCompile(`([0-9.]+) (time_ratio|size_ratio)`)
+
+// squashfsRatio runs the squashfs package's BenchmarkVsMksquashfs.
+func squashfsRatio() (string, error) {
+	out, err := exec.Command("go", "test", "./squashfs", "-run", "^$", "-bench", "VsMksquashfs/zstd-15", "-benchtime", "3x").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("squashfs benchmark: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, m := range metric.FindAllStringSubmatch(string(out), -1) {
+		got[m[2]] = m[1]
+	}
+	if got["time_ratio"] == "" || got["size_ratio"] == "" {
+		return "", fmt.Errorf("squashfs benchmark: no ratios in its output:\n%s", out)
+	}
+	return got["time_ratio"] + " / " + got["size_ratio"], nil
+}
+
+var verityLine = regexp.MustCompile(`(?m)^\s*bench_test.go:\d+: (veritysetup format|Build, \d+ workers?)\s+(\S+)\s+\S+\s+(\S+)`)
+
+// verityRatio runs the verity package's TestBenchCompare.
+func verityRatio() (string, error) {
+	cmd := exec.Command("go", "test", "./verity", "-run", "TestBenchCompare", "-v", "-count=1")
+	cmd.Env = append(os.Environ(), "IMGBUILD_BENCH=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("verity benchmark: %v\n%s", err, out)
+	}
+	var ref, ours, ratio string
+	for _, m := range verityLine.FindAllStringSubmatch(string(out), -1) {
+		switch {
+		case m[1] == "veritysetup format":
+			ref = m[2]
+		case strings.HasSuffix(m[1], "workers") || ours == "":
+			ours, ratio = m[2], m[3]
+		}
+	}
+	if ratio == "" {
+		return "", fmt.Errorf("verity benchmark: no ratio in its output:\n%s", out)
+	}
+	return fmt.Sprintf("%s (%s vs %s)", ratio, ours, ref), nil
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + " s" }
+func mibs(n int64) string         { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func gibs(n int64) string         { return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30)) }
