@@ -42,6 +42,9 @@ succeeded; a failed build leaves the output directory as it was.`,
 			}
 			p := newProgress(env.Stderr, quiet, asJSON, env.Stdout)
 			opts.Report = p.report
+			stopTick := make(chan struct{})
+			defer close(stopTick)
+			go p.tick(stopTick)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			res, err := build.Run(ctx, opts)
@@ -67,6 +70,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.StringVar(&opts.SecureBootKeys, "secure-boot-keys", "", "directory from imgbuild keygen --secure-boot: sign systemd-boot and a UKI per slot with its db key and put its PK/KEK/db.auth on the ESP for systemd-boot to enroll (needs osslsigncode)")
 	f.StringVar(&opts.Channel, "channel", build.DefaultChannel, "release channel written into the release record")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "show each step's commands and inputs")
 	f.BoolVar(&checkRepro, "check-reproducible", false, "build a second time in a temporary directory with an empty cache and fail if any artifact differs")
 	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
 	return cmd

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,9 +49,13 @@ func (p *progress) report(e build.Event) {
 	switch e.Status {
 	case "start":
 		p.active[e.Step] = time.Now()
+		p.redraw()
+	case "info":
 		if p.tty {
-			fmt.Fprintf(p.w, "\r\033[K  … %s", e.Step)
+			fmt.Fprint(p.w, "\r\033[K")
 		}
+		fmt.Fprintf(p.w, "         %s\n", e.Detail)
+		p.redraw()
 	case "done", "fail":
 		delete(p.active, e.Step)
 		mark := "ok"
@@ -60,6 +66,7 @@ func (p *progress) report(e build.Event) {
 			fmt.Fprint(p.w, "\r\033[K")
 		}
 		fmt.Fprintf(p.w, "%-8s %-32s %7.2fs  %s\n", mark, e.Step, e.Duration.Seconds(), firstLine(e.Detail))
+		p.redraw()
 	}
 }
 
@@ -88,6 +95,51 @@ func firstLine(s string) string {
 		if c == '\n' {
 			return s[:i] + " …"
 		}
+	}
+	return s
+}
+
+// redraw shows, on a terminal, one status line with every running step
+// and how long it has run; finished steps print their own lines above it.
+func (p *progress) redraw() {
+	if !p.tty || len(p.active) == 0 {
+		return
+	}
+	names := make([]string, 0, len(p.active))
+	for n := range p.active {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.1fs", n, time.Since(p.active[n]).Seconds())
+	}
+	fmt.Fprintf(p.w, "\r\033[K  … %s", truncate(strings.Join(parts, " · "), 110))
+}
+
+// tick redraws the status line until stop is closed, so that a long
+// step visibly makes progress.
+func (p *progress) tick(stop <-chan struct{}) {
+	if !p.tty || p.quiet || p.jsonW != nil {
+		return
+	}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			p.redraw()
+			p.mu.Unlock()
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
 	return s
 }
