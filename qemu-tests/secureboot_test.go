@@ -1,0 +1,251 @@
+package qemutests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/secureboot"
+	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/uki"
+)
+
+const ovmfSecbootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+
+// sbImage is the minimal manifest built signed and with
+// --secure-boot-keys, once per test binary.
+var sbImage struct {
+	once sync.Once
+	res  *build.Result
+	err  error
+}
+
+func buildSecureBoot(t *testing.T) *build.Result {
+	t.Helper()
+	s := &sbImage
+	s.once.Do(func() {
+		dir, err := os.MkdirTemp("", "imgbuild-qemutest-sb-")
+		if err != nil {
+			s.err = err
+			return
+		}
+		keys, sbKeys := filepath.Join(dir, "keys"), filepath.Join(dir, "sbkeys")
+		for _, d := range []string{keys, sbKeys} {
+			if s.err = os.MkdirAll(d, 0o700); s.err != nil {
+				return
+			}
+		}
+		if _, _, s.err = sign.GenerateKey(keys); s.err != nil {
+			return
+		}
+		if _, s.err = secureboot.Generate(sbKeys, "imgbuild qemu-test", secureboot.DefaultBits, time.Now()); s.err != nil {
+			return
+		}
+		src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
+		if err != nil {
+			s.err = err
+			return
+		}
+		src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
+		mf := filepath.Join(dir, "minimal.yaml")
+		if s.err = os.WriteFile(mf, src, 0o644); s.err != nil {
+			return
+		}
+		start := time.Now()
+		s.res, s.err = build.Run(context.Background(), build.Options{Manifest: mf, OutDir: filepath.Join(dir, "out"),
+			SignKey: filepath.Join(keys, sign.PrivateKeyFile), SecureBootKeys: sbKeys})
+		fmt.Fprintf(os.Stderr, "built Secure Boot minimal in %.1fs\n", time.Since(start).Seconds())
+	})
+	if s.err != nil {
+		t.Fatalf("build Secure Boot minimal: %v", s.err)
+	}
+	return s.res
+}
+
+// bootFirmware starts a disk under the given OVMF code and VARS file,
+// with no console input. Secure Boot firmware needs SMM and the secure
+// pflash, which qemu.Config.SecureBoot turns on.
+func bootFirmware(t *testing.T, diskPath, code, vars string, secure bool) *vm {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(t.TempDir(), "console.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	pr, pw := io.Pipe()
+	v, err := qemu.Start(ctx, qemu.Config{Disk: diskPath, Code: code, Vars: vars, SecureBoot: secure, MemoryMiB: 1024, Stdin: pr, Output: logf})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	b := &vm{VM: v, t: t, stdin: pw, log: logf}
+	t.Cleanup(func() {
+		pw.Close()
+		v.Kill()
+		cancel()
+		logf.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logf.Name())
+			t.Logf("console:\n%s", tail(string(data), 6000))
+		}
+	})
+	return b
+}
+
+// waitExit waits for QEMU to end by itself (a reset under -no-reboot).
+func (v *vm) waitExit(timeout time.Duration) {
+	v.t.Helper()
+	select {
+	case <-v.Done():
+	case <-time.After(timeout):
+		v.t.Fatalf("QEMU still running after %s", timeout)
+	}
+}
+
+func copyVars(t *testing.T, src string) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "vars.fd")
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+var kernelStarted = regexp.MustCompile(`Linux version|imgbuild-stage1: `)
+
+// TestSecureBoot walks one machine through its life: the firmware in
+// setup mode runs our signed systemd-boot, which enrolls PK, KEK and db
+// and resets; the next boot runs the signed UKI with Secure Boot on,
+// up to healthy; a UKI whose .cmdline was edited is then refused.
+func TestSecureBoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	res := buildSecureBoot(t)
+	img := diskCopy(t, res)
+	vars := copyVars(t, qemu.OVMFVars) // a blank store: setup mode
+
+	t.Run("enroll", func(t *testing.T) {
+		v := bootFirmware(t, img, ovmfSecbootCode, vars, true)
+		v.expect(0, `Enrolling secure boot keys`, 90*time.Second)
+		v.waitExit(90 * time.Second)
+		for _, l := range v.Console.Lines() {
+			if kernelStarted.MatchString(l) {
+				t.Fatalf("the kernel started before the reset that follows enrollment: %q", l)
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("signed UKI boots", func(t *testing.T) {
+		start := time.Now()
+		v := bootFirmware(t, img, ovmfSecbootCode, vars, true)
+		v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 90*time.Second)
+		v.expect(0, `imgbuild-sysinit: healthy`, 90*time.Second)
+		t.Logf("Secure Boot: healthy %.1fs after QEMU started", time.Since(start).Seconds())
+		v.powerdown()
+	})
+	t.Run("edited cmdline refused", func(t *testing.T) {
+		bad := diskCopy(t, res)
+		flipUKICmdline(t, bad)
+		v := bootFirmware(t, bad, ovmfSecbootCode, copyVars(t, vars), true)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		_, line, err := v.Console.Expect(ctx, 0, regexp.MustCompile(`Access Denied|Security Violation`), kernelStarted)
+		if err != nil {
+			t.Fatalf("want the firmware to refuse the edited UKI: %v", err)
+		}
+		t.Logf("refused: %q", line)
+	})
+}
+
+// TestSecureBootImageOrdinaryOVMF boots the same image under Debian's
+// ordinary OVMF build (no SMM): that firmware has Secure Boot variables
+// too, so systemd-boot enrolls the keys there as well and the image
+// then boots verified, only without SMM protecting the variable store.
+func TestSecureBootImageOrdinaryOVMF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	res := buildSecureBoot(t)
+	img, vars := diskCopy(t, res), copyVars(t, qemu.OVMFVars)
+	v := bootFirmware(t, img, qemu.OVMFCode, vars, false)
+	v.expect(0, `Enrolling secure boot keys`, 90*time.Second)
+	v.waitExit(90 * time.Second)
+	v = bootFirmware(t, img, qemu.OVMFCode, vars, false)
+	v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 90*time.Second)
+	v.expect(0, `imgbuild-sysinit: healthy`, 90*time.Second)
+	v.powerdown()
+}
+
+// TestNoSecureBootReported boots an image built without
+// --secure-boot-keys: no keys get enrolled and stage-1 says so.
+func TestNoSecureBootReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU")
+	}
+	res := buildImage(t, "minimal")
+	v := bootFirmware(t, diskCopy(t, res), qemu.OVMFCode, copyVars(t, qemu.OVMFVars), false)
+	v.expect(0, `imgbuild-stage1: Secure Boot disabled`, 90*time.Second)
+	v.expect(0, `imgbuild-sysinit: healthy`, 90*time.Second)
+	v.powerdown()
+}
+
+// flipUKICmdline edits one byte of slot A's UKI .cmdline on the ESP, the
+// way an attacker with the disk would (mtools, a tool we did not write,
+// reads and writes the FAT file).
+func flipUKICmdline(t *testing.T, img string) {
+	t.Helper()
+	info, err := disk.Read(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esp, ok := info.Partition(1)
+	if !ok {
+		t.Fatal("no ESP")
+	}
+	fs := fmt.Sprintf("%s@@%d", img, esp.Start)
+	local := filepath.Join(t.TempDir(), "uki.efi")
+	mtools(t, "mcopy", "-i", fs, "::/"+build.UKIPath("a"), local)
+	data, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := uki.SectionOffset(data, ".cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := uki.SectionData(data, ".cmdline")
+	i := bytes.Index(cmd, []byte("panic=10"))
+	if i < 0 {
+		t.Fatalf(".cmdline %q has no panic=10 to edit", cmd)
+	}
+	data[off+int64(i)+7] = '9' // panic=19: still a valid command line
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mtools(t, "mcopy", "-o", "-i", fs, local, "::/"+build.UKIPath("a"))
+}
+
+func mtools(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
