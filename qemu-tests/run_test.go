@@ -1,0 +1,47 @@
+package qemutests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgbuild/imgbuild/cli"
+	"github.com/imgbuild/imgbuild/inspect"
+)
+
+// TestRunUntilHealthy drives imgbuild run --until-healthy the way a
+// script would: exit 0 for a healthy image, exit 3 with the failing
+// console line for one whose USR was wiped.
+func TestRunUntilHealthy(t *testing.T) {
+	skipShort(t)
+	res := buildImage(t, "minimal")
+	img := diskCopy(t, res)
+	// run reads the manifest's run settings from the summary beside the image.
+	summary, _ := os.ReadFile(artifact(t, res, "summary"))
+	os.WriteFile(strings.TrimSuffix(img, ".img")+".json", summary, 0o644)
+
+	code, _, stderr := imgbuild(t, "run", img, "--until-healthy", "--timeout", "4m", "-q", "--forward", "0:8080")
+	if code != cli.ExitOK || !strings.Contains(stderr, "imgbuild-sysinit: healthy") {
+		t.Fatalf("healthy image: exit %d\n%s", code, stderr)
+	}
+
+	broken := diskCopy(t, res)
+	r, err := inspect.Image(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(broken, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usrA := r.Partitions[1]
+	if _, err := f.WriteAt(make([]byte, 1<<20), usrA.Start); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, stderr = imgbuild(t, "run", broken, "--until-healthy", "--timeout", "4m", "-q", "--vars", filepath.Join(t.TempDir(), "vars"))
+	if code != cli.ExitUnhealthy || !strings.Contains(stderr, "imgbuild-stage1: FATAL") {
+		t.Fatalf("wiped USR: exit %d, want %d with the stage-1 failure\n%s", code, cli.ExitUnhealthy, stderr)
+	}
+}
