@@ -87,6 +87,11 @@ func (b *builder) secureBootFiles(paths map[string]string) ([]disk.File, error) 
 		{Path: KeysAutoDir + "/db.auth", Data: b.sb.AuthDB},
 		{Path: EntryName("a", 3), Data: []byte(b.ukiEntry("a"))},
 		{Path: UKIPath("a"), Data: signedUKI},
+		// The UKI's kernel and initramfs also stay as plain files: the
+		// release record names their hashes, and imgbuild verify (and
+		// the update flow) read them there. The firmware never runs them.
+		fileFrom("imgbuild/a/vmlinuz", paths["kernel"]),
+		fileFrom("imgbuild/a/initrd", paths["initramfs"]),
 	}, nil
 }
 

@@ -94,6 +94,9 @@ func TestSecureBootBuildLayout(t *testing.T) {
 			t.Errorf("UKI %s is not %s (%v)", section, file, err)
 		}
 	}
+	if code, o := run(t, "verify", img, "--pub", filepath.Join(keys, sign.PublicKeyFile)); code != ExitOK {
+		t.Errorf("imgbuild verify of a Secure Boot image: exit %d\n%s", code, o)
+	}
 
 	os.Remove(filepath.Join(sb, "db.auth"))
 	code, o := run(t, "build", "-q", "-f", mf, "-o", filepath.Join(dir, "out2"), "--sign-key", filepath.Join(keys, sign.PrivateKeyFile), "--secure-boot-keys", sb)
