@@ -139,13 +139,21 @@ type vm struct {
 // store, kept across its boots.
 func boot(t *testing.T, disk, vars string, mem int, fwds ...qemu.Forward) *vm {
 	t.Helper()
+	return start(t, qemu.Config{Disk: disk, Vars: vars, MemoryMiB: mem, Forwards: fwds})
+}
+
+// start boots cfg with a console we can type into, logged to a file
+// that a failing test prints.
+func start(t *testing.T, cfg qemu.Config) *vm {
+	t.Helper()
 	pr, pw := io.Pipe()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "console.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	v, err := qemu.Start(ctx, qemu.Config{Disk: disk, Vars: vars, MemoryMiB: mem, Forwards: fwds, Stdin: pr, Output: logf})
+	cfg.Stdin, cfg.Output = pr, logf
+	v, err := qemu.Start(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

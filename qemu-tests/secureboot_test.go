@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,29 +77,7 @@ func buildSecureBoot(t *testing.T) *build.Result {
 // pflash, which qemu.Config.SecureBoot turns on.
 func bootFirmware(t *testing.T, diskPath, code, vars string, secure bool) *vm {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(t.TempDir(), "console.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	pr, pw := io.Pipe()
-	v, err := qemu.Start(ctx, qemu.Config{Disk: diskPath, Code: code, Vars: vars, SecureBoot: secure, MemoryMiB: 1024, Stdin: pr, Output: logf})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	b := &vm{VM: v, t: t, stdin: pw, log: logf}
-	t.Cleanup(func() {
-		pw.Close()
-		v.Kill()
-		cancel()
-		logf.Close()
-		if t.Failed() {
-			data, _ := os.ReadFile(logf.Name())
-			t.Logf("console:\n%s", tail(string(data), 6000))
-		}
-	})
-	return b
+	return start(t, qemu.Config{Disk: diskPath, Code: code, Vars: vars, SecureBoot: secure, MemoryMiB: 1024})
 }
 
 // waitExit waits for QEMU to end by itself (a reset under -no-reboot).
