@@ -347,7 +347,10 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 	}
 	summary := filepath.Join(b.stage, b.m.Name+".json")
 	final := *res
-	final.Artifacts = nil
+	// What this run changed in the lock is news for the caller, not a
+	// property of the image: leaving it out keeps the summary file
+	// reproducible.
+	final.Artifacts, final.LockChanges = nil, nil
 	for _, a := range res.Artifacts {
 		a.Path = filepath.Base(a.Path)
 		final.Artifacts = append(final.Artifacts, a)
