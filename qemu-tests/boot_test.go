@@ -77,7 +77,12 @@ func TestMinimalBootRebootPersist(t *testing.T) {
 	if got := v2.run("cat /root-marker", time.Minute); got != "kept-across-reboots" {
 		t.Fatalf("after reboot /root-marker = %q", got)
 	}
-	v2.powerdown()
+	// busybox poweroff signals PID 1 (SIGUSR2), as a person at the
+	// console would shut down.
+	from := v2.Console.Len()
+	io.WriteString(v2.stdin, "poweroff\n")
+	v2.expect(from, `imgbuild-sysinit: shutting down`, time.Minute)
+	v2.expect(from, `imgbuild-sysinit: power off`, time.Minute)
 }
 
 // TestRootGrowsToEnlargedDisk enlarges the disk file before the first
