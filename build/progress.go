@@ -1,15 +1,21 @@
 package build
 
 import (
+	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Event reports the progress of a build step. A step starts, then ends
 // with Err nil (done) or set (failed).
 type Event struct {
-	Step     string        `json:"step"`
-	Status   string        `json:"status"` // "start", "done", "fail", "info"
-	Detail   string        `json:"detail,omitempty"`
+	Step   string `json:"step"`
+	Status string `json:"status"` // "start", "progress", "done", "fail", "info"
+	Detail string `json:"detail,omitempty"`
+	// Done and Total count bytes of a "progress" event.
+	Done     int64         `json:"done,omitempty"`
+	Total    int64         `json:"total,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Cached   bool          `json:"cached,omitempty"`
 }
@@ -34,4 +40,51 @@ func (r Reporter) step(name string, fn func() (detail string, err error)) error 
 	}
 	r.send(e)
 	return err
+}
+
+// meter counts the bytes a step has processed out of a known total and
+// reports them at most every 200 ms, so that --json stays readable and
+// a terminal can draw a bar.
+type meter struct {
+	r     Reporter
+	step  string
+	total int64
+	done  atomic.Int64
+	mu    sync.Mutex
+	last  time.Time
+}
+
+func (r Reporter) meter(step string, total int64) *meter {
+	return &meter{r: r, step: step, total: total}
+}
+
+func (m *meter) add(n int) {
+	if m == nil || m.r == nil {
+		return
+	}
+	if n == 0 {
+		return
+	}
+	done := m.done.Add(int64(n))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.last) < 200*time.Millisecond && done != m.total {
+		return
+	}
+	m.last = time.Now()
+	m.r.send(Event{Step: m.step, Status: "progress", Done: done, Total: m.total})
+}
+
+// reader counts what is read through it.
+func (m *meter) reader(rc io.ReadCloser) io.ReadCloser { return &meteredReader{rc, m} }
+
+type meteredReader struct {
+	io.ReadCloser
+	m *meter
+}
+
+func (r *meteredReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.m.add(n)
+	return n, err
 }

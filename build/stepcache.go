@@ -35,7 +35,7 @@ func (b *builder) writeUSR(out string, entries []squashfs.Entry, opt squashfs.Op
 			return err
 		}
 		defer f.Close()
-		size, err := squashfs.Write(f, 0, entries, opt)
+		size, err := squashfs.Write(f, 0, metered("usr", b.report, entries), opt)
 		if err != nil {
 			return fmt.Errorf("usr: squashfs: %w", err)
 		}

@@ -148,3 +148,26 @@ func runtimeConfig(m *manifest.Manifest) imageconfig.Config {
 	}
 	return c
 }
+
+// metered returns entries whose contents report progress as the
+// squashfs writer reads them.
+func metered(step string, r Reporter, es []squashfs.Entry) []squashfs.Entry {
+	var total int64
+	for _, e := range es {
+		total += e.Size
+	}
+	m := r.meter(step, total)
+	out := append([]squashfs.Entry(nil), es...)
+	for i := range out {
+		if open := out[i].Open; open != nil {
+			out[i].Open = func() (io.ReadCloser, error) {
+				rc, err := open()
+				if err != nil {
+					return nil, err
+				}
+				return m.reader(rc), nil
+			}
+		}
+	}
+	return out
+}

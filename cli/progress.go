@@ -23,10 +23,11 @@ type progress struct {
 	tty    bool
 	start  time.Time
 	active map[string]time.Time
+	bytes  map[string]build.Event // latest "progress" of running steps
 }
 
 func newProgress(w io.Writer, quiet, asJSON bool, stdout io.Writer) *progress {
-	p := &progress{w: w, quiet: quiet, tty: isTerminal(w), start: time.Now(), active: map[string]time.Time{}}
+	p := &progress{w: w, quiet: quiet, tty: isTerminal(w), start: time.Now(), active: map[string]time.Time{}, bytes: map[string]build.Event{}}
 	if asJSON {
 		p.jsonW = stdout
 	}
@@ -50,6 +51,9 @@ func (p *progress) report(e build.Event) {
 	case "start":
 		p.active[e.Step] = time.Now()
 		p.redraw()
+	case "progress":
+		p.bytes[e.Step] = e
+		p.redraw()
 	case "info":
 		if p.tty {
 			fmt.Fprint(p.w, "\r\033[K")
@@ -58,6 +62,7 @@ func (p *progress) report(e build.Event) {
 		p.redraw()
 	case "done", "fail":
 		delete(p.active, e.Step)
+		delete(p.bytes, e.Step)
 		mark := "ok"
 		if e.Status == "fail" {
 			mark = "FAILED"
@@ -113,6 +118,9 @@ func (p *progress) redraw() {
 	parts := make([]string, len(names))
 	for i, n := range names {
 		parts[i] = fmt.Sprintf("%s %.1fs", n, time.Since(p.active[n]).Seconds())
+		if e, ok := p.bytes[n]; ok && e.Total > 0 {
+			parts[i] += " " + bar(e.Done, e.Total)
+		}
 	}
 	fmt.Fprintf(p.w, "\r\033[K  … %s", truncate(strings.Join(parts, " · "), 110))
 }
@@ -142,4 +150,12 @@ func truncate(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// bar draws done/total as a 20-column bar with the sizes.
+func bar(done, total int64) string {
+	const width = 20
+	fill := int(min(done, total) * width / total)
+	return fmt.Sprintf("[%s%s] %.1f/%.1f MiB", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
+		float64(done)/(1<<20), float64(total)/(1<<20))
 }
