@@ -6,7 +6,7 @@ import (
 	"os"
 	"unsafe"
 
-	"github.com/imgbuild/imgbuild/initramfs/stage1/gpt"
+	"github.com/imgbuild/imgbuild/gpt"
 	"golang.org/x/sys/unix"
 )
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/imgbuild/imgbuild/blockdev"
 	"golang.org/x/sys/unix"
 )
 
@@ -99,12 +100,12 @@ func run(conp **console, cfg *config) error {
 	if cfg.ESP == "" {
 		return fail("kernel command line", fmt.Errorf("imgbuild.esp= missing: the release record that vouches for USR lives on the ESP"))
 	}
-	parts, err := realTree.waitFor([]string{cfg.USR, cfg.Root, cfg.ESP}, partitionWait, partitionPoll)
+	parts, err := blockdev.System.WaitFor([]string{cfg.USR, cfg.Root, cfg.ESP}, partitionWait, partitionPoll)
 	if err != nil {
 		return fail("find partitions", err)
 	}
 	usr, root := parts[cfg.USR], parts[cfg.Root]
-	con.printf("USR %s, ROOT %s", usr.Dev, root.Dev)
+	con.printf("USR %s, ROOT %s", usr.Node, root.Node)
 
 	t = time.Now()
 	msg, err := prepareRoot(root)
@@ -119,7 +120,7 @@ func run(conp **console, cfg *config) error {
 		return fail("verify USR", err)
 	}
 	con.printf("dm-verity set up in %s", seconds(time.Since(t)))
-	if err := mountSysroot(root.Dev, usrDev); err != nil {
+	if err := mountSysroot(root.Node, usrDev); err != nil {
 		return fail("mount", err)
 	}
 	if err := checkInit(sysroot + sysinitPath); err != nil {

@@ -5,23 +5,24 @@ import (
 	"os"
 
 	"github.com/google/uuid"
+	"github.com/imgbuild/imgbuild/blockdev"
 )
 
 // prepareRoot leaves ROOT ready to mount: on first boot (no ext4 magic) it
 // grows the partition to the end of the disk and formats it. It returns
 // what it did, for the console.
-func prepareRoot(root partition) (string, error) {
-	part, err := os.Open(root.Dev)
+func prepareRoot(root blockdev.Partition) (string, error) {
+	part, err := os.Open(root.Node)
 	if err != nil {
 		return "", err
 	}
 	ok, err := hasExt4(part, 0)
 	part.Close()
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", root.Dev, err)
+		return "", fmt.Errorf("%s: %w", root.Node, err)
 	}
 	if ok {
-		return "ext4 found on " + root.Dev, nil
+		return "ext4 found on " + root.Node, nil
 	}
 
 	disk, err := os.OpenFile(root.Disk, os.O_RDWR, 0)
@@ -29,7 +30,7 @@ func prepareRoot(root partition) (string, error) {
 		return "", err
 	}
 	defer disk.Close()
-	ss, err := deviceSectorSize(disk)
+	ss, err := blockdev.SectorSize(disk)
 	if err != nil {
 		return "", err
 	}
@@ -38,7 +39,7 @@ func prepareRoot(root partition) (string, error) {
 		return "", fmt.Errorf("grow: %w", err)
 	}
 
-	part, err = os.OpenFile(root.Dev, os.O_RDWR, 0)
+	part, err = os.OpenFile(root.Node, os.O_RDWR, 0)
 	if err != nil {
 		return "", err
 	}
@@ -48,7 +49,7 @@ func prepareRoot(root partition) (string, error) {
 		return "", err
 	}
 	if want := int64(g.Entry.LastLBA-g.Entry.FirstLBA+1) * ss; size != want {
-		return "", fmt.Errorf("%s is %d bytes after grow, GPT says %d", root.Dev, size, want)
+		return "", fmt.Errorf("%s is %d bytes after grow, GPT says %d", root.Node, size, want)
 	}
 	fsUUID, err := uuid.Parse(root.UUID)
 	if err != nil {

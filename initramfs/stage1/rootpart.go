@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/imgbuild/imgbuild/initramfs/stage1/gpt"
+	"github.com/imgbuild/imgbuild/gpt"
 )
 
 // growRoot grows ROOT, which must be the partition that ends last, to the

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/imgbuild/imgbuild/blockdev"
 	"github.com/imgbuild/imgbuild/verity/dm"
 )
 
@@ -13,12 +14,12 @@ const usrMapperName = "usr"
 // the USR partition, set up from the slot's release record on the ESP
 // after its signature checked out against the keys in the initramfs.
 // Nothing on the command line feeds the verity table.
-func openUSR(con *console, usr, esp partition, c config) (string, error) {
+func openUSR(con *console, usr, esp blockdev.Partition, c config) (string, error) {
 	t, err := loadTrust(keysDir, allowUnsignedFile)
 	if err != nil {
 		return "", fmt.Errorf("trusted keys: %w", err)
 	}
-	record, sig, err := readReleaseFiles(esp.Dev, c.Slot)
+	record, sig, err := readReleaseFiles(esp.Node, c.Slot)
 	if err != nil {
 		return "", err
 	}
@@ -29,7 +30,7 @@ func openUSR(con *console, usr, esp partition, c config) (string, error) {
 	if r.keyID == "" {
 		con.printf("UNSIGNED image (allowed by the manifest)")
 	}
-	dev, err := dm.CreateVerity(usrMapperName, usr.Dev, r.params)
+	dev, err := dm.CreateVerity(usrMapperName, usr.Node, r.params)
 	if err != nil {
 		return "", err
 	}

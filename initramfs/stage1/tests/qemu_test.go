@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/disk"
-	"github.com/imgbuild/imgbuild/initramfs/stage1/gpt"
+	"github.com/imgbuild/imgbuild/gpt"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/u-root/u-root/pkg/cpio"
 )

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/blockdev"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,10 +35,11 @@ func Mark(cmdline, sysBlock, devDir, mountpoint string) (Result, error) {
 	if !ok || !isPartUUID || uuid == "" {
 		return Result{}, fmt.Errorf("mark good: no imgbuild.esp=PARTUUID=... on the command line")
 	}
-	dev, err := FindDevice(sysBlock, devDir, uuid)
+	part, err := findESP(blockdev.Tree{Sys: sysBlock, Dev: devDir, SectorSize: blockdev.SectorSize}, uuid)
 	if err != nil {
 		return Result{}, fmt.Errorf("mark good: %w", err)
 	}
+	dev := part.Node
 	if err := os.MkdirAll(mountpoint, 0o700); err != nil {
 		return Result{}, fmt.Errorf("mark good: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/imgbuild/imgbuild/blockdev"
 )
 
 func TestParam(t *testing.T) {
@@ -72,13 +74,24 @@ func TestRenameEntry(t *testing.T) {
 	}
 }
 
-// TestFindPartUUID checks our GPT reader against a table written by
-// sgdisk (a reference tool CI installs).
-func TestFindPartUUID(t *testing.T) {
+// TestFindESP fakes /sys/block and /dev with an sgdisk image (sgdisk is
+// a reference tool CI installs) as vda, and looks partitions up the way
+// Mark does, in either case.
+func TestFindESP(t *testing.T) {
 	if _, err := exec.LookPath("sgdisk"); err != nil {
 		t.Fatal("sgdisk is required for this test (package gdisk)")
 	}
-	img := filepath.Join(t.TempDir(), "disk.img")
+	root := t.TempDir()
+	sys, dev := filepath.Join(root, "sys"), filepath.Join(root, "dev")
+	for _, d := range []string{"sys/vda/queue", "sys/vda/vda1", "sys/vda/vda3", "sys/loop0", "dev"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(sys, "vda/queue/logical_block_size"), []byte("512\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "vda/vda1/partition"), []byte("1\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "vda/vda3/partition"), []byte("3\n"), 0o644)
+	img := filepath.Join(dev, "vda")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -93,50 +106,26 @@ func TestFindPartUUID(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sgdisk: %v\n%s", err, out)
 	}
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	tree := blockdev.Tree{Sys: sys, Dev: dev, SectorSize: blockdev.SectorSize}
 	tests := []struct {
 		uuid string
-		want int
+		num  int
+		node string
 	}{
-		{esp, 1},
-		{strings.ToUpper(esp), 1},
-		{usr, 3},
-		{"00000000-0000-0000-0000-000000000009", 0},
+		{esp, 1, "vda1"},
+		{strings.ToUpper(esp), 1, "vda1"},
+		{usr, 3, "vda3"},
+		{strings.ToLower(usr), 3, "vda3"},
 	}
 	for _, tt := range tests {
-		got, err := FindPartUUID(f, 512, tt.uuid)
-		if err != nil || got != tt.want {
-			t.Errorf("FindPartUUID(%s) = %d, %v; want %d", tt.uuid, got, err, tt.want)
+		p, err := findESP(tree, tt.uuid)
+		if err != nil || p.Number != tt.num || p.Node != filepath.Join(dev, tt.node) || p.Disk != img {
+			t.Errorf("findESP(%s) = %+v, %v; want partition %d at %s", tt.uuid, p, err, tt.num, tt.node)
 		}
 	}
-}
-
-// TestFindDevice fakes /sys/block and /dev with the sgdisk image as vda.
-func TestFindDevice(t *testing.T) {
-	root := t.TempDir()
-	sys, dev := filepath.Join(root, "sys"), filepath.Join(root, "dev")
-	for _, d := range []string{"sys/vda/queue", "sys/vda/vda1", "sys/vda/vda3", "sys/loop0", "dev"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(sys, "vda/queue/logical_block_size"), []byte("512\n"), 0o644)
-	os.WriteFile(filepath.Join(sys, "vda/vda1/partition"), []byte("1\n"), 0o644)
-	os.WriteFile(filepath.Join(sys, "vda/vda3/partition"), []byte("3\n"), 0o644)
-	img := filepath.Join(dev, "vda")
-	os.WriteFile(img, nil, 0o644)
-	os.Truncate(img, 16<<20)
-	const usr = "f00dcafe-0000-4000-8000-000000000003"
-	if out, err := exec.Command("sgdisk", "-n", "3:2048:+4M", "-u", "3:"+usr, img).CombinedOutput(); err != nil {
-		t.Fatalf("sgdisk: %v\n%s", err, out)
-	}
-	got, err := FindDevice(sys, dev, usr)
-	if err != nil || got != filepath.Join(dev, "vda3") {
-		t.Errorf("FindDevice = %q, %v", got, err)
-	}
-	if _, err := FindDevice(sys, dev, "00000000-0000-0000-0000-000000000001"); err == nil {
-		t.Error("found a partition that does not exist")
+	for _, missing := range []string{"00000000-0000-0000-0000-000000000009", "00000000-0000-0000-0000-000000000001"} {
+		if p, err := findESP(tree, missing); err == nil {
+			t.Errorf("findESP(%s) found %+v, a partition that does not exist", missing, p)
+		}
 	}
 }

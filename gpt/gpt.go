@@ -1,6 +1,8 @@
 // Package gpt reads a GUID partition table and grows its last partition to
-// the end of the disk, for stage-1's first boot. It keeps every byte it does
-// not need to change (GUIDs, names, attributes) exactly as it found them.
+// the end of the disk. It is the one GPT reader of the on-image programs:
+// stage-1 finds partitions and grows ROOT with it, sysinit finds the ESP.
+// Growing keeps every byte it does not need to change (GUIDs, names,
+// attributes) exactly as it found them.
 package gpt
 
 import (
