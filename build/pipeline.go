@@ -122,7 +122,9 @@ func (b *builder) fetch(ctx context.Context) error {
 	for name, pin := range b.lock.Debs {
 		g.Go(func() error {
 			return b.report.step("fetch "+name, func() (string, error) {
-				p, err := deb.Download(gctx, pinPackage(pin), b.opts.CacheDir, deb.WithRepinHint(repinHint))
+				step := "fetch " + name
+				p, err := deb.Download(gctx, pinPackage(pin), b.opts.CacheDir, deb.WithRepinHint(repinHint),
+					deb.WithProgress(func(n int64) { b.report.send(Event{Step: step, Status: "progress", Done: n}) }))
 				if err != nil {
 					return "", fmt.Errorf("%s: Debian package %s: %w", lockName(b.m, b.lock), name, err)
 				}

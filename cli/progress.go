@@ -120,6 +120,8 @@ func (p *progress) redraw() {
 		parts[i] = fmt.Sprintf("%s %.1fs", n, time.Since(p.active[n]).Seconds())
 		if e, ok := p.bytes[n]; ok && e.Total > 0 {
 			parts[i] += " " + bar(e.Done, e.Total)
+		} else if ok {
+			parts[i] += fmt.Sprintf(" %.1f MiB", float64(e.Done)/(1<<20))
 		}
 	}
 	fmt.Fprintf(p.w, "\r\033[K  … %s", truncate(strings.Join(parts, " · "), 110))

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ErrVersionGone is wrapped by Download's error when the pinned version is
@@ -27,6 +29,13 @@ type Option func(*downloadOptions)
 type downloadOptions struct {
 	repinHint string
 	run       runFunc
+	progress  func(bytes int64)
+}
+
+// WithProgress has fn called with the bytes downloaded so far, a few
+// times a second while apt-get runs.
+func WithProgress(fn func(bytes int64)) Option {
+	return func(o *downloadOptions) { o.progress = fn }
 }
 
 // WithRepinHint sets what a "version gone" error tells the user to do, e.g.
@@ -65,6 +74,11 @@ func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (
 		return "", fmt.Errorf("deb: download %s: %w", p, err)
 	}
 	defer os.RemoveAll(tmp)
+	if o.progress != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go watchSize(tmp, o.progress, stop)
+	}
 	if err := fetch(ctx, o, p, tmp); err != nil {
 		return "", err
 	}
@@ -148,4 +162,30 @@ func fileSHA256(path string) (string, error) {
 // withRunner replaces the command runner (tests).
 func withRunner(run runFunc) Option {
 	return func(o *downloadOptions) { o.run = run }
+}
+
+// watchSize reports the size of the files in dir (apt-get download
+// writes the package there) until stop is closed.
+func watchSize(dir string, fn func(int64), stop <-chan struct{}) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			var total int64
+			filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					if info, err := d.Info(); err == nil {
+						total += info.Size()
+					}
+				}
+				return nil
+			})
+			if total > 0 {
+				fn(total)
+			}
+		}
+	}
 }
