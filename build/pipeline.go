@@ -123,6 +123,7 @@ func (b *builder) fetch(ctx context.Context) error {
 		g.Go(func() error {
 			return b.report.step("fetch "+name, func() (string, error) {
 				step := "fetch " + name
+				b.verbose(fmt.Sprintf("%s: %s=%s sha256 %s (cached as %s, else apt-get download)", step, pin.Package, pin.Version, pin.SHA256, deb.CachePath(b.opts.CacheDir, pin.SHA256)))
 				p, err := deb.Download(gctx, pinPackage(pin), b.opts.CacheDir, deb.WithRepinHint(repinHint),
 					deb.WithProgress(func(n int64) { b.report.send(Event{Step: step, Status: "progress", Done: n}) }))
 				if err != nil {
