@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,60 +15,23 @@ import (
 	"github.com/imgbuild/imgbuild/disk"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/secureboot"
-	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/uki"
 )
 
 const ovmfSecbootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
 
-// sbImage is the minimal manifest built signed and with
-// --secure-boot-keys, once per test binary.
-var sbImage struct {
-	once sync.Once
-	res  *build.Result
-	err  error
-}
-
+// buildSecureBoot builds the signed minimal image with
+// --secure-boot-keys, from a fresh PK/KEK/db set.
 func buildSecureBoot(t *testing.T) *build.Result {
 	t.Helper()
-	s := &sbImage
-	s.once.Do(func() {
-		dir, err := os.MkdirTemp("", "imgbuild-qemutest-sb-")
-		if err != nil {
-			s.err = err
-			return
+	return buildSignedVariant(t, "secureboot", func(dir string, o *build.Options) error {
+		o.SecureBootKeys = filepath.Join(dir, "sbkeys")
+		if err := os.MkdirAll(o.SecureBootKeys, 0o700); err != nil {
+			return err
 		}
-		keys, sbKeys := filepath.Join(dir, "keys"), filepath.Join(dir, "sbkeys")
-		for _, d := range []string{keys, sbKeys} {
-			if s.err = os.MkdirAll(d, 0o700); s.err != nil {
-				return
-			}
-		}
-		if _, _, s.err = sign.GenerateKey(keys); s.err != nil {
-			return
-		}
-		if _, s.err = secureboot.Generate(sbKeys, "imgbuild qemu-test", secureboot.DefaultBits, time.Now()); s.err != nil {
-			return
-		}
-		src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-		if err != nil {
-			s.err = err
-			return
-		}
-		src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
-		mf := filepath.Join(dir, "minimal.yaml")
-		if s.err = os.WriteFile(mf, src, 0o644); s.err != nil {
-			return
-		}
-		start := time.Now()
-		s.res, s.err = build.Run(context.Background(), build.Options{Manifest: mf, OutDir: filepath.Join(dir, "out"),
-			SignKey: filepath.Join(keys, sign.PrivateKeyFile), SecureBootKeys: sbKeys})
-		fmt.Fprintf(os.Stderr, "built Secure Boot minimal in %.1fs\n", time.Since(start).Seconds())
-	})
-	if s.err != nil {
-		t.Fatalf("build Secure Boot minimal: %v", s.err)
-	}
-	return s.res
+		_, err := secureboot.Generate(o.SecureBootKeys, "imgbuild qemu-test", secureboot.DefaultBits, time.Now())
+		return err
+	}).res
 }
 
 // bootFirmware starts a disk under the given OVMF code and VARS file,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,57 +23,22 @@ import (
 	"github.com/imgbuild/imgbuild/verity"
 )
 
-// signedImage is the minimal manifest with security.allow_unsigned
-// turned off, built once per test binary with a fresh key; other holds
-// a second key the image does not trust. buildImage (helpers_test.go)
-// builds the shipped manifests unsigned, so this has its own helper.
-var signedImage struct {
-	once       sync.Once
-	res        *build.Result
-	key, other string // private key files
-	err        error
+// signedVariant is the signed minimal image, with a second release key
+// (other/ in its dir) that the image does not trust.
+func signedVariant(t *testing.T) *signedBuild {
+	t.Helper()
+	return buildSignedVariant(t, "signed", func(dir string, _ *build.Options) error {
+		if err := os.MkdirAll(filepath.Join(dir, "other"), 0o700); err != nil {
+			return err
+		}
+		_, _, err := sign.GenerateKey(filepath.Join(dir, "other"))
+		return err
+	})
 }
 
 func buildSigned(t *testing.T) *build.Result {
 	t.Helper()
-	s := &signedImage
-	s.once.Do(func() {
-		dir, err := os.MkdirTemp("", "imgbuild-qemutest-signed-")
-		if err != nil {
-			s.err = err
-			return
-		}
-		for _, d := range []string{"key", "other"} {
-			if s.err = os.MkdirAll(filepath.Join(dir, d), 0o700); s.err != nil {
-				return
-			}
-			if _, _, s.err = sign.GenerateKey(filepath.Join(dir, d)); s.err != nil {
-				return
-			}
-		}
-		s.key, s.other = filepath.Join(dir, "key", sign.PrivateKeyFile), filepath.Join(dir, "other", sign.PrivateKeyFile)
-		src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-		if err != nil {
-			s.err = err
-			return
-		}
-		if !bytes.Contains(src, []byte("allow_unsigned: true")) {
-			s.err = fmt.Errorf("manifests/minimal.yaml no longer sets allow_unsigned: true; update this test")
-			return
-		}
-		src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
-		mf := filepath.Join(dir, "minimal.yaml")
-		if s.err = os.WriteFile(mf, src, 0o644); s.err != nil {
-			return
-		}
-		start := time.Now()
-		s.res, s.err = build.Run(context.Background(), build.Options{Manifest: mf, OutDir: filepath.Join(dir, "out"), SignKey: s.key})
-		fmt.Fprintf(os.Stderr, "built signed minimal in %.1fs\n", time.Since(start).Seconds())
-	})
-	if s.err != nil {
-		t.Fatalf("build signed minimal: %v", s.err)
-	}
-	return s.res
+	return signedVariant(t).res
 }
 
 // slotImage is a test's own copy of the signed image, with its release
@@ -235,7 +198,7 @@ func consoleHas(v *vm, re string) bool {
 func TestVeritySignedBoots(t *testing.T) {
 	skipShort(t)
 	img := signedCopy(t)
-	pub, err := sign.LoadPrivate(signedImage.key)
+	pub, err := sign.LoadPrivate(signedVariant(t).key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +287,7 @@ func TestVerityOtherKeyRefused(t *testing.T) {
 		want string
 	}{
 		{"other key", func(t *testing.T, img *slotImage) []byte {
-			k, err := sign.LoadPrivate(signedImage.other)
+			k, err := sign.LoadPrivate(filepath.Join(signedVariant(t).dir, "other", sign.PrivateKeyFile))
 			if err != nil {
 				t.Fatal(err)
 			}
