@@ -66,7 +66,6 @@ type VM struct {
 	dir     string
 	done    chan struct{}
 	err     error
-	once    sync.Once
 }
 
 // Args returns the QEMU command line for cfg; qmpPath is the QMP socket.
