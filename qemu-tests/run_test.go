@@ -45,3 +45,28 @@ func TestRunUntilHealthy(t *testing.T) {
 		t.Fatalf("wiped USR: exit %d, want %d with the stage-1 failure\n%s", code, cli.ExitUnhealthy, stderr)
 	}
 }
+
+// TestRunDirect boots slot A's kernel and initrd without firmware, as
+// imgbuild run --direct does for fast development boots.
+func TestRunDirect(t *testing.T) {
+	skipShort(t)
+	res := buildImage(t, "minimal")
+	img := diskCopy(t, res)
+	base := strings.TrimSuffix(img, ".img")
+	for kind, ext := range map[string]string{"kernel": ".vmlinuz", "initramfs": ".initrd", "summary": ".json"} {
+		if err := os.Symlink(artifact(t, res, kind), base+ext); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, stderr := imgbuild(t, "run", img, "--direct", "--until-healthy", "--timeout", "3m", "-q", "--forward", "0:8080")
+	if code != cli.ExitOK {
+		t.Fatalf("run --direct: exit %d\n%s", code, stderr)
+	}
+	r, err := inspect.Image(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Entries) != 1 || r.Entries[0].File != "imgbuild-a.conf" {
+		t.Errorf("entries after a healthy direct boot = %+v, want imgbuild-a.conf", r.Entries)
+	}
+}

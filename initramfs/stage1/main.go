@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/imgbuild/imgbuild/blockdev"
@@ -76,11 +77,14 @@ func run(conp **console, cfg *config) error {
 	con.printf("started (kernel %s, %s since boot)", unix.ByteSliceToString(uts.Release[:]), seconds(sinceBoot()))
 
 	t := time.Now()
-	n, err := loadModules(moduleDir, finitModule)
+	n, skipped, err := loadModules(moduleDir, finitModule)
 	if err != nil {
 		return fail("load modules", err)
 	}
 	con.printf("loaded %d modules in %s", n, seconds(time.Since(t)))
+	if len(skipped) > 0 {
+		con.printf("skipped %s: no such device here", strings.Join(skipped, ", "))
+	}
 	// Informational: the firmware already enforced Secure Boot before
 	// we ran, so a failure to read the state does not stop the boot.
 	if state, err := secureBootState(); err != nil {

@@ -36,26 +36,34 @@ func parseLoadList(r io.Reader) ([]string, error) {
 }
 
 // loadModules loads every module of dir/load.list in order. A missing
-// load.list means a kernel with everything built in.
-func loadModules(dir string, load func(path string) error) (int, error) {
+// load.list means a kernel with everything built in. A module that
+// finds nothing to drive (ENODEV: efivarfs on a machine booted without
+// UEFI) is skipped, not fatal: one image boots on both.
+func loadModules(dir string, load func(path string) error) (loaded int, skipped []string, err error) {
 	f, err := os.Open(filepath.Join(dir, "load.list"))
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer f.Close()
 	names, err := parseLoadList(f)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	for _, n := range names {
-		if err := load(filepath.Join(dir, n)); err != nil {
-			return 0, fmt.Errorf("%s: %w", n, err)
+		err := load(filepath.Join(dir, n))
+		switch {
+		case errors.Is(err, unix.ENODEV):
+			skipped = append(skipped, n)
+		case err != nil:
+			return loaded, skipped, fmt.Errorf("%s: %w", n, err)
+		default:
+			loaded++
 		}
 	}
-	return len(names), nil
+	return loaded, skipped, nil
 }
 
 // finitModule loads one .ko; a module already loaded (EEXIST) is fine.

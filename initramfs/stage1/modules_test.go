@@ -2,11 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseLoadList(t *testing.T) {
@@ -31,14 +34,14 @@ func TestLoadModulesOrderAndErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "load.list"), []byte("a.ko\nb.ko\nc.ko\n"), 0o644)
 	var order []string
-	n, err := loadModules(dir, func(p string) error {
+	n, _, err := loadModules(dir, func(p string) error {
 		order = append(order, filepath.Base(p))
 		return nil
 	})
 	if err != nil || n != 3 || !reflect.DeepEqual(order, []string{"a.ko", "b.ko", "c.ko"}) {
 		t.Fatalf("loaded %v (%d), err %v", order, n, err)
 	}
-	_, err = loadModules(dir, func(p string) error {
+	_, _, err = loadModules(dir, func(p string) error {
 		if filepath.Base(p) == "b.ko" {
 			return errors.New("finit_module: ENOEXEC")
 		}
@@ -47,8 +50,18 @@ func TestLoadModulesOrderAndErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "b.ko") || !strings.Contains(err.Error(), "ENOEXEC") {
 		t.Fatalf("err %v, want one naming b.ko and the errno", err)
 	}
-	if n, err := loadModules(t.TempDir(), nil); n != 0 || err != nil {
+	if n, _, err := loadModules(t.TempDir(), nil); n != 0 || err != nil {
 		t.Fatalf("no load.list: %d, %v", n, err)
+	}
+	// A module with nothing to drive (efivarfs without UEFI) is skipped.
+	n, skipped, err := loadModules(dir, func(p string) error {
+		if filepath.Base(p) == "b.ko" {
+			return fmt.Errorf("finit_module: ENODEV: %w", unix.ENODEV)
+		}
+		return nil
+	})
+	if err != nil || n != 2 || !reflect.DeepEqual(skipped, []string{"b.ko"}) {
+		t.Fatalf("ENODEV: loaded %d, skipped %v, err %v; want 2, [b.ko], nil", n, skipped, err)
 	}
 }
 
