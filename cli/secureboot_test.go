@@ -94,12 +94,27 @@ func TestSecureBootBuildLayout(t *testing.T) {
 			t.Errorf("UKI %s is not %s (%v)", section, file, err)
 		}
 	}
-	if code, o := run(t, "verify", img, "--pub", filepath.Join(keys, sign.PublicKeyFile)); code != ExitOK {
-		t.Errorf("imgbuild verify of a Secure Boot image: exit %d\n%s", code, o)
+	code, o := run(t, "verify", img, "--pub", filepath.Join(keys, sign.PublicKeyFile))
+	if code != ExitOK || !strings.Contains(o, "UKI .linux sha256") || !strings.Contains(o, "UKI .cmdline") {
+		t.Errorf("imgbuild verify of a Secure Boot image: exit %d, want the UKI checks to pass\n%s", code, o)
+	}
+	// An edited .cmdline inside the UKI (the firmware would refuse it,
+	// and so must verify).
+	raw, _ := os.ReadFile(img)
+	at := bytes.Index(raw, []byte("imgbuild.verity="+rec.VerityRoot))
+	if at < 0 || bytes.Count(raw, []byte("imgbuild.verity="+rec.VerityRoot)) != 1 {
+		t.Fatalf("the UKI's command line is not once in the image (at %d)", at)
+	}
+	edited := append([]byte(nil), raw...)
+	edited[at+len("imgbuild.verity=")] ^= 1
+	bad := filepath.Join(dir, "edited.img")
+	os.WriteFile(bad, edited, 0o644)
+	if code, o := run(t, "verify", bad, "--pub", filepath.Join(keys, sign.PublicKeyFile)); code == ExitOK || !strings.Contains(o, "the UKI's command line does not carry the record's root hash") {
+		t.Errorf("verify of a UKI with an edited command line: exit %d\n%s", code, o)
 	}
 
 	os.Remove(filepath.Join(sb, "db.auth"))
-	code, o := run(t, "build", "-q", "-f", mf, "-o", filepath.Join(dir, "out2"), "--sign-key", filepath.Join(keys, sign.PrivateKeyFile), "--secure-boot-keys", sb)
+	code, o = run(t, "build", "-q", "-f", mf, "-o", filepath.Join(dir, "out2"), "--sign-key", filepath.Join(keys, sign.PrivateKeyFile), "--secure-boot-keys", sb)
 	if code == ExitOK || !strings.Contains(o, "--secure-boot-keys") || !strings.Contains(o, "db.auth") {
 		t.Errorf("build with a key directory missing db.auth: exit %d\n%s", code, o)
 	}

@@ -38,7 +38,7 @@ type Image struct {
 // Read reads slot A's record, signature and boot files from the image's ESP.
 func Read(imagePath string) (*Image, error) {
 	files, err := readESP(imagePath, espPartition, []string{
-		"imgbuild/a/release.json", "imgbuild/a/release.sig", "imgbuild/a/vmlinuz", "imgbuild/a/initrd"})
+		"imgbuild/a/release.json", "imgbuild/a/release.sig", "imgbuild/a/vmlinuz", "imgbuild/a/initrd", UKIPath})
 	if err != nil {
 		return nil, fmt.Errorf("release: %w", err)
 	}
@@ -91,6 +91,9 @@ func Verify(imagePath string, keys []ed25519.PublicKey) ([]Check, error) {
 	checks := []Check{img.checkSignature(keys)}
 	checks = append(checks, hashCheck("kernel sha256 (imgbuild/a/vmlinuz)", rec.Kernel, img.esp, "imgbuild/a/vmlinuz"))
 	checks = append(checks, hashCheck("initramfs sha256 (imgbuild/a/initrd)", rec.Initramfs, img.esp, "imgbuild/a/initrd"))
+	if u, ok := img.esp[UKIPath]; ok {
+		checks = append(checks, ukiChecks(recordHashes{rec.Kernel, rec.Initramfs, rec.VerityRoot}, u)...)
+	}
 	usr, err := openUSR(imagePath)
 	if err != nil {
 		return nil, err
