@@ -6,11 +6,14 @@ set -euo pipefail
 cache="${IMGBUILD_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imgbuild-test}"
 mkdir -p "$cache/debs"
 chmod 0777 "$cache/debs" # apt-get download runs as _apt when we are root
+# ...but _apt cannot reach a cache below a private home: download as root.
+apt_opts=(-q)
+[ "$(id -u)" -eq 0 ] && apt_opts+=(-o APT::Sandbox::User=root)
 cd "$cache/debs"
 kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
 [ -n "$kpkg" ] || { echo "cannot resolve linux-image-cloud-amd64 (apt-get update?)" >&2; exit 1; }
 for p in "$kpkg" busybox-static; do
-  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download -q "$p" >&2
+  ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "${apt_opts[@]}" "$p" >&2
 done
 kdeb=$(ls "$cache/debs/${kpkg}"_*.deb | head -1)
 kdir="$cache/kernel-$(basename "$kdeb" .deb)"
