@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"time"
@@ -28,7 +29,7 @@ func ReadFile(debPath, name string) ([]byte, error) {
 	var data []byte
 	found := false
 	err := Walk(debPath, func(hdr *tar.Header, r io.Reader) error {
-		if found || path.Clean("/"+hdr.Name) != path.Clean(name) {
+		if path.Clean("/"+hdr.Name) != path.Clean(name) {
 			return nil
 		}
 		if hdr.Typeflag != tar.TypeReg {
@@ -36,8 +37,10 @@ func ReadFile(debPath, name string) ([]byte, error) {
 		}
 		found = true
 		var err error
-		data, err = io.ReadAll(r)
-		return err
+		if data, err = io.ReadAll(r); err != nil {
+			return err
+		}
+		return fs.SkipAll // the rest of the archive need not be decompressed
 	})
 	if err == nil && !found {
 		err = fmt.Errorf("%s has no file %s", filepath.Base(debPath), name)
