@@ -37,11 +37,13 @@ type Options struct {
 	// Verbose reports the commands and inputs of each step as "info"
 	// events.
 	Verbose bool
+	// QCOW2 also writes NAME.qcow2, the disk as a qcow2 image.
+	QCOW2 bool
 }
 
 // Artifact is one output file.
 type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, summary
+	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, qcow2, summary
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`

@@ -21,6 +21,7 @@ import (
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/manifest"
+	"github.com/imgbuild/imgbuild/qcow2"
 	"github.com/imgbuild/imgbuild/secureboot"
 	"github.com/imgbuild/imgbuild/squashfs"
 )
@@ -341,7 +342,15 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 	for _, f := range b.m.Run.Forwards {
 		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
 	}
-	for _, kind := range append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...) {
+	kinds := append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...)
+	if b.opts.QCOW2 {
+		paths["qcow2"] = filepath.Join(b.stage, b.m.Name+".qcow2")
+		if err := b.report.step("qcow2", func() (string, error) { return "", qcow2.Convert(paths["disk"], paths["qcow2"]) }); err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, "qcow2")
+	}
+	for _, kind := range kinds {
 		sum, size, err := b.artifactSum(kind, paths[kind])
 		if err != nil {
 			return nil, err

@@ -71,6 +71,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.StringVar(&opts.Channel, "channel", build.DefaultChannel, "release channel written into the release record")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "show each step's commands and inputs")
+	f.BoolVar(&opts.QCOW2, "qcow2", false, "also write NAME.qcow2 for QEMU and other hypervisors")
 	f.BoolVar(&checkRepro, "check-reproducible", false, "build a second time in a temporary directory with an empty cache and fail if any artifact differs")
 	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
 	return cmd

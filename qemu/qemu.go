@@ -27,7 +27,9 @@ type Forward struct{ Host, Guest int }
 
 // Config describes one VM.
 type Config struct {
-	Disk string // raw disk image; booted through OVMF unless Kernel is set
+	Disk string // disk image; booted through OVMF unless Kernel is set
+	// DiskFormat is Disk's QEMU format, e.g. qcow2; default raw.
+	DiskFormat string
 	// Direct kernel boot, for fast development boots and tests.
 	Kernel, Initrd, Append string
 
@@ -118,7 +120,11 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 			"-drive", "if=pflash,format=raw,unit=1,file="+cfg.Vars)
 	}
 	if cfg.Disk != "" {
-		args = append(args, "-drive", "file="+cfg.Disk+",format=raw,if=virtio,cache=unsafe")
+		format := cfg.DiskFormat
+		if format == "" {
+			format = "raw"
+		}
+		args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=virtio,cache=unsafe")
 	}
 	args = append(args, netArgs(cfg)...)
 	return append(args, cfg.Extra...), nil
