@@ -59,3 +59,21 @@ func TestConsoleExpect(t *testing.T) {
 		t.Fatal("Expect on a closed console did not fail")
 	}
 }
+
+func TestDiskFormat(t *testing.T) {
+	tests := []struct {
+		format, want string
+	}{
+		{"", "file=d,format=raw,"},
+		{"qcow2", "file=d,format=qcow2,"},
+	}
+	for _, tt := range tests {
+		args, err := Args(Config{Disk: "d", DiskFormat: tt.format, Vars: "v"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := strings.Join(args, " "); !strings.Contains(line, tt.want) {
+			t.Errorf("format %q: args %q lack %q", tt.format, line, tt.want)
+		}
+	}
+}
