@@ -16,6 +16,8 @@ import (
 	"github.com/imgbuild/imgbuild/imageconfig"
 	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/squashfs"
+
+	"github.com/imgbuild/imgbuild/unixmode"
 )
 
 // usrInput is what goes into USR besides the manifest's own files.
@@ -76,11 +78,10 @@ func fileEntry(m *manifest.Manifest, f manifest.File) (squashfs.Entry, error) {
 		gv, _ := strconv.ParseUint(g, 10, 32)
 		uid, gid = uint32(uv), uint32(gv)
 	}
-	mode := fs.FileMode(f.Mode) & fs.ModePerm
-	if mode == 0 {
-		mode = 0o644
+	mode := unixmode.ToFileMode(uint32(f.Mode))
+	if mode.Perm() == 0 {
+		mode |= 0o644
 	}
-	mode |= unixSpecial(uint32(f.Mode))
 	switch {
 	case f.Symlink != "":
 		return squashfs.Entry{Path: usrPath(f.Path), Mode: fs.ModeSymlink | 0o777, Target: f.Symlink, UID: uid, GID: gid}, nil
@@ -92,21 +93,6 @@ func fileEntry(m *manifest.Manifest, f manifest.File) (squashfs.Entry, error) {
 		return hostFile(usrPath(f.Path), src, mode, uid, gid)
 	}
 	return bytesEntry(usrPath(f.Path), []byte(f.Content), mode, uid, gid), nil
-}
-
-// unixSpecial maps setuid, setgid and sticky from octal to fs.FileMode.
-func unixSpecial(m uint32) fs.FileMode {
-	var out fs.FileMode
-	if m&0o4000 != 0 {
-		out |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= fs.ModeSticky
-	}
-	return out
 }
 
 func bytesEntry(p string, data []byte, mode fs.FileMode, uid, gid uint32) squashfs.Entry {

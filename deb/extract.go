@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/imgbuild/imgbuild/unixmode"
 )
 
 // ErrUnsafePath is wrapped by Extract's error when an entry would land
@@ -78,8 +80,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	mode := fs.FileMode(hdr.Mode) & fs.ModePerm
-	mode |= setBits(hdr.Mode)
+	mode := unixmode.ToFileMode(uint32(hdr.Mode))
 	if name == "." {
 		if hdr.Typeflag == tar.TypeDir {
 			x.dirs = append(x.dirs, dirMeta{name, mode, hdr.ModTime})
@@ -110,21 +111,6 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return x.root.Link(target, name)
 	}
 	return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
-}
-
-// setBits keeps setuid, setgid and sticky, which tar stores as in stat(2).
-func setBits(m int64) fs.FileMode {
-	var out fs.FileMode
-	if m&0o4000 != 0 {
-		out |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= fs.ModeSticky
-	}
-	return out
 }
 
 // prepare makes the parent dir and removes a non-directory already at name,

@@ -4,6 +4,8 @@ import (
 	"io"
 	"io/fs"
 	"time"
+
+	"github.com/imgbuild/imgbuild/unixmode"
 )
 
 // Entry describes one file system object to write.
@@ -68,16 +70,4 @@ func supportedType(m fs.FileMode) bool {
 
 // unixPerm converts Go's permission and special bits to the 12 bits
 // stored in an inode.
-func unixPerm(m fs.FileMode) uint16 {
-	p := uint16(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= 0o1000
-	}
-	return p
-}
+func unixPerm(m fs.FileMode) uint16 { return uint16(unixmode.FromFileMode(m)) }
