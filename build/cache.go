@@ -67,8 +67,13 @@ func fileSHA256(path string) (string, int64, error) {
 		return "", 0, err
 	}
 	defer f.Close()
+	return sumReader(f)
+}
+
+// sumReader is the hex sha256 and length of everything r yields.
+func sumReader(r io.Reader) (string, int64, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, r)
 	if err != nil {
 		return "", 0, err
 	}

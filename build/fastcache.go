@@ -127,11 +127,8 @@ func hashReader(open func() (io.ReadCloser, error)) (string, error) {
 		return "", err
 	}
 	defer r.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum, _, err := sumReader(r)
+	return sum, err
 }
 
 // usrKey hashes the entries' metadata and content and every option that
