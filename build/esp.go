@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 

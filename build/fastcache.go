@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imgbuild/imgbuild/gobuild"
-	"github.com/imgbuild/imgbuild/squashfs"
-	"github.com/imgbuild/imgbuild/verity"
+	"github.com/imgbuild/imgbuild/internal/gobuild"
+	"github.com/imgbuild/imgbuild/rootfs/squashfs"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
 )
 
 // Caches of our own outputs (stage-1 and sysinit, the initramfs, USR with

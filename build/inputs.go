@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/deb"
-	"github.com/imgbuild/imgbuild/gobuild"
+	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/gobuild"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 

@@ -15,15 +15,16 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/imgbuild/imgbuild/deb"
-	"github.com/imgbuild/imgbuild/disk"
-	"github.com/imgbuild/imgbuild/gobuild"
+	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/images/qcow2"
 	"github.com/imgbuild/imgbuild/initramfs"
+	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/gobuild"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/qcow2"
-	"github.com/imgbuild/imgbuild/secureboot"
-	"github.com/imgbuild/imgbuild/squashfs"
+	"github.com/imgbuild/imgbuild/rootfs/squashfs"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
 // Module is imgbuild's Go module path; stage-1 and sysinit are built from it.
@@ -251,7 +252,7 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("systemd-boot: %w", err)
 	}
-	files := []disk.File{
+	files := []esp.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
 		{Path: "loader/loader.conf", Data: []byte(loaderConf)},
@@ -272,7 +273,7 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	layout := disk.Layout{DiskGUID: b.id.disk, Partitions: []disk.Partition{
 		{Number: 1, Label: "EFI-SYSTEM", TypeGUID: disk.TypeESP, GUID: b.id.esp, Size: int64(d.ESP),
 			Content: func(w io.WriterAt) error {
-				return disk.WriteESP(w, int64(d.ESP), files, volID, "EFI-SYSTEM", b.epoch)
+				return esp.Write(w, int64(d.ESP), files, volID, "EFI-SYSTEM", b.epoch)
 			}},
 		{Number: 3, Label: "USR-A", TypeGUID: disk.TypeUSR, GUID: b.id.usrA, Size: int64(d.USR),
 			Attributes: disk.USRAttributes(1, 0, true), Content: copyInto(usrA)},
@@ -297,13 +298,13 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	return fmt.Sprintf("%d MiB", st.Size()>>20), nil
 }
 
-func fileFrom(espPath, hostPath string) disk.File {
+func fileFrom(espPath, hostPath string) esp.File {
 	st, err := os.Stat(hostPath)
 	size := int64(0)
 	if err == nil {
 		size = st.Size()
 	}
-	return disk.File{Path: espPath, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(hostPath) }}
+	return esp.File{Path: espPath, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(hostPath) }}
 }
 
 func copyInto(src string) func(w io.WriterAt) error {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/repro"
+	"github.com/imgbuild/imgbuild/images/repro"
 )
 
 // TestReproducible builds the shipped minimal manifest twice with the

@@ -5,10 +5,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/deb"
-	"github.com/imgbuild/imgbuild/disk"
-	"github.com/imgbuild/imgbuild/secureboot"
-	"github.com/imgbuild/imgbuild/uki"
+	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/images/uki"
+	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
 // Paths of the Secure Boot layout on the ESP (layout.md).
@@ -48,7 +48,7 @@ func (b *builder) osRelease() []byte {
 // secureBootFiles are the ESP files of a Secure Boot image: systemd-boot
 // and slot A's UKI signed with the db key, the .auth files systemd-boot
 // enrolls on a machine in setup mode, and the loader.conf asking it to.
-func (b *builder) secureBootFiles(paths map[string]string) ([]disk.File, error) {
+func (b *builder) secureBootFiles(paths map[string]string) ([]esp.File, error) {
 	pkg := b.debs[BootloaderPackage]
 	boot, err := deb.ReadFile(pkg, bootPath)
 	if err != nil {
@@ -78,7 +78,7 @@ func (b *builder) secureBootFiles(paths map[string]string) ([]disk.File, error) 
 	if err != nil {
 		return nil, fmt.Errorf("sign systemd-boot: %w", err)
 	}
-	return []disk.File{
+	return []esp.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: signedBoot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: signedBoot},
 		{Path: "loader/loader.conf", Data: []byte(loaderConf + "secure-boot-enroll force\n")},

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/initramfs"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
-	"github.com/imgbuild/imgbuild/verity"
 )
 
 // Where the release record, its signature and the trusted keys live on
@@ -133,10 +133,10 @@ func (b *builder) release(paths map[string]string) (string, error) {
 }
 
 // releaseESPFiles put the record (and signature) beside slot A's kernel.
-func (b *builder) releaseESPFiles() []disk.File {
-	files := []disk.File{{Path: "imgbuild/a/" + ReleaseRecordFile, Data: b.sec.record}}
+func (b *builder) releaseESPFiles() []esp.File {
+	files := []esp.File{{Path: "imgbuild/a/" + ReleaseRecordFile, Data: b.sec.record}}
 	if b.sec.sig != nil {
-		files = append(files, disk.File{Path: "imgbuild/a/" + ReleaseSigFile, Data: b.sec.sig})
+		files = append(files, esp.File{Path: "imgbuild/a/" + ReleaseSigFile, Data: b.sec.sig})
 	}
 	return files
 }

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/initramfs"
-	"github.com/imgbuild/imgbuild/squashfs"
+	"github.com/imgbuild/imgbuild/rootfs/squashfs"
 )
 
 // verbose reports msg as an info event of step when --verbose is on.
@@ -122,7 +123,7 @@ func (b *builder) writeInitramfs(out string, in initramfs.Input) (bool, error) {
 
 // diskKey identifies a disk image by everything written into it. It is
 // "" (no caching) when a partition has content it does not know about.
-func diskKey(l disk.Layout, files []disk.File, volID uint32, epoch time.Time, usr string) (string, error) {
+func diskKey(l disk.Layout, files []esp.File, volID uint32, epoch time.Time, usr string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00disk\x00%s %d %d %d\n", toolHash(), l.DiskGUID, l.Size, volID, epoch.Unix())
 	for _, p := range l.Partitions {

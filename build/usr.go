@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/squashfs"
+	"github.com/imgbuild/imgbuild/rootfs/squashfs"
 
-	"github.com/imgbuild/imgbuild/unixmode"
+	"github.com/imgbuild/imgbuild/internal/unixmode"
 )
 
 // usrInput is what goes into USR besides the manifest's own files.
@@ -52,7 +52,7 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	add(bytesEntry(strings.TrimPrefix(imageconfig.Path, "/usr/"), append(cfg, '\n'), 0o644, 0, 0))
+	add(bytesEntry(strings.TrimPrefix(contract.Path, "/usr/"), append(cfg, '\n'), 0o644, 0, 0))
 	for i, f := range m.Files {
 		e, err := fileEntry(m, f)
 		if err != nil {
@@ -67,7 +67,7 @@ func usrPath(p string) string {
 	if rest, ok := strings.CutPrefix(p, "/usr/"); ok {
 		return rest
 	}
-	return strings.TrimPrefix(imageconfig.FactoryDir, "/usr/") + p
+	return strings.TrimPrefix(contract.FactoryDir, "/usr/") + p
 }
 
 func fileEntry(m *manifest.Manifest, f manifest.File) (squashfs.Entry, error) {
@@ -112,10 +112,10 @@ func hostFile(p, src string, mode fs.FileMode, uid, gid uint32) (squashfs.Entry,
 		Open: func() (io.ReadCloser, error) { return os.Open(src) }}, nil
 }
 
-func runtimeConfig(m *manifest.Manifest) imageconfig.Config {
-	c := imageconfig.Config{Name: m.Name, Version: m.Version, Hostname: m.Hostname}
+func runtimeConfig(m *manifest.Manifest) contract.Config {
+	c := contract.Config{Name: m.Name, Version: m.Version, Hostname: m.Hostname}
 	for _, s := range m.Services {
-		svc := imageconfig.Service{Name: s.Name, Command: s.Command, Args: s.Args, User: s.User, Restart: s.Restart,
+		svc := contract.Service{Name: s.Name, Command: s.Command, Args: s.Args, User: s.User, Restart: s.Restart,
 			BackoffMS: time.Duration(s.Backoff.Initial).Milliseconds(), MaxBackoffMS: time.Duration(s.Backoff.Max).Milliseconds(),
 			After: s.After, Console: s.Console}
 		keys := make([]string, 0, len(s.Env))
@@ -127,7 +127,7 @@ func runtimeConfig(m *manifest.Manifest) imageconfig.Config {
 			svc.Env = append(svc.Env, k+"="+s.Env[k])
 		}
 		if h := s.Health; h != nil {
-			svc.Health = &imageconfig.Health{TCPPort: h.TCP, HTTPURL: h.HTTP,
+			svc.Health = &contract.Health{TCPPort: h.TCP, HTTPURL: h.HTTP,
 				IntervalMS: time.Duration(h.Interval).Milliseconds(), TimeoutMS: time.Duration(h.Timeout).Milliseconds()}
 		}
 		c.Services = append(c.Services, svc)

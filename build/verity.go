@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/imgbuild/imgbuild/verity"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
 )
 
 // appendVerity pads the squashfs in f (size bytes) to a whole number of

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imgbuild/imgbuild/inspect"
+	"github.com/imgbuild/imgbuild/images/inspect"
 )
 
 func newInspect(env Env) *cobra.Command {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imgbuild/imgbuild/secureboot"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 	"github.com/imgbuild/imgbuild/sign"
 )
 

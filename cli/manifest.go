@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/schema"
+	"github.com/imgbuild/imgbuild/manifest/schema"
 )
 
 func newManifest(env Env) *cobra.Command {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/build"
-	"github.com/imgbuild/imgbuild/repro"
+	"github.com/imgbuild/imgbuild/images/repro"
 )
 
 // checkReproducible builds the manifest a second time into a temporary

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imgbuild/imgbuild/build"
-	"github.com/imgbuild/imgbuild/inspect"
+	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imgbuild/imgbuild/release"
+	"github.com/imgbuild/imgbuild/images/verify"
 	"github.com/imgbuild/imgbuild/sign"
 )
 
@@ -41,7 +41,7 @@ Every check is printed; the exit code is 1 if any failed.`,
 				}
 				keys = append(keys, k)
 			}
-			checks, err := release.Verify(args[0], keys)
+			checks, err := verify.Verify(args[0], keys)
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ Every check is printed; the exit code is 1 if any failed.`,
 	return cmd
 }
 
-func printChecks(w io.Writer, checks []release.Check) (failed int) {
+func printChecks(w io.Writer, checks []verify.Check) (failed int) {
 	for _, c := range checks {
 		if c.OK() {
 			fmt.Fprintf(w, "ok      %s: %s\n", c.Name, c.Actual)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/sign"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/imgbuild/imgbuild/deb"
+	"github.com/imgbuild/imgbuild/internal/deb"
 )
 
 // Kernel is an unpacked kernel: its image and its modules tree.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/disk"
-	"github.com/imgbuild/imgbuild/inspect"
+	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/imgbuild/imgbuild/cli"
-	"github.com/imgbuild/imgbuild/inspect"
+	"github.com/imgbuild/imgbuild/images/inspect"
 )
 
 // TestRunUntilHealthy drives imgbuild run --until-healthy the way a

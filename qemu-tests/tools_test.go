@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/inspect"
+	"github.com/imgbuild/imgbuild/images/inspect"
 )
 
 func tool(t *testing.T, name string, args ...string) string {

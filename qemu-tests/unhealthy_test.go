@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
-	"github.com/imgbuild/imgbuild/inspect"
+	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 

@@ -18,9 +18,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/imgbuild/imgbuild/build"
-	"github.com/imgbuild/imgbuild/disk"
+	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/sign"
-	"github.com/imgbuild/imgbuild/verity"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
 )
 
 // signedVariant is the signed minimal image, with a second release key

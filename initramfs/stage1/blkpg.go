@@ -6,7 +6,7 @@ import (
 	"os"
 	"unsafe"
 
-	"github.com/imgbuild/imgbuild/gpt"
+	"github.com/imgbuild/imgbuild/internal/gpt"
 	"golang.org/x/sys/unix"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imgbuild/imgbuild/blockdev"
+	"github.com/imgbuild/imgbuild/internal/blockdev"
 	"golang.org/x/sys/unix"
 )
 

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/google/uuid"
-	"github.com/imgbuild/imgbuild/blockdev"
+	"github.com/imgbuild/imgbuild/internal/blockdev"
 )
 
 // prepareRoot leaves ROOT ready to mount: on first boot (no ext4 magic) it

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/sign"
-	"github.com/imgbuild/imgbuild/verity"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
 )
 
 // What the build puts in the initramfs and on the ESP (layout.md).

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/imgbuild/imgbuild/gpt"
+	"github.com/imgbuild/imgbuild/internal/gpt"
 )
 
 // growRoot grows ROOT, which must be the partition that ends last, to the

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/imgbuild/imgbuild/gpt"
+	"github.com/imgbuild/imgbuild/internal/gpt"
 )
 
 // TestFirstBootOnFile runs stage-1's first-boot work on a disk image that

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 
-	"github.com/imgbuild/imgbuild/blockdev"
-	"github.com/imgbuild/imgbuild/verity/dm"
+	"github.com/imgbuild/imgbuild/internal/blockdev"
+	"github.com/imgbuild/imgbuild/rootfs/verity/dm"
 )
 
 // usrMapperName is the device-mapper name of the verified USR.

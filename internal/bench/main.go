@@ -220,7 +220,7 @@ var metric = regexp.MustCompile(`([0-9.]+) (time_ratio|size_ratio)`)
 
 // squashfsRatio runs the squashfs package's BenchmarkVsMksquashfs.
 func squashfsRatio() (string, error) {
-	out, err := exec.Command("go", "test", "./squashfs", "-run", "^$", "-bench", "VsMksquashfs/zstd-15", "-benchtime", "3x").CombinedOutput()
+	out, err := exec.Command("go", "test", "./rootfs/squashfs", "-run", "^$", "-bench", "VsMksquashfs/zstd-15", "-benchtime", "3x").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("squashfs benchmark: %v\n%s", err, out)
 	}
@@ -238,7 +238,7 @@ var verityLine = regexp.MustCompile(`(?m)^\s*bench_test.go:\d+: (veritysetup for
 
 // verityRatio runs the verity package's TestBenchCompare.
 func verityRatio() (string, error) {
-	cmd := exec.Command("go", "test", "./verity", "-run", "TestBenchCompare", "-v", "-count=1")
+	cmd := exec.Command("go", "test", "./rootfs/verity", "-run", "TestBenchCompare", "-v", "-count=1")
 	cmd.Env = append(os.Environ(), "IMGBUILD_BENCH=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

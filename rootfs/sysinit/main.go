@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/netup"
@@ -71,7 +71,7 @@ func (s *sysinit) run() {
 		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 		s.con = supervise.NewConsole(openConsole()) // /dev is mounted now
 	}
-	cfg, err := loadConfig(imageconfig.Path)
+	cfg, err := loadConfig(contract.Path)
 	if err != nil {
 		s.fatal(err)
 	}
@@ -79,7 +79,7 @@ func (s *sysinit) run() {
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
 		s.fatal(err)
 	}
-	if err := copyFactory(imageconfig.FactoryDir, "/"); err != nil {
+	if err := copyFactory(contract.FactoryDir, "/"); err != nil {
 		s.logf("%v", err)
 	}
 	if cfg.Hostname != "" {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/kernel"
 )
@@ -260,14 +260,14 @@ func writeTestInitramfs(t *testing.T, dir string, k *kernel.Kernel, path string)
 	sysinit := goBuild(t, filepath.Join(dir, "sysinit"), ".")
 	t.Logf("sysinit binary (-s -w): %d bytes", len(sysinit))
 
-	cfg := imageconfig.Config{
+	cfg := contract.Config{
 		Name: "sysinit-test", Version: "0.1.0", Hostname: "testhost",
-		Services: []imageconfig.Service{
+		Services: []contract.Service{
 			{
 				Name: "httpd", Command: "/usr/bin/busybox",
 				Args: []string{"httpd", "-f", "-v", "-p", "8080", "-h", "/www"},
 				User: "www", Restart: "always", BackoffMS: 500, MaxBackoffMS: 4000,
-				Health: &imageconfig.Health{HTTPURL: "http://127.0.0.1:8080/", IntervalMS: 200, TimeoutMS: 1000},
+				Health: &contract.Health{HTTPURL: "http://127.0.0.1:8080/", IntervalMS: 200, TimeoutMS: 1000},
 			},
 			{
 				Name: "hello", Command: "/usr/bin/busybox", After: []string{"httpd"}, User: "33",
@@ -282,11 +282,11 @@ func writeTestInitramfs(t *testing.T, dir string, k *kernel.Kernel, path string)
 	}
 	in.Files = []initramfs.File{
 		{Path: "/usr/lib/imgbuild/sysinit", Data: sysinit, Mode: 0o755},
-		{Path: imageconfig.Path, Data: js, Mode: 0o644},
+		{Path: contract.Path, Data: js, Mode: 0o644},
 		{Path: "/usr/bin/busybox", Data: busybox(t, dir), Mode: 0o755},
 		{Path: "/www/index.html", Data: []byte(testPage), Mode: 0o644},
-		{Path: imageconfig.FactoryDir + "/etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/false\n"), Mode: 0o644},
-		{Path: imageconfig.FactoryDir + "/etc/group", Data: []byte("root:x:0:\nwww:x:33:\n"), Mode: 0o644},
+		{Path: contract.FactoryDir + "/etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/false\n"), Mode: 0o644},
+		{Path: contract.FactoryDir + "/etc/group", Data: []byte("root:x:0:\nwww:x:33:\n"), Mode: 0o644},
 	}
 	f, err := os.Create(path)
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/blockdev"
+	"github.com/imgbuild/imgbuild/internal/blockdev"
 )
 
 // findESP returns the partition whose GPT unique GUID is partUUID, in

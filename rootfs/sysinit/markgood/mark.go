@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/blockdev"
+	"github.com/imgbuild/imgbuild/internal/blockdev"
 	"golang.org/x/sys/unix"
 )
 

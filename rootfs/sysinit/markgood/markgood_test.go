@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/blockdev"
+	"github.com/imgbuild/imgbuild/internal/blockdev"
 )
 
 func TestParam(t *testing.T) {

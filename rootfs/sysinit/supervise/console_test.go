@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 // openPTY returns a pseudo-terminal master and its slave's path.
@@ -38,8 +38,8 @@ func TestConsoleService(t *testing.T) {
 	defer master.Close()
 	buf := &syncBuffer{}
 	con := NewConsole(buf)
-	s, err := New([]imageconfig.Service{sh("shell", `echo "tty=$(tty) sid=$(ps -o sid= -p $$ 2>/dev/null || cut -d' ' -f6 /proc/$$/stat) pid=$$"; read line; echo "got $line"`,
-		func(s *imageconfig.Service) { s.Console = true })},
+	s, err := New([]contract.Service{sh("shell", `echo "tty=$(tty) sid=$(ps -o sid= -p $$ 2>/dev/null || cut -d' ' -f6 /proc/$$/stat) pid=$$"; read line; echo "got $line"`,
+		func(s *contract.Service) { s.Console = true })},
 		Options{Console: con, Reaper: sharedReaper(), TTY: slave, BaseEnv: []string{"PATH=/usr/bin:/bin"},
 			Logf: func(f string, a ...any) { con.Printf("sysinit: "+f, a...) }})
 	if err != nil {

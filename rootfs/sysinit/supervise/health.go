@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 // Defaults for a health check that leaves its timings zero.
@@ -18,14 +18,14 @@ const (
 	defaultTimeout  = time.Second
 )
 
-func interval(h *imageconfig.Health) time.Duration {
+func interval(h *contract.Health) time.Duration {
 	if h.IntervalMS > 0 {
 		return time.Duration(h.IntervalMS) * time.Millisecond
 	}
 	return defaultInterval
 }
 
-func timeout(h *imageconfig.Health) time.Duration {
+func timeout(h *contract.Health) time.Duration {
 	if h.TimeoutMS > 0 {
 		return time.Duration(h.TimeoutMS) * time.Millisecond
 	}
@@ -34,7 +34,7 @@ func timeout(h *imageconfig.Health) time.Duration {
 
 // Probe runs one health check: a TCP connect to 127.0.0.1:TCPPort, or a
 // GET of HTTPURL that must answer 2xx.
-func Probe(ctx context.Context, h *imageconfig.Health) error {
+func Probe(ctx context.Context, h *contract.Health) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout(h))
 	defer cancel()
 	switch {

@@ -3,15 +3,15 @@ package supervise
 import (
 	"fmt"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 var restartPolicies = map[string]bool{"always": true, "on-failure": true, "never": true, "": true}
 
 // Validate checks names, references, policies and that the `after`
 // graph has no cycle (which would leave services waiting forever).
-func Validate(services []imageconfig.Service) error {
-	byName := map[string]*imageconfig.Service{}
+func Validate(services []contract.Service) error {
+	byName := map[string]*contract.Service{}
 	for i := range services {
 		s := &services[i]
 		if s.Name == "" {

@@ -11,12 +11,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 // service is the supervisor of one configured service.
 type service struct {
-	cfg       imageconfig.Service
+	cfg       contract.Service
 	sup       *Supervisor
 	ready     chan struct{}
 	readyOnce sync.Once

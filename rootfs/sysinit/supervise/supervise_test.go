@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 // syncBuffer is a goroutine-safe sink for Console.
@@ -61,7 +61,7 @@ func sharedReaper() *Reaper {
 	return testReaper
 }
 
-func newTestSupervisor(t *testing.T, services []imageconfig.Service) (*Supervisor, *syncBuffer) {
+func newTestSupervisor(t *testing.T, services []contract.Service) (*Supervisor, *syncBuffer) {
 	t.Helper()
 	buf := &syncBuffer{}
 	con := NewConsole(buf)
@@ -81,8 +81,8 @@ func newTestSupervisor(t *testing.T, services []imageconfig.Service) (*Superviso
 	return s, buf
 }
 
-func sh(name, script string, mod ...func(*imageconfig.Service)) imageconfig.Service {
-	s := imageconfig.Service{Name: name, Command: "/bin/sh", Args: []string{"-c", script}, Restart: "never"}
+func sh(name, script string, mod ...func(*contract.Service)) contract.Service {
+	s := contract.Service{Name: name, Command: "/bin/sh", Args: []string{"-c", script}, Restart: "never"}
 	for _, m := range mod {
 		m(&s)
 	}
@@ -90,7 +90,7 @@ func sh(name, script string, mod ...func(*imageconfig.Service)) imageconfig.Serv
 }
 
 func TestOutputPrefixed(t *testing.T) {
-	_, buf := newTestSupervisor(t, []imageconfig.Service{
+	_, buf := newTestSupervisor(t, []contract.Service{
 		sh("echo", `echo hello; echo oops >&2; printf 'no newline'`),
 	})
 	buf.waitFor(t, "sysinit: echo exited (status 0)", 5*time.Second)
@@ -105,7 +105,7 @@ func TestOutputPrefixed(t *testing.T) {
 func TestOutputLinesNeverInterleave(t *testing.T) {
 	long := strings.Repeat("x", 1000)
 	script := fmt.Sprintf(`i=0; while [ $i -lt 200 ]; do echo %s; i=$((i+1)); done`, long)
-	_, buf := newTestSupervisor(t, []imageconfig.Service{sh("a", script), sh("b", script)})
+	_, buf := newTestSupervisor(t, []contract.Service{sh("a", script), sh("b", script)})
 	buf.waitFor(t, "a exited", 10*time.Second)
 	buf.waitFor(t, "b exited", 10*time.Second)
 	time.Sleep(100 * time.Millisecond)
@@ -140,7 +140,7 @@ func TestRestartPolicies(t *testing.T) {
 			dir := t.TempDir()
 			counter := filepath.Join(dir, "runs")
 			script := fmt.Sprintf("echo run >> %s; %s", counter, tt.script)
-			_, buf := newTestSupervisor(t, []imageconfig.Service{sh("svc", script, func(s *imageconfig.Service) {
+			_, buf := newTestSupervisor(t, []contract.Service{sh("svc", script, func(s *contract.Service) {
 				s.Restart, s.BackoffMS, s.MaxBackoffMS = tt.policy, 20, 40
 			})})
 			buf.waitFor(t, "svc exited", 5*time.Second)
@@ -158,7 +158,7 @@ func TestRestartPolicies(t *testing.T) {
 }
 
 func TestBackoffDoublesAndCaps(t *testing.T) {
-	_, buf := newTestSupervisor(t, []imageconfig.Service{sh("crash", "exit 1", func(s *imageconfig.Service) {
+	_, buf := newTestSupervisor(t, []contract.Service{sh("crash", "exit 1", func(s *contract.Service) {
 		s.Restart, s.BackoffMS, s.MaxBackoffMS = "always", 10, 40
 	})})
 	buf.waitFor(t, "restarting in 40ms", 5*time.Second)
@@ -171,7 +171,7 @@ func TestBackoffDoublesAndCaps(t *testing.T) {
 }
 
 func TestEnv(t *testing.T) {
-	_, buf := newTestSupervisor(t, []imageconfig.Service{sh("env", `echo "$GREETING $PATH"`, func(s *imageconfig.Service) {
+	_, buf := newTestSupervisor(t, []contract.Service{sh("env", `echo "$GREETING $PATH"`, func(s *contract.Service) {
 		s.Env = []string{"GREETING=hi", "PATH=/custom:/bin"}
 	})})
 	buf.waitFor(t, "env exited", 5*time.Second)
@@ -225,11 +225,11 @@ func TestDependencyOrder(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	services := []imageconfig.Service{
-		sh("web", "echo web >> "+log+"; sleep 30", func(s *imageconfig.Service) { s.After = []string{"app"} }),
-		sh("app", "echo app >> "+log+"; sleep 30", func(s *imageconfig.Service) { s.After = []string{"db"} }),
-		sh("db", "echo db >> "+log+"; sleep 30", func(s *imageconfig.Service) {
-			s.Health = &imageconfig.Health{HTTPURL: srv.URL, IntervalMS: 20, TimeoutMS: 200}
+	services := []contract.Service{
+		sh("web", "echo web >> "+log+"; sleep 30", func(s *contract.Service) { s.After = []string{"app"} }),
+		sh("app", "echo app >> "+log+"; sleep 30", func(s *contract.Service) { s.After = []string{"db"} }),
+		sh("db", "echo db >> "+log+"; sleep 30", func(s *contract.Service) {
+			s.Health = &contract.Health{HTTPURL: srv.URL, IntervalMS: 20, TimeoutMS: 200}
 		}),
 	}
 	sup, buf := newTestSupervisor(t, services)
@@ -261,21 +261,21 @@ func TestDependencyOrder(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	svc := func(name string, after ...string) imageconfig.Service {
-		return imageconfig.Service{Name: name, Command: "/bin/true", Restart: "never", After: after}
+	svc := func(name string, after ...string) contract.Service {
+		return contract.Service{Name: name, Command: "/bin/true", Restart: "never", After: after}
 	}
 	tests := []struct {
 		name     string
-		services []imageconfig.Service
+		services []contract.Service
 		wantErr  string
 	}{
-		{"ok", []imageconfig.Service{svc("a"), svc("b", "a")}, ""},
-		{"cycle", []imageconfig.Service{svc("a", "b"), svc("b", "a")}, "cycle"},
-		{"self", []imageconfig.Service{svc("a", "a")}, "cycle"},
-		{"unknown", []imageconfig.Service{svc("a", "zz")}, "unknown service"},
-		{"dup", []imageconfig.Service{svc("a"), svc("a")}, "twice"},
-		{"policy", []imageconfig.Service{{Name: "a", Command: "/x", Restart: "sometimes"}}, "restart policy"},
-		{"health", []imageconfig.Service{{Name: "a", Command: "/x", Health: &imageconfig.Health{}}}, "exactly one"},
+		{"ok", []contract.Service{svc("a"), svc("b", "a")}, ""},
+		{"cycle", []contract.Service{svc("a", "b"), svc("b", "a")}, "cycle"},
+		{"self", []contract.Service{svc("a", "a")}, "cycle"},
+		{"unknown", []contract.Service{svc("a", "zz")}, "unknown service"},
+		{"dup", []contract.Service{svc("a"), svc("a")}, "twice"},
+		{"policy", []contract.Service{{Name: "a", Command: "/x", Restart: "sometimes"}}, "restart policy"},
+		{"health", []contract.Service{{Name: "a", Command: "/x", Health: &contract.Health{}}}, "exactly one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,14 +298,14 @@ func TestProbe(t *testing.T) {
 	live := okSrv.Listener.Addr().(*net.TCPAddr).Port
 	tests := []struct {
 		name   string
-		h      imageconfig.Health
+		h      contract.Health
 		wantOK bool
 	}{
-		{"http 200", imageconfig.Health{HTTPURL: okSrv.URL}, true},
-		{"http 503", imageconfig.Health{HTTPURL: badSrv.URL}, false},
-		{"http dead", imageconfig.Health{HTTPURL: fmt.Sprintf("http://127.0.0.1:%d/", dead), TimeoutMS: 300}, false},
-		{"tcp live", imageconfig.Health{TCPPort: live}, true},
-		{"tcp dead", imageconfig.Health{TCPPort: dead, TimeoutMS: 300}, false},
+		{"http 200", contract.Health{HTTPURL: okSrv.URL}, true},
+		{"http 503", contract.Health{HTTPURL: badSrv.URL}, false},
+		{"http dead", contract.Health{HTTPURL: fmt.Sprintf("http://127.0.0.1:%d/", dead), TimeoutMS: 300}, false},
+		{"tcp live", contract.Health{TCPPort: live}, true},
+		{"tcp dead", contract.Health{TCPPort: dead, TimeoutMS: 300}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,12 +323,12 @@ func TestFailingHealthBlocksHealthy(t *testing.T) {
 	ln.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	sup, buf := newTestSupervisor(t, []imageconfig.Service{
-		sh("good", "sleep 30", func(s *imageconfig.Service) {
-			s.Health = &imageconfig.Health{HTTPURL: srv.URL, IntervalMS: 20}
+	sup, buf := newTestSupervisor(t, []contract.Service{
+		sh("good", "sleep 30", func(s *contract.Service) {
+			s.Health = &contract.Health{HTTPURL: srv.URL, IntervalMS: 20}
 		}),
-		sh("bad", "sleep 30", func(s *imageconfig.Service) {
-			s.Health = &imageconfig.Health{TCPPort: dead, IntervalMS: 20, TimeoutMS: 100}
+		sh("bad", "sleep 30", func(s *contract.Service) {
+			s.Health = &contract.Health{TCPPort: dead, IntervalMS: 20, TimeoutMS: 100}
 		}),
 	})
 	buf.waitFor(t, "bad health check failing: tcp", 5*time.Second)
@@ -345,7 +345,7 @@ func TestFailingHealthBlocksHealthy(t *testing.T) {
 }
 
 func TestHealthyWithoutChecks(t *testing.T) {
-	sup, buf := newTestSupervisor(t, []imageconfig.Service{
+	sup, buf := newTestSupervisor(t, []contract.Service{
 		sh("daemon", "sleep 30"),
 		sh("oneshot", "exit 0"),
 	})
@@ -360,8 +360,8 @@ func TestStopKillsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child")
 	// The child of the shell ignores nothing but is in the service's group.
-	sup, buf := newTestSupervisor(t, []imageconfig.Service{
-		sh("tree", fmt.Sprintf("sleep 60 & echo $! > %s; trap '' TERM; wait", pidFile), func(s *imageconfig.Service) { s.Restart = "always" }),
+	sup, buf := newTestSupervisor(t, []contract.Service{
+		sh("tree", fmt.Sprintf("sleep 60 & echo $! > %s; trap '' TERM; wait", pidFile), func(s *contract.Service) { s.Restart = "always" }),
 	})
 	<-sup.Healthy()
 	deadline := time.Now().Add(5 * time.Second)
@@ -404,7 +404,7 @@ func TestRunsAsUser(t *testing.T) {
 	os.WriteFile(group, []byte("www:x:34:\nweb:x:500:www\n"), 0o644)
 	buf := &syncBuffer{}
 	con := NewConsole(buf)
-	s, err := New([]imageconfig.Service{sh("who", "id -u; id -g; id -G; echo $HOME", func(s *imageconfig.Service) { s.User = "www" })},
+	s, err := New([]contract.Service{sh("who", "id -u; id -g; id -G; echo $HOME", func(s *contract.Service) { s.User = "www" })},
 		Options{Console: con, Reaper: sharedReaper(), PasswdPath: passwd, GroupPath: group,
 			Logf: func(f string, a ...any) { con.Printf("sysinit: "+f, a...) }, BaseEnv: []string{"PATH=/usr/bin:/bin"}})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgbuild/imgbuild/imageconfig"
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 // Options tune a Supervisor; zero values get the documented defaults.
@@ -47,7 +47,7 @@ type Supervisor struct {
 }
 
 // New validates services and prepares a Supervisor; nothing starts yet.
-func New(services []imageconfig.Service, opts Options) (*Supervisor, error) {
+func New(services []contract.Service, opts Options) (*Supervisor, error) {
 	if err := Validate(services); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,53 @@
+// Package imageconfig holds the runtime configuration that a build writes
+// into USR (/usr/lib/imgbuild/image.json) and that sysinit reads at boot.
+// It is the one contract between the build host and PID 1, so it carries
+// only what sysinit needs, already resolved (paths, numeric durations).
+package contract
+
+// Path is where the configuration lives once USR is mounted on /usr.
+const Path = "/usr/lib/imgbuild/image.json"
+
+// FactoryDir holds files that the manifest places outside /usr (for
+// example /etc/hosts). sysinit copies them to / on every boot, so an
+// update that changes them takes effect, as systemd-tmpfiles does with
+// /usr/share/factory.
+const FactoryDir = "/usr/share/factory"
+
+// Config is the whole runtime configuration of one image.
+type Config struct {
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	Hostname string    `json:"hostname"`
+	Services []Service `json:"services,omitempty"`
+}
+
+// Service is one supervised process.
+type Service struct {
+	Name    string   `json:"name"`
+	Command string   `json:"command"` // absolute path inside the booted system
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"` // KEY=VALUE
+	// User is "uid", "uid:gid" or a name found in /etc/passwd; empty is root.
+	User string `json:"user,omitempty"`
+	// Restart is "always", "on-failure" or "never".
+	Restart string `json:"restart"`
+	// BackoffMS is the first restart delay; it doubles up to MaxBackoffMS.
+	BackoffMS    int64 `json:"backoff_ms"`
+	MaxBackoffMS int64 `json:"max_backoff_ms"`
+	// After names services that must be healthy (or started, when they
+	// have no health check) before this one starts.
+	After []string `json:"after,omitempty"`
+	// Console attaches the service to the serial console as its
+	// controlling terminal (an interactive shell) instead of prefixing
+	// its output.
+	Console bool    `json:"console,omitempty"`
+	Health  *Health `json:"health,omitempty"`
+}
+
+// Health is a readiness probe. Exactly one of TCPPort or HTTPURL is set.
+type Health struct {
+	TCPPort    int    `json:"tcp_port,omitempty"`
+	HTTPURL    string `json:"http_url,omitempty"`
+	IntervalMS int64  `json:"interval_ms"`
+	TimeoutMS  int64  `json:"timeout_ms"`
+}

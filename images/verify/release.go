@@ -1,0 +1,214 @@
+// Package release reads an image's release record back and checks it:
+// the signature against trusted keys, the sha256 of the kernel and
+// initramfs on the ESP and of the USR slot, and the slot's dm-verity
+// tree, block by block. It is what `imgbuild verify` and `imgbuild
+// inspect` use; it only reads the image.
+package verify
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
+)
+
+// Partition numbers of layout.md.
+const (
+	espPartition  = 1
+	usrAPartition = 3
+)
+
+// Image is slot A's release as an image holds it.
+type Image struct {
+	Path      string
+	Record    []byte // imgbuild/a/release.json as stored
+	Signature []byte // imgbuild/a/release.sig; nil when the image is unsigned
+	Parsed    *sign.Record
+	SignerID  string // key id the signature file names (not yet verified)
+	esp       map[string][]byte
+}
+
+// Read reads slot A's record, signature and boot files from the image's ESP.
+func Read(imagePath string) (*Image, error) {
+	files, err := readESP(imagePath, espPartition, []string{
+		"imgbuild/a/release.json", "imgbuild/a/release.sig", "imgbuild/a/vmlinuz", "imgbuild/a/initrd", UKIPath})
+	if err != nil {
+		return nil, fmt.Errorf("release: %w", err)
+	}
+	img := &Image{Path: imagePath, esp: files}
+	rec, ok := files["imgbuild/a/release.json"]
+	if !ok {
+		return nil, fmt.Errorf("release: %s has no imgbuild/a/release.json on its ESP (built before release records?)", imagePath)
+	}
+	img.Record = rec
+	if img.Parsed, err = sign.ParseRecord(rec); err != nil {
+		return nil, fmt.Errorf("release: %s: imgbuild/a/release.json: %w", imagePath, err)
+	}
+	if sig, ok := files["imgbuild/a/release.sig"]; ok {
+		img.Signature = sig
+		img.SignerID = signatureKeyID(sig)
+	}
+	return img, nil
+}
+
+// signatureKeyID is the key-id line of a signature file, for display.
+func signatureKeyID(sig []byte) string {
+	for _, line := range strings.Split(string(sig), "\n") {
+		if id, ok := strings.CutPrefix(line, "key-id "); ok {
+			return id
+		}
+	}
+	return "?"
+}
+
+// Check is one comparison of verify.
+type Check struct {
+	Name     string
+	Expected string
+	Actual   string
+	Err      error // nil: ok
+}
+
+// OK reports whether the check passed.
+func (c Check) OK() bool { return c.Err == nil }
+
+// Verify runs every check on the image and returns them all, failures
+// included, so that one run shows everything wrong. The error is only
+// for an image that cannot be read at all.
+func Verify(imagePath string, keys []ed25519.PublicKey) ([]Check, error) {
+	img, err := Read(imagePath)
+	if err != nil {
+		return nil, err
+	}
+	rec := img.Parsed
+	checks := []Check{img.checkSignature(keys)}
+	checks = append(checks, hashCheck("kernel sha256 (imgbuild/a/vmlinuz)", rec.Kernel, img.esp, "imgbuild/a/vmlinuz"))
+	checks = append(checks, hashCheck("initramfs sha256 (imgbuild/a/initrd)", rec.Initramfs, img.esp, "imgbuild/a/initrd"))
+	if u, ok := img.esp[UKIPath]; ok {
+		checks = append(checks, ukiChecks(recordHashes{rec.Kernel, rec.Initramfs, rec.VerityRoot}, u)...)
+	}
+	usr, err := openUSR(imagePath)
+	if err != nil {
+		return nil, err
+	}
+	defer usr.Close()
+	p, err := params(rec)
+	if err != nil {
+		checks = append(checks, Check{Name: "verity parameters", Err: err})
+		return checks, nil
+	}
+	length := p.HashOffset + verity.HashAreaSize(p.DataSize())
+	checks = append(checks, usrHashCheck(usr, length, rec.USR))
+	checks = append(checks, verityCheck(usr, p))
+	return checks, nil
+}
+
+func (img *Image) checkSignature(keys []ed25519.PublicKey) Check {
+	c := Check{Name: "signature (imgbuild/a/release.sig)"}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = sign.KeyID(k)
+	}
+	c.Expected = "signed by key " + strings.Join(ids, " or ")
+	if img.Signature == nil {
+		c.Actual = "UNSIGNED"
+		c.Err = fmt.Errorf("the image has no release signature")
+		return c
+	}
+	c.Actual = "signature names key " + img.SignerID
+	if _, err := sign.Verify(img.Record, img.Signature, keys); err != nil {
+		c.Err = err
+		return c
+	}
+	c.Actual = "signed by key " + img.SignerID
+	return c
+}
+
+func hashCheck(name, want string, files map[string][]byte, path string) Check {
+	c := Check{Name: name, Expected: want}
+	data, ok := files[path]
+	if !ok {
+		c.Actual, c.Err = "missing", fmt.Errorf("%s is not on the ESP", path)
+		return c
+	}
+	sum := sha256.Sum256(data)
+	c.Actual = hex.EncodeToString(sum[:])
+	if c.Actual != want {
+		c.Err = fmt.Errorf("%s does not match the release record", path)
+	}
+	return c
+}
+
+// usr is the USR-A partition of an image as a reader.
+type usr struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (u usr) Close() error { return u.f.Close() }
+
+func openUSR(imagePath string) (usr, error) {
+	info, err := disk.Read(imagePath)
+	if err != nil {
+		return usr{}, fmt.Errorf("release: %w", err)
+	}
+	p, ok := info.Partition(usrAPartition)
+	if !ok {
+		return usr{}, fmt.Errorf("release: %s has no partition %d (USR-A)", imagePath, usrAPartition)
+	}
+	f, err := os.Open(imagePath)
+	if err != nil {
+		return usr{}, fmt.Errorf("release: %w", err)
+	}
+	return usr{io.NewSectionReader(f, p.Start, p.Size), f}, nil
+}
+
+func usrHashCheck(u usr, length int64, want string) Check {
+	c := Check{Name: fmt.Sprintf("USR-A sha256 (first %d bytes: squashfs + hash tree)", length), Expected: want}
+	if length > u.Size() {
+		c.Actual, c.Err = "partition too small", fmt.Errorf("the record covers %d bytes, partition 3 has %d", length, u.Size())
+		return c
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(u, 0, length)); err != nil {
+		c.Actual, c.Err = "unreadable", err
+		return c
+	}
+	c.Actual = hex.EncodeToString(h.Sum(nil))
+	if c.Actual != want {
+		c.Err = fmt.Errorf("USR-A does not match the release record")
+	}
+	return c
+}
+
+func verityCheck(u usr, p verity.Params) Check {
+	c := Check{Name: "dm-verity tree of USR-A", Expected: "root hash " + hex.EncodeToString(p.RootHash)}
+	if err := verity.Verify(u, p); err != nil {
+		c.Actual, c.Err = err.Error(), err
+		return c
+	}
+	c.Actual = "every data and hash block matches"
+	return c
+}
+
+func params(rec *sign.Record) (verity.Params, error) {
+	root, err := hex.DecodeString(rec.VerityRoot)
+	if err != nil || len(root) != sha256.Size {
+		return verity.Params{}, fmt.Errorf("verity_root %q is not a sha256 hash in hex", rec.VerityRoot)
+	}
+	salt, err := hex.DecodeString(rec.VeritySalt)
+	if err != nil {
+		return verity.Params{}, fmt.Errorf("verity_salt %q is not hex", rec.VeritySalt)
+	}
+	if rec.DataBlocks == 0 || rec.HashOffset%verity.BlockSize != 0 || int64(rec.DataBlocks)*verity.BlockSize > rec.HashOffset {
+		return verity.Params{}, fmt.Errorf("verity_data_blocks %d and verity_hash_offset %d make no hash tree", rec.DataBlocks, rec.HashOffset)
+	}
+	return verity.Params{DataBlocks: rec.DataBlocks, HashOffset: rec.HashOffset, Salt: salt, RootHash: root, UUID: rec.VerityUUID}, nil
+}
