@@ -1,8 +1,20 @@
-// Package build turns a manifest into a bootable image: it resolves and
-// pins the inputs, fetches and builds them (cached by content), assembles
-// USR, the initramfs and the ESP, and writes the GPT disk. Every output
-// is made in a staging directory beside the output directory and renamed
-// into place only when the whole build has succeeded.
+// Package build turns a manifest into a bootable image. pipeline.go
+// only orchestrates; each phase has its own file:
+//
+//	resolve.go    pin the inputs in the lock file (Debian packages, Go modules, epoch)
+//	fetch.go      download the Debian packages, build the manifest's Go binaries
+//	own.go        build imgbuild's on-image programs (stage-1, sysinit)
+//	kernel.go     the kernel and the closure of the modules stage-1 loads
+//	usr.go        the USR tree, its squashfs and (verity.go) its dm-verity tree
+//	initramfs.go  stage-1, modules and trusted keys in a cpio archive
+//	sign.go       the release record and its signature (secureboot.go: UKIs)
+//	disk.go       the ESP files and the GPT disk
+//	convert.go    other formats of the disk (qcow2)
+//	publish.go    the summary, the lock file, and the atomic rename into place
+//
+// Every output is made in a staging directory beside the output
+// directory and renamed into place only when the whole build has
+// succeeded; cache.go keeps content-addressed results between builds.
 package build
 
 import (
@@ -112,20 +124,6 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-// publish renames the staged outputs into the output directory.
-func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
-	out := make([]Artifact, 0, len(arts))
-	for _, a := range arts {
-		dst := filepath.Join(outDir, filepath.Base(a.Path))
-		if err := os.Rename(a.Path, dst); err != nil {
-			return nil, fmt.Errorf("publish %s: %w", filepath.Base(a.Path), err)
-		}
-		a.Path = dst
-		out = append(out, a)
-	}
-	return out, nil
 }
 
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

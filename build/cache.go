@@ -3,10 +3,13 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 )
 
 // DefaultCacheDir is $IMGBUILD_CACHE, else $XDG_CACHE_HOME/imgbuild,
@@ -78,4 +81,70 @@ func sumReader(r io.Reader) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Caches of our own outputs (stage-1 and sysinit, the initramfs, USR with
+// its verity tree, the disk image's digest) are keyed by the hash of
+// every input and of the imgbuild executable itself: a new imgbuild may
+// write different bytes for the same inputs.
+
+var self struct {
+	once sync.Once
+	sum  string
+}
+
+// toolHash is the sha256 of the running executable; when it cannot be
+// read the keys get a unique value, so nothing is reused.
+func toolHash() string {
+	self.once.Do(func() {
+		self.sum = fmt.Sprintf("unknown-%d", time.Now().UnixNano())
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		if sum, _, err := fileSHA256(exe); err == nil {
+			self.sum = sum
+		}
+	})
+	return self.sum
+}
+
+func cacheNote(hit bool, what string) string {
+	if hit {
+		return "cached (" + what + ")"
+	}
+	return "built (" + what + ")"
+}
+
+// hashReader is the sha256 of everything r yields.
+func hashReader(open func() (io.ReadCloser, error)) (string, error) {
+	r, err := open()
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	sum, _, err := sumReader(r)
+	return sum, err
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+// cachedCopy copies a cache entry to dst: outputs are never links into
+// the cache, so editing or booting them cannot corrupt it.
+func cachedCopy(src, dst string) error {
+	return copyFile(src, dst)
 }

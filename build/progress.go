@@ -88,3 +88,10 @@ func (r *meteredReader) Read(p []byte) (int, error) {
 	r.m.add(n)
 	return n, err
 }
+
+// verbose reports msg as an info event of step when --verbose is on.
+func (b *builder) verbose(msg string) {
+	if b.opts.Verbose {
+		b.report.send(Event{Step: "info", Status: "info", Detail: msg})
+	}
+}

@@ -2,6 +2,9 @@ package build
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +19,7 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/rootfs/squashfs"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
 
 	"github.com/imgbuild/imgbuild/internal/unixmode"
 )
@@ -156,4 +160,114 @@ func metered(step string, r Reporter, es []squashfs.Entry) []squashfs.Entry {
 		}
 	}
 	return out
+}
+
+func (b *builder) usr(ctx context.Context, out string) (string, error) {
+	for _, bin := range b.m.Binaries {
+		switch {
+		case bin.Deb != "":
+			p, err := b.debFile(bin)
+			if err != nil {
+				return "", err
+			}
+			b.binaries[bin.Name] = p
+		case bin.Local != "":
+			b.binaries[bin.Name] = b.rel(bin.Local)
+		}
+	}
+	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, epoch: b.epoch})
+	if err != nil {
+		return "", err
+	}
+	return b.writeUSR(out, entries, squashfs.Options{Compression: squashfs.ZSTD, ModTime: b.epoch})
+}
+
+// writeUSR writes USR (squashfs then verity tree) to out, or copies it
+// from the cache when the same entries and options made it before.
+func (b *builder) writeUSR(out string, entries []squashfs.Entry, opt squashfs.Options) (string, error) {
+	k, err := usrKey(entries, opt, b.m.Name, b.m.Version)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	var verityTime time.Duration
+	path, hit, err := cached(b.opts.CacheDir, "usr", k, "usr", func(path string) error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		size, err := squashfs.Write(f, 0, metered("usr", b.report, entries), opt)
+		if err != nil {
+			return fmt.Errorf("usr: squashfs: %w", err)
+		}
+		t := time.Now()
+		p, err := b.appendVerity(f, size)
+		if err != nil {
+			return err
+		}
+		verityTime = time.Since(t)
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return writeJSON(filepath.Join(filepath.Dir(path), "meta.json"), usrMeta{SquashfsSize: size, Entries: len(entries), Verity: p})
+	})
+	if err != nil {
+		return "", err
+	}
+	var meta usrMeta
+	if err := readJSON(filepath.Join(filepath.Dir(path), "meta.json"), &meta); err != nil || meta.Verity == nil {
+		return "", fmt.Errorf("usr: cache entry %s: %v", filepath.Dir(path), err)
+	}
+	if err := b.checkUSRSize(path, meta.SquashfsSize); err != nil {
+		return "", err
+	}
+	b.sec.verity = meta.Verity
+	if err := cachedCopy(path, out); err != nil {
+		return "", fmt.Errorf("usr: %w", err)
+	}
+	if hit {
+		return fmt.Sprintf("cached: %d entries, %.1f MiB squashfs + dm-verity tree", meta.Entries, mib(meta.SquashfsSize)), nil
+	}
+	return fmt.Sprintf("%d entries, %.1f MiB squashfs, dm-verity tree in %s, all in %s", meta.Entries, mib(meta.SquashfsSize),
+		verityTime.Round(time.Millisecond), since(start)), nil
+}
+
+// checkUSRSize fails when squashfs plus hash tree overflow the slot.
+func (b *builder) checkUSRSize(path string, squashfsSize int64) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("usr: %w", err)
+	}
+	if st.Size() > int64(b.m.Disk.USR) {
+		return fmt.Errorf("%s: USR needs %.1f MiB (squashfs %.1f MiB + dm-verity hash area %.1f MiB), more than its slot (disk.usr = %v): raise disk.usr",
+			b.m.File, mib(st.Size()), mib(squashfsSize), mib(st.Size()-squashfsSize), b.m.Disk.USR)
+	}
+	return nil
+}
+
+// usrKey hashes the entries' metadata and content and every option that
+// shapes the squashfs and its verity tree.
+func usrKey(entries []squashfs.Entry, opt squashfs.Options, name, version string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00usr\x00%d %d %d %d\x00%s\x00%s\n", toolHash(), opt.Compression, opt.Level, opt.BlockSize, opt.ModTime.Unix(), name, version)
+	for _, e := range entries {
+		sum := ""
+		if e.Open != nil {
+			var err error
+			if sum, err = hashReader(e.Open); err != nil {
+				return "", fmt.Errorf("usr: hash %s: %w", e.Path, err)
+			}
+		}
+		fmt.Fprintf(h, "%q %v %d %d %d %q %d %d %s\n", e.Path, e.Mode, e.UID, e.GID, e.ModTime.Unix(), e.Target, e.Size, e.Rdev, sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// usrMeta is kept beside a cached USR: what the rest of the build needs
+// of it without reading it again.
+type usrMeta struct {
+	SquashfsSize int64          `json:"squashfs_size"`
+	Entries      int            `json:"entries"`
+	Verity       *verity.Params `json:"verity"`
 }

@@ -4,46 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/imgbuild/imgbuild/internal/gobuild"
-	"github.com/imgbuild/imgbuild/rootfs/squashfs"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
 )
-
-// Caches of our own outputs (stage-1 and sysinit, the initramfs, USR with
-// its verity tree, the disk image's digest) are keyed by the hash of
-// every input and of the imgbuild executable itself: a new imgbuild may
-// write different bytes for the same inputs.
-
-var self struct {
-	once sync.Once
-	sum  string
-}
-
-// toolHash is the sha256 of the running executable; when it cannot be
-// read the keys get a unique value, so nothing is reused.
-func toolHash() string {
-	self.once.Do(func() {
-		self.sum = fmt.Sprintf("unknown-%d", time.Now().UnixNano())
-		exe, err := os.Executable()
-		if err != nil {
-			return
-		}
-		if sum, _, err := fileSHA256(exe); err == nil {
-			self.sum = sum
-		}
-	})
-	return self.sum
-}
 
 // ownPackages are imgbuild's on-image programs, built from its source.
 var ownPackages = []string{"./initramfs/stage1", "./rootfs/sysinit"}
@@ -111,70 +79,4 @@ func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
 	}
 	b.stage1, b.sysinit = stage1, filepath.Join(filepath.Dir(stage1), "sysinit")
 	return cacheNote(hit, "source "+k[:12]), nil
-}
-
-func cacheNote(hit bool, what string) string {
-	if hit {
-		return "cached (" + what + ")"
-	}
-	return "built (" + what + ")"
-}
-
-// hashReader is the sha256 of everything r yields.
-func hashReader(open func() (io.ReadCloser, error)) (string, error) {
-	r, err := open()
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	sum, _, err := sumReader(r)
-	return sum, err
-}
-
-// usrKey hashes the entries' metadata and content and every option that
-// shapes the squashfs and its verity tree.
-func usrKey(entries []squashfs.Entry, opt squashfs.Options, name, version string) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00usr\x00%d %d %d %d\x00%s\x00%s\n", toolHash(), opt.Compression, opt.Level, opt.BlockSize, opt.ModTime.Unix(), name, version)
-	for _, e := range entries {
-		sum := ""
-		if e.Open != nil {
-			var err error
-			if sum, err = hashReader(e.Open); err != nil {
-				return "", fmt.Errorf("usr: hash %s: %w", e.Path, err)
-			}
-		}
-		fmt.Fprintf(h, "%q %v %d %d %d %q %d %d %s\n", e.Path, e.Mode, e.UID, e.GID, e.ModTime.Unix(), e.Target, e.Size, e.Rdev, sum)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// usrMeta is kept beside a cached USR: what the rest of the build needs
-// of it without reading it again.
-type usrMeta struct {
-	SquashfsSize int64          `json:"squashfs_size"`
-	Entries      int            `json:"entries"`
-	Verity       *verity.Params `json:"verity"`
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
-}
-
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, v)
-}
-
-// cachedCopy copies a cache entry to dst: outputs are never links into
-// the cache, so editing or booting them cannot corrupt it.
-func cachedCopy(src, dst string) error {
-	return copyFile(src, dst)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,4 +175,27 @@ func debField(m *manifest.Manifest, name string) string {
 		}
 	}
 	return ""
+}
+
+// pin settles the lock: which exact inputs this build uses.
+func (b *builder) pin(ctx context.Context) error {
+	return b.report.step("resolve", func() (string, error) {
+		tc, err := gobuild.Toolchain(ctx)
+		if err != nil {
+			return "", err
+		}
+		b.toolchain = tc
+		old, err := manifest.LoadLock(manifest.LockPath(b.m.File))
+		if err != nil {
+			return "", err
+		}
+		b.lock, b.changes, err = resolveLock(ctx, b.m, old, b.opts.Lock, tc, filepath.Join(b.opts.CacheDir, "tmp"))
+		if err != nil {
+			return "", err
+		}
+		if len(b.changes) == 0 {
+			return "lock file up to date", nil
+		}
+		return strings.Join(b.changes, "; "), nil
+	})
 }

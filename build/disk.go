@@ -1,0 +1,142 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/deb"
+)
+
+func (b *builder) disk(paths map[string]string) (string, error) {
+	boot, err := deb.ReadFile(b.debs[BootloaderPackage], "/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
+	if err != nil {
+		return "", fmt.Errorf("systemd-boot: %w", err)
+	}
+	files := []esp.File{
+		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
+		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
+		{Path: "loader/loader.conf", Data: []byte(loaderConf)},
+		{Path: EntryName("a", 3), Data: []byte(b.slotEntry("a"))},
+		fileFrom("imgbuild/a/vmlinuz", paths["kernel"]),
+		fileFrom("imgbuild/a/initrd", paths["initramfs"]),
+	}
+	if b.sb != nil {
+		if files, err = b.secureBootFiles(paths); err != nil {
+			return "", err
+		}
+	}
+	files = append(files, b.releaseESPFiles()...)
+	sum := sha256.Sum256([]byte(b.m.Name + "/esp"))
+	volID := binary.LittleEndian.Uint32(sum[:4])
+	usrA := paths["usr"]
+	d := b.m.Disk
+	layout := disk.Layout{DiskGUID: b.id.disk, Partitions: []disk.Partition{
+		{Number: 1, Label: "EFI-SYSTEM", TypeGUID: disk.TypeESP, GUID: b.id.esp, Size: int64(d.ESP),
+			Content: func(w io.WriterAt) error {
+				return esp.Write(w, int64(d.ESP), files, volID, "EFI-SYSTEM", b.epoch)
+			}},
+		{Number: 3, Label: "USR-A", TypeGUID: disk.TypeUSR, GUID: b.id.usrA, Size: int64(d.USR),
+			Attributes: disk.USRAttributes(1, 0, true), Content: copyInto(usrA)},
+		{Number: 4, Label: "USR-B", TypeGUID: disk.TypeUSR, GUID: b.id.usrB, Size: int64(d.USR)},
+		{Number: 6, Label: "OEM", TypeGUID: disk.TypeOEM, GUID: b.id.oem, Size: int64(d.OEM)},
+		{Number: 9, Label: "ROOT", TypeGUID: disk.TypeROOT, GUID: b.id.root, Size: int64(d.Root)},
+	}}
+	dk, err := diskKey(layout, files, volID, b.epoch, usrA)
+	if err != nil {
+		return "", err
+	}
+	if err := disk.Write(paths["disk"], layout); err != nil {
+		return "", err
+	}
+	if b.diskSum, err = b.diskDigest(dk, paths["disk"]); err != nil {
+		return "", err
+	}
+	st, err := os.Stat(paths["disk"])
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d MiB", st.Size()>>20), nil
+}
+
+func fileFrom(espPath, hostPath string) esp.File {
+	st, err := os.Stat(hostPath)
+	size := int64(0)
+	if err == nil {
+		size = st.Size()
+	}
+	return esp.File{Path: espPath, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(hostPath) }}
+}
+
+func copyInto(src string) func(w io.WriterAt) error {
+	return func(w io.WriterAt) error {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(io.NewOffsetWriter(w, 0), f)
+		return err
+	}
+}
+
+// diskKey identifies a disk image by everything written into it. It is
+// "" (no caching) when a partition has content it does not know about.
+func diskKey(l disk.Layout, files []esp.File, volID uint32, epoch time.Time, usr string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00disk\x00%s %d %d %d\n", toolHash(), l.DiskGUID, l.Size, volID, epoch.Unix())
+	for _, p := range l.Partitions {
+		fmt.Fprintf(h, "%d %q %s %s %d %d %d %v\n", p.Number, p.Label, p.TypeGUID, p.GUID, p.Start, p.Size, p.Attributes, p.Content != nil)
+		if p.Content != nil && p.Label != "EFI-SYSTEM" && p.Label != "USR-A" {
+			return "", nil
+		}
+	}
+	sum, _, err := fileSHA256(usr)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "usr %s\n", sum)
+	for _, f := range files {
+		sum := hex.EncodeToString(sha256Bytes(f.Data))
+		if f.Open != nil {
+			if sum, err = hashReader(f.Open); err != nil {
+				return "", fmt.Errorf("disk: hash %s: %w", f.Path, err)
+			}
+		}
+		fmt.Fprintf(h, "%q %d %d %s\n", f.Path, f.Size, f.ModTime.Unix(), sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sha256Bytes(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+// diskDigest is the image's sha256: written is deterministic, so an
+// image written from the same key before has the same digest, and a
+// large, mostly empty image need not be read back.
+func (b *builder) diskDigest(k, image string) (string, error) {
+	if k == "" {
+		sum, _, err := fileSHA256(image)
+		return sum, err
+	}
+	path, _, err := cached(b.opts.CacheDir, "disk-sha256", k, "sha256", func(path string) error {
+		sum, _, err := fileSHA256(image)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, []byte(sum), 0o644)
+	})
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(path)
+	return string(data), err
+}

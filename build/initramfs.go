@@ -1,0 +1,61 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/imgbuild/imgbuild/initramfs"
+)
+
+// initramfs writes the initramfs: stage-1, the kernel's module closure
+// and the trusted keys, after the kernel phase.
+func (b *builder) initramfs(paths map[string]string) (string, error) {
+	in := initramfs.Input{Init: b.stage1, MTime: b.epoch.Unix(), Files: b.trustFiles()}
+	for _, m := range b.modules {
+		in.Modules = append(in.Modules, initramfs.Module{Name: m.Name, Path: m.Path})
+	}
+	hit, err := b.writeInitramfs(paths["initramfs"], in)
+	if err != nil {
+		return "", err
+	}
+	return cacheNote(hit, fmt.Sprintf("stage-1, %d modules", len(b.modules))), nil
+}
+
+// writeInitramfs writes the initramfs to out through the cache.
+func (b *builder) writeInitramfs(out string, in initramfs.Input) (bool, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00initramfs\x00%d\n", toolHash(), in.MTime)
+	files := []string{in.Init}
+	names := []string{"init"}
+	for _, m := range in.Modules {
+		files, names = append(files, m.Path), append(names, m.Name)
+	}
+	for i, f := range files {
+		sum, _, err := fileSHA256(f)
+		if err != nil {
+			return false, fmt.Errorf("initramfs: %w", err)
+		}
+		fmt.Fprintf(h, "%q %q %s\n", names[i], filepath.Base(f), sum)
+	}
+	for _, f := range in.Files {
+		fmt.Fprintf(h, "%q %o %x\n", f.Path, f.Mode, sha256.Sum256(f.Data))
+	}
+	path, hit, err := cached(b.opts.CacheDir, "initramfs", hex.EncodeToString(h.Sum(nil)), "initrd", func(path string) error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := initramfs.Write(f, in); err != nil {
+			return err
+		}
+		return f.Close()
+	})
+	if err != nil {
+		return false, err
+	}
+	return hit, cachedCopy(path, out)
+}

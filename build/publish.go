@@ -1,0 +1,105 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/imgbuild/imgbuild/manifest"
+)
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// finish writes the summary, saves the lock and publishes the outputs.
+func (b *builder) finish(paths map[string]string) (*Result, error) {
+	res := &Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.epoch.Unix(),
+		LockChanges: b.changes, Run: RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
+	for _, f := range b.m.Run.Forwards {
+		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
+	}
+	kinds := append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...)
+	converted, err := b.convert(paths)
+	if err != nil {
+		return nil, err
+	}
+	kinds = append(kinds, converted...)
+	for _, kind := range kinds {
+		sum, size, err := b.artifactSum(kind, paths[kind])
+		if err != nil {
+			return nil, err
+		}
+		res.Artifacts = append(res.Artifacts, Artifact{Kind: kind, Path: paths[kind], SHA256: sum, Size: size})
+	}
+	summary := filepath.Join(b.stage, b.m.Name+".json")
+	final := *res
+	// What this run changed in the lock is news for the caller, not a
+	// property of the image: leaving it out keeps the summary file
+	// reproducible.
+	final.Artifacts, final.LockChanges = nil, nil
+	for _, a := range res.Artifacts {
+		a.Path = filepath.Base(a.Path)
+		final.Artifacts = append(final.Artifacts, a)
+	}
+	data, err := json.MarshalIndent(final, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(summary, append(data, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	if len(b.changes) > 0 || b.lock.File == "" {
+		if err := b.lock.Save(manifest.LockPath(b.m.File)); err != nil {
+			return nil, err
+		}
+	}
+	arts, err := publish(b.stage, b.opts.OutDir, append(res.Artifacts, Artifact{Kind: "summary", Path: summary}))
+	if err != nil {
+		return nil, err
+	}
+	res.Artifacts = arts
+	return res, nil
+}
+
+// publish renames the staged outputs into the output directory.
+func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
+	out := make([]Artifact, 0, len(arts))
+	for _, a := range arts {
+		dst := filepath.Join(outDir, filepath.Base(a.Path))
+		if err := os.Rename(a.Path, dst); err != nil {
+			return nil, fmt.Errorf("publish %s: %w", filepath.Base(a.Path), err)
+		}
+		a.Path = dst
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// artifactSum is an output's sha256 and size; the disk's digest comes
+// from diskDigest.
+func (b *builder) artifactSum(kind, path string) (string, int64, error) {
+	if kind != "disk" || b.diskSum == "" {
+		return fileSHA256(path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", 0, err
+	}
+	return b.diskSum, st.Size(), nil
+}
