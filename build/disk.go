@@ -9,23 +9,27 @@ import (
 	"os"
 	"time"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/internal/deb"
 )
 
+// disk writes the GPT image: the ESP's files (systemd-boot, slot A's
+// entry, kernel, initramfs or UKI, release record), USR-A, and holes for
+// the rest of the contract's partition table.
 func (b *builder) disk(paths map[string]string) (string, error) {
-	boot, err := deb.ReadFile(b.debs[BootloaderPackage], "/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
+	boot, err := deb.ReadFile(b.debs[BootloaderPackage], bootPath)
 	if err != nil {
 		return "", fmt.Errorf("systemd-boot: %w", err)
 	}
 	files := []esp.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
-		{Path: "loader/loader.conf", Data: []byte(loaderConf)},
-		{Path: EntryName("a", 3), Data: []byte(b.slotEntry("a"))},
-		fileFrom("imgbuild/a/vmlinuz", paths["kernel"]),
-		fileFrom("imgbuild/a/initrd", paths["initramfs"]),
+		{Path: contract.LoaderConf, Data: []byte(loaderConf)},
+		{Path: contract.EntryPath("a", contract.DefaultTries), Data: []byte(b.bootEntry("a"))},
+		fileFrom(contract.KernelPath("a"), paths["kernel"]),
+		fileFrom(contract.InitrdPath("a"), paths["initramfs"]),
 	}
 	if b.sb != nil {
 		if files, err = b.secureBootFiles(paths); err != nil {
@@ -37,17 +41,8 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	volID := binary.LittleEndian.Uint32(sum[:4])
 	usrA := paths["usr"]
 	d := b.m.Disk
-	layout := disk.Layout{DiskGUID: b.id.disk, Partitions: []disk.Partition{
-		{Number: 1, Label: "EFI-SYSTEM", TypeGUID: disk.TypeESP, GUID: b.id.esp, Size: int64(d.ESP),
-			Content: func(w io.WriterAt) error {
-				return esp.Write(w, int64(d.ESP), files, volID, "EFI-SYSTEM", b.epoch)
-			}},
-		{Number: 3, Label: "USR-A", TypeGUID: disk.TypeUSR, GUID: b.id.usrA, Size: int64(d.USR),
-			Attributes: disk.USRAttributes(1, 0, true), Content: copyInto(usrA)},
-		{Number: 4, Label: "USR-B", TypeGUID: disk.TypeUSR, GUID: b.id.usrB, Size: int64(d.USR)},
-		{Number: 6, Label: "OEM", TypeGUID: disk.TypeOEM, GUID: b.id.oem, Size: int64(d.OEM)},
-		{Number: 9, Label: "ROOT", TypeGUID: disk.TypeROOT, GUID: b.id.root, Size: int64(d.Root)},
-	}}
+	layout := disk.CoreOS(b.m.Name, disk.Sizes{ESP: int64(d.ESP), USR: int64(d.USR), OEM: int64(d.OEM), Root: int64(d.Root)},
+		disk.Contents{ESP: esp.Content(int64(d.ESP), files, volID, contract.ESP.Label, b.epoch), USRA: copyInto(usrA)})
 	dk, err := diskKey(layout, files, volID, b.epoch, usrA)
 	if err != nil {
 		return "", err
@@ -93,7 +88,7 @@ func diskKey(l disk.Layout, files []esp.File, volID uint32, epoch time.Time, usr
 	fmt.Fprintf(h, "%s\x00disk\x00%s %d %d %d\n", toolHash(), l.DiskGUID, l.Size, volID, epoch.Unix())
 	for _, p := range l.Partitions {
 		fmt.Fprintf(h, "%d %q %s %s %d %d %d %v\n", p.Number, p.Label, p.TypeGUID, p.GUID, p.Start, p.Size, p.Attributes, p.Content != nil)
-		if p.Content != nil && p.Label != "EFI-SYSTEM" && p.Label != "USR-A" {
+		if p.Content != nil && p.Label != contract.ESP.Label && p.Label != contract.USRA.Label {
 			return "", nil
 		}
 	}

@@ -1,49 +1,49 @@
 package build
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/manifest"
 )
 
-// identities are the GUIDs of one image, derived from its name so that
-// every version of an image (and every rebuild) has the same ones.
-type identities struct {
-	disk, esp, usrA, usrB, oem, root string
-}
+// partUUID is the PARTUUID of partition p of this image.
+func (b *builder) partUUID(p contract.Partition) string { return disk.PartitionGUID(b.m.Name, p) }
 
-func newIdentities(m *manifest.Manifest) identities {
-	g := func(label string) string { return strings.ToLower(disk.GUID(m.Name, label)) }
-	return identities{disk: g("disk"), esp: g("EFI-SYSTEM"), usrA: g("USR-A"), usrB: g("USR-B"), oem: g("OEM"), root: g("ROOT")}
-}
-
-// cmdline is the kernel command line of a slot's boot entry.
-func cmdline(m *manifest.Manifest, id identities, slot string) string {
-	usr := id.usrA
-	if slot == "b" {
-		usr = id.usrB
+// cmdline is the kernel command line of a slot's boot entry: the
+// contract's keys (root hash included, for humans reading the entry:
+// stage-1 trusts only the signed record and refuses to boot when the two
+// differ), then the manifest's own additions.
+func (b *builder) cmdline(slot string) string {
+	usr, _ := contract.USR(slot)
+	c := contract.Cmdline{Slot: slot, USR: b.partUUID(usr), Root: b.partUUID(contract.ROOT), ESP: b.partUUID(contract.ESP)}
+	if b.sec.verity != nil {
+		c.Verity = hex.EncodeToString(b.sec.verity.RootHash)
 	}
-	args := []string{"console=ttyS0,115200", "panic=10", "imgbuild.slot=" + slot,
-		"imgbuild.usr=PARTUUID=" + usr, "imgbuild.root=PARTUUID=" + id.root, "imgbuild.esp=PARTUUID=" + id.esp}
-	return strings.Join(append(args, m.Kernel.Cmdline...), " ")
+	args := append(append(append([]string(nil), contract.BaseArgs...), c.Args()...), b.m.Kernel.Cmdline...)
+	return strings.Join(args, " ")
 }
 
-// EntryName is the boot entry of a slot with tries left; sysinit renames
-// it to imgbuild-<slot>.conf once the boot is good.
-func EntryName(slot string, tries int) string {
-	return fmt.Sprintf("loader/entries/imgbuild-%s+%d.conf", slot, tries)
+// entryHead is what every boot entry of a slot starts with; systemd-boot
+// orders imgbuild's entries (same sort-key) by version, newest first.
+func (b *builder) entryHead(slot string) string {
+	return fmt.Sprintf("title   %s %s (USR-%s)\nversion %s\nsort-key %s\n",
+		b.m.Name, b.m.Version, strings.ToUpper(slot), b.m.Version, contract.EntrySortKey)
 }
 
-func bootEntry(m *manifest.Manifest, id identities, slot string) string {
-	return fmt.Sprintf(`title   %s %s (USR-%s)
-version %s
-sort-key imgbuild
-linux   /imgbuild/%s/vmlinuz
-initrd  /imgbuild/%s/initrd
-options %s
-`, m.Name, m.Version, strings.ToUpper(slot), m.Version, slot, slot, cmdline(m, id, slot))
+// bootEntry is the Type #1 entry that starts a slot's kernel and initrd.
+func (b *builder) bootEntry(slot string) string {
+	return b.entryHead(slot) + fmt.Sprintf("linux   /%s\ninitrd  /%s\noptions %s\n",
+		contract.KernelPath(slot), contract.InitrdPath(slot), b.cmdline(slot))
+}
+
+// ukiEntry is a Type #1 entry that starts the slot's UKI. It has no
+// options line: the command line is the UKI's signed .cmdline, and the
+// stub would let options replace it whenever Secure Boot is off.
+func (b *builder) ukiEntry(slot string) string {
+	return b.entryHead(slot) + fmt.Sprintf("efi     /%s\n", contract.UKIPath(slot))
 }
 
 const loaderConf = `timeout 0

@@ -26,7 +26,6 @@ type builder struct {
 	changes   []string
 	toolchain string
 	epoch     time.Time
-	id        identities
 
 	mu       sync.Mutex
 	debs     map[string]string // lock key -> .deb path
@@ -41,7 +40,7 @@ type builder struct {
 }
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
-	b.debs, b.binaries, b.id = map[string]string{}, map[string]string{}, newIdentities(b.m)
+	b.debs, b.binaries = map[string]string{}, map[string]string{}
 	if err := b.loadKeys(); err != nil {
 		return nil, err
 	}

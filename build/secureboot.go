@@ -3,8 +3,8 @@ package build
 import (
 	"fmt"
 	"os"
-	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/internal/deb"
@@ -19,11 +19,6 @@ const (
 	// enroll (secure-boot-enroll in loader.conf).
 	KeysAutoDir = "loader/keys/auto"
 )
-
-// UKIPath is a slot's signed Unified Kernel Image on the ESP. It lives
-// beside the slot's release record, not in /EFI/Linux, so systemd-boot
-// does not also list it as a Type #2 entry without boot counting.
-func UKIPath(slot string) string { return "imgbuild/" + slot + "/uki.efi" }
 
 // loadSecureBoot reads and checks the key directory of
 // --secure-boot-keys before anything is built.
@@ -66,7 +61,7 @@ func (b *builder) secureBootFiles(paths map[string]string) ([]esp.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("UKI: %w", err)
 	}
-	img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.slotCmdline("a"), Linux: linux, Initrd: initrd})
+	img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.cmdline("a"), Linux: linux, Initrd: initrd})
 	if err != nil {
 		return nil, err
 	}
@@ -81,29 +76,16 @@ func (b *builder) secureBootFiles(paths map[string]string) ([]esp.File, error) {
 	return []esp.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: signedBoot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: signedBoot},
-		{Path: "loader/loader.conf", Data: []byte(loaderConf + "secure-boot-enroll force\n")},
+		{Path: contract.LoaderConf, Data: []byte(loaderConf + "secure-boot-enroll force\n")},
 		{Path: KeysAutoDir + "/PK.auth", Data: b.sb.AuthPK},
 		{Path: KeysAutoDir + "/KEK.auth", Data: b.sb.AuthKEK},
 		{Path: KeysAutoDir + "/db.auth", Data: b.sb.AuthDB},
-		{Path: EntryName("a", 3), Data: []byte(b.ukiEntry("a"))},
-		{Path: UKIPath("a"), Data: signedUKI},
+		{Path: contract.EntryPath("a", contract.DefaultTries), Data: []byte(b.ukiEntry("a"))},
+		{Path: contract.UKIPath("a"), Data: signedUKI},
 		// The UKI's kernel and initramfs also stay as plain files: the
 		// release record names their hashes, and imgbuild verify (and
 		// the update flow) read them there. The firmware never runs them.
-		fileFrom("imgbuild/a/vmlinuz", paths["kernel"]),
-		fileFrom("imgbuild/a/initrd", paths["initramfs"]),
+		fileFrom(contract.KernelPath("a"), paths["kernel"]),
+		fileFrom(contract.InitrdPath("a"), paths["initramfs"]),
 	}, nil
-}
-
-// slotCmdline is the slot's full command line, root hash included.
-func (b *builder) slotCmdline(slot string) string {
-	return cmdline(b.m, b.id, slot) + " " + b.verityCmdline()
-}
-
-// ukiEntry is a Type #1 entry that starts the slot's UKI. It has no
-// options line: the command line is the UKI's signed .cmdline, and the
-// stub would let options replace it whenever Secure Boot is off.
-func (b *builder) ukiEntry(slot string) string {
-	return fmt.Sprintf("title   %s %s (USR-%s)\nversion %s\nsort-key imgbuild\nefi     /%s\n",
-		b.m.Name, b.m.Version, strings.ToUpper(slot), b.m.Version, UKIPath(slot))
 }

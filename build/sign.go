@@ -10,22 +10,15 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
 )
 
-// Where the release record, its signature and the trusted keys live on
-// the image (layout.md). Stage-1 reads the same paths.
-const (
-	ReleaseRecordFile = "release.json" // on the ESP, in imgbuild/<slot>/
-	ReleaseSigFile    = "release.sig"
-	KeysDir           = "/etc/imgbuild/keys" // in the initramfs, one <key id>.pub each
-	AllowUnsignedFile = "/etc/imgbuild/allow-unsigned"
-	// DefaultChannel is the channel of a build that names none.
-	DefaultChannel = "dev"
-)
+// DefaultChannel is the channel of a build that names none.
+const DefaultChannel = "dev"
 
 // security is one build's signing state: what the initramfs trusts, the
 // verity tree of USR and the release record that binds them.
@@ -83,10 +76,10 @@ func (b *builder) trustFiles() []initramfs.File {
 	sort.Strings(ids)
 	var files []initramfs.File
 	for _, id := range ids {
-		files = append(files, initramfs.File{Path: KeysDir + "/" + id + ".pub", Data: b.sec.trusted[id], Mode: 0o644})
+		files = append(files, initramfs.File{Path: contract.KeysDir + "/" + id + ".pub", Data: b.sec.trusted[id], Mode: 0o644})
 	}
 	if b.sec.key == nil {
-		files = append(files, initramfs.File{Path: AllowUnsignedFile, Mode: 0o644,
+		files = append(files, initramfs.File{Path: contract.AllowUnsignedFile, Mode: 0o644,
 			Data: []byte("built without --sign-key from a manifest with security.allow_unsigned: true\n")})
 	}
 	return files
@@ -134,9 +127,9 @@ func (b *builder) release(paths map[string]string) (string, error) {
 
 // releaseESPFiles put the record (and signature) beside slot A's kernel.
 func (b *builder) releaseESPFiles() []esp.File {
-	files := []esp.File{{Path: "imgbuild/a/" + ReleaseRecordFile, Data: b.sec.record}}
+	files := []esp.File{{Path: contract.RecordPath("a"), Data: b.sec.record}}
 	if b.sec.sig != nil {
-		files = append(files, esp.File{Path: "imgbuild/a/" + ReleaseSigFile, Data: b.sec.sig})
+		files = append(files, esp.File{Path: contract.SigPath("a"), Data: b.sec.sig})
 	}
 	return files
 }
@@ -153,19 +146,4 @@ func (b *builder) releaseKinds() []string {
 		return []string{"release"}
 	}
 	return []string{"release", "signature"}
-}
-
-// verityCmdline is the root hash on the kernel command line, for humans
-// reading the boot entry; stage-1 trusts only the (signed) record and
-// refuses to boot when the two differ.
-func (b *builder) verityCmdline() string {
-	return "imgbuild.verity=" + hex.EncodeToString(b.sec.verity.RootHash)
-}
-
-// slotEntry is the boot entry of slot with the root hash on its command
-// line (after the manifest's own additions).
-func (b *builder) slotEntry(slot string) string {
-	m := *b.m
-	m.Kernel.Cmdline = append(append([]string(nil), b.m.Kernel.Cmdline...), b.verityCmdline())
-	return bootEntry(&m, b.id, slot)
 }

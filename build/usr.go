@@ -47,7 +47,7 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 			add(squashfs.Entry{Path: "bin/" + l, Mode: fs.ModeSymlink | 0o777, Target: b.Name})
 		}
 	}
-	sysinit, err := hostFile("lib/imgbuild/sysinit", in.sysinit, 0o755, 0, 0)
+	sysinit, err := hostFile(usrPath(contract.SysinitPath), in.sysinit, 0o755, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sysinit: %w", err)
 	}

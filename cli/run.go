@@ -16,12 +16,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 
 // HealthyPattern is sysinit's line once every service is healthy.
-var HealthyPattern = regexp.MustCompile(`imgbuild-sysinit: healthy`)
+var HealthyPattern = regexp.MustCompile(regexp.QuoteMeta(contract.HealthyLine))
 
 type runFlags struct {
 	untilHealthy bool

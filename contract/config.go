@@ -1,19 +1,8 @@
-// Package imageconfig holds the runtime configuration that a build writes
-// into USR (/usr/lib/imgbuild/image.json) and that sysinit reads at boot.
-// It is the one contract between the build host and PID 1, so it carries
-// only what sysinit needs, already resolved (paths, numeric durations).
 package contract
 
-// Path is where the configuration lives once USR is mounted on /usr.
-const Path = "/usr/lib/imgbuild/image.json"
-
-// FactoryDir holds files that the manifest places outside /usr (for
-// example /etc/hosts). sysinit copies them to / on every boot, so an
-// update that changes them takes effect, as systemd-tmpfiles does with
-// /usr/share/factory.
-const FactoryDir = "/usr/share/factory"
-
-// Config is the whole runtime configuration of one image.
+// Config is the whole runtime configuration of one image, which a build
+// writes into USR (Path) and sysinit reads at boot. It carries only what
+// sysinit needs, already resolved (paths, numeric durations).
 type Config struct {
 	Name     string    `json:"name"`
 	Version  string    `json:"version"`

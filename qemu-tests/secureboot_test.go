@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
-	"github.com/imgbuild/imgbuild/images/uki"
 )
 
 const ovmfSecbootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
@@ -161,7 +162,7 @@ func flipUKICmdline(t *testing.T, img string) {
 	}
 	fs := fmt.Sprintf("%s@@%d", img, esp.Start)
 	local := filepath.Join(t.TempDir(), "uki.efi")
-	mtools(t, "mcopy", "-i", fs, "::/"+build.UKIPath("a"), local)
+	mtools(t, "mcopy", "-i", fs, "::/"+contract.UKIPath("a"), local)
 	data, err := os.ReadFile(local)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func flipUKICmdline(t *testing.T, img string) {
 	if err := os.WriteFile(local, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mtools(t, "mcopy", "-o", "-i", fs, local, "::/"+build.UKIPath("a"))
+	mtools(t, "mcopy", "-o", "-i", fs, local, "::/"+contract.UKIPath("a"))
 }
 
 func mtools(t *testing.T, name string, args ...string) {

@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
+
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 // Console collects a VM's serial output line by line so that callers can
@@ -106,4 +109,4 @@ func (c *Console) Expect(ctx context.Context, from int, want *regexp.Regexp, fai
 }
 
 // FailurePattern matches console lines that mean a boot went wrong.
-var FailurePattern = regexp.MustCompile(`Kernel panic|imgbuild-stage1: FATAL|Access Denied|Failed to (start|load) |imgbuild-sysinit: FATAL`)
+var FailurePattern = regexp.MustCompile(`Kernel panic|` + regexp.QuoteMeta(strings.TrimSpace(contract.Stage1Fatal)) + `|Access Denied|Failed to (start|load) |` + regexp.QuoteMeta(contract.SysinitFatal))

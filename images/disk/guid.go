@@ -4,15 +4,17 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+
+	"github.com/imgbuild/imgbuild/contract"
 )
 
-// Partition type GUIDs of docs/layout.md.
+// Partition type GUIDs of docs/layout.md, from the contract.
 const (
-	TypeESP   = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
-	TypeUSR   = "5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6"
-	TypeOEM   = "0fc63daf-8483-4772-8e79-3d69d8477de4"
-	TypeLinux = TypeOEM
-	TypeROOT  = "3884dd41-8582-4404-b9a8-e9b84f2df50e"
+	TypeESP   = contract.TypeESP
+	TypeUSR   = contract.TypeUSR
+	TypeOEM   = contract.TypeLinux
+	TypeLinux = contract.TypeLinux
+	TypeROOT  = contract.TypeROOT
 )
 
 // GUID derives a stable GUID from a seed (e.g. manifest name and version)
@@ -34,15 +36,9 @@ func VolumeID(seed string) uint32 {
 	return uint32(sum[0]) | uint32(sum[1])<<8 | uint32(sum[2])<<16 | uint32(sum[3])<<24
 }
 
-// USRAttributes encodes the ChromeOS/Flatcar boot attributes of a USR slot
-// into GPT attribute bits: priority in 48-51, tries in 52-55, successful
-// in 56.
+// USRAttributes encodes a USR slot's boot attributes (contract.USRAttributes).
 func USRAttributes(priority, tries int, successful bool) uint64 {
-	a := uint64(priority&0xf)<<48 | uint64(tries&0xf)<<52
-	if successful {
-		a |= 1 << 56
-	}
-	return a
+	return contract.USRAttributes(priority, tries, successful)
 }
 
 // parseGUID checks the textual form of a GUID and returns it lower-cased.

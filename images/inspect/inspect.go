@@ -8,11 +8,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/images/verify"
@@ -109,8 +108,8 @@ func Image(p string) (*Report, error) {
 		part := Partition{Number: pi.Number, Label: pi.Label, TypeGUID: pi.TypeGUID, GUID: pi.GUID, Start: pi.Start, Size: pi.Size,
 			Attributes: pi.Attributes, Type: typeNames[strings.ToLower(pi.TypeGUID)]}
 		if strings.EqualFold(pi.TypeGUID, disk.TypeUSR) {
-			a := pi.Attributes
-			part.Slot = &Slot{Priority: int(a >> 48 & 0xf), Tries: int(a >> 52 & 0xf), Successful: a>>56&1 == 1}
+			prio, tries, ok := contract.SlotState(pi.Attributes)
+			part.Slot = &Slot{Priority: prio, Tries: tries, Successful: ok}
 		}
 		if strings.EqualFold(pi.TypeGUID, disk.TypeESP) && espPart == 0 {
 			espPart = pi.Number
@@ -127,7 +126,7 @@ func Image(p string) (*Report, error) {
 	for name, data := range files {
 		sum := sha256.Sum256(data)
 		r.ESPFiles = append(r.ESPFiles, File{Path: name, Size: len(data), SHA256: hex.EncodeToString(sum[:])})
-		if strings.HasPrefix(name, "loader/entries/") && strings.HasSuffix(name, ".conf") {
+		if strings.HasPrefix(name, contract.EntriesDir+"/") && strings.HasSuffix(name, ".conf") {
 			r.Entries = append(r.Entries, ParseEntry(path.Base(name), string(data)))
 		}
 	}
@@ -140,16 +139,12 @@ func Image(p string) (*Report, error) {
 	return r, nil
 }
 
-var countRE = regexp.MustCompile(`^(.*)\+(\d+)(?:-(\d+))?\.conf$`)
-
 // ParseEntry reads a boot entry file; its name carries systemd-boot's
 // boot counter: NAME+LEFT[-DONE].conf.
 func ParseEntry(file, content string) Entry {
 	e := Entry{File: file, ID: strings.TrimSuffix(file, ".conf"), TriesLeft: -1}
-	if m := countRE.FindStringSubmatch(file); m != nil {
-		e.ID = m[1]
-		e.TriesLeft, _ = strconv.Atoi(m[2])
-		e.TriesDone, _ = strconv.Atoi(m[3])
+	if n, ok := contract.ParseEntryFile(file); ok && n.Counting {
+		e.ID, e.TriesLeft, e.TriesDone = n.ID, n.Left, n.Done
 	}
 	for _, line := range strings.Split(content, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")

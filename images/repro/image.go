@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/esp"
 )
@@ -25,7 +26,7 @@ func explainImage(d *Difference, a, b string) {
 			continue
 		}
 		d.Partition, d.PartStart = fmt.Sprintf("%d %s", p.Number, p.Label), p.Start
-		if strings.EqualFold(p.TypeGUID, disk.TypeESP) || p.Label == "EFI-SYSTEM" {
+		if strings.EqualFold(p.TypeGUID, disk.TypeESP) || p.Label == contract.ESP.Label {
 			d.File, d.Detail = espDifference(a, b, p.Number)
 		}
 		return

@@ -14,44 +14,44 @@ import (
 	"os"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/sign"
 )
 
-// Partition numbers of layout.md.
-const (
-	espPartition  = 1
-	usrAPartition = 3
-)
-
-// Image is slot A's release as an image holds it.
+// Image is one slot's release as an image holds it.
 type Image struct {
 	Path      string
-	Record    []byte // imgbuild/a/release.json as stored
-	Signature []byte // imgbuild/a/release.sig; nil when the image is unsigned
+	Slot      string // "a" or "b"
+	Record    []byte // contract.RecordPath(Slot) as stored
+	Signature []byte // contract.SigPath(Slot); nil when the release is unsigned
 	Parsed    *sign.Record
 	SignerID  string // key id the signature file names (not yet verified)
 	esp       map[string][]byte
 }
 
 // Read reads slot A's record, signature and boot files from the image's ESP.
-func Read(imagePath string) (*Image, error) {
-	files, err := readESP(imagePath, espPartition, []string{
-		"imgbuild/a/release.json", "imgbuild/a/release.sig", "imgbuild/a/vmlinuz", "imgbuild/a/initrd", UKIPath})
+func Read(imagePath string) (*Image, error) { return ReadSlot(imagePath, "a") }
+
+// ReadSlot reads a slot's record, signature and boot files from the
+// image's ESP.
+func ReadSlot(imagePath, slot string) (*Image, error) {
+	files, err := readESP(imagePath, contract.ESP.Number, []string{contract.RecordPath(slot), contract.SigPath(slot),
+		contract.KernelPath(slot), contract.InitrdPath(slot), contract.UKIPath(slot)})
 	if err != nil {
 		return nil, fmt.Errorf("release: %w", err)
 	}
-	img := &Image{Path: imagePath, esp: files}
-	rec, ok := files["imgbuild/a/release.json"]
+	img := &Image{Path: imagePath, Slot: slot, esp: files}
+	rec, ok := files[contract.RecordPath(slot)]
 	if !ok {
-		return nil, fmt.Errorf("release: %s has no imgbuild/a/release.json on its ESP (built before release records?)", imagePath)
+		return nil, fmt.Errorf("release: %s has no %s on its ESP (built before release records?)", imagePath, contract.RecordPath(slot))
 	}
 	img.Record = rec
 	if img.Parsed, err = sign.ParseRecord(rec); err != nil {
-		return nil, fmt.Errorf("release: %s: imgbuild/a/release.json: %w", imagePath, err)
+		return nil, fmt.Errorf("release: %s: %s: %w", imagePath, contract.RecordPath(slot), err)
 	}
-	if sig, ok := files["imgbuild/a/release.sig"]; ok {
+	if sig, ok := files[contract.SigPath(slot)]; ok {
 		img.Signature = sig
 		img.SignerID = signatureKeyID(sig)
 	}
@@ -89,12 +89,13 @@ func Verify(imagePath string, keys []ed25519.PublicKey) ([]Check, error) {
 	}
 	rec := img.Parsed
 	checks := []Check{img.checkSignature(keys)}
-	checks = append(checks, hashCheck("kernel sha256 (imgbuild/a/vmlinuz)", rec.Kernel, img.esp, "imgbuild/a/vmlinuz"))
-	checks = append(checks, hashCheck("initramfs sha256 (imgbuild/a/initrd)", rec.Initramfs, img.esp, "imgbuild/a/initrd"))
-	if u, ok := img.esp[UKIPath]; ok {
-		checks = append(checks, ukiChecks(recordHashes{rec.Kernel, rec.Initramfs, rec.VerityRoot}, u)...)
+	kernel, initrd, ukiPath := contract.KernelPath(img.Slot), contract.InitrdPath(img.Slot), contract.UKIPath(img.Slot)
+	checks = append(checks, hashCheck("kernel sha256 ("+kernel+")", rec.Kernel, img.esp, kernel))
+	checks = append(checks, hashCheck("initramfs sha256 ("+initrd+")", rec.Initramfs, img.esp, initrd))
+	if u, ok := img.esp[ukiPath]; ok {
+		checks = append(checks, ukiChecks(recordHashes{rec.Kernel, rec.Initramfs, rec.VerityRoot}, ukiPath, u)...)
 	}
-	usr, err := openUSR(imagePath)
+	usr, err := openUSR(imagePath, img.Slot)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func Verify(imagePath string, keys []ed25519.PublicKey) ([]Check, error) {
 }
 
 func (img *Image) checkSignature(keys []ed25519.PublicKey) Check {
-	c := Check{Name: "signature (imgbuild/a/release.sig)"}
+	c := Check{Name: "signature (" + contract.SigPath(img.Slot) + ")"}
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = sign.KeyID(k)
@@ -149,29 +150,34 @@ func hashCheck(name, want string, files map[string][]byte, path string) Check {
 // usr is the USR-A partition of an image as a reader.
 type usr struct {
 	*io.SectionReader
-	f *os.File
+	label string
+	f     *os.File
 }
 
 func (u usr) Close() error { return u.f.Close() }
 
-func openUSR(imagePath string) (usr, error) {
+func openUSR(imagePath, slot string) (usr, error) {
+	part, err := contract.USR(slot)
+	if err != nil {
+		return usr{}, fmt.Errorf("release: %w", err)
+	}
 	info, err := disk.Read(imagePath)
 	if err != nil {
 		return usr{}, fmt.Errorf("release: %w", err)
 	}
-	p, ok := info.Partition(usrAPartition)
+	p, ok := info.Partition(part.Number)
 	if !ok {
-		return usr{}, fmt.Errorf("release: %s has no partition %d (USR-A)", imagePath, usrAPartition)
+		return usr{}, fmt.Errorf("release: %s has no partition %d (%s)", imagePath, part.Number, part.Label)
 	}
 	f, err := os.Open(imagePath)
 	if err != nil {
 		return usr{}, fmt.Errorf("release: %w", err)
 	}
-	return usr{io.NewSectionReader(f, p.Start, p.Size), f}, nil
+	return usr{io.NewSectionReader(f, p.Start, p.Size), part.Label, f}, nil
 }
 
 func usrHashCheck(u usr, length int64, want string) Check {
-	c := Check{Name: fmt.Sprintf("USR-A sha256 (first %d bytes: squashfs + hash tree)", length), Expected: want}
+	c := Check{Name: fmt.Sprintf("%s sha256 (first %d bytes: squashfs + hash tree)", u.label, length), Expected: want}
 	if length > u.Size() {
 		c.Actual, c.Err = "partition too small", fmt.Errorf("the record covers %d bytes, partition 3 has %d", length, u.Size())
 		return c

@@ -6,20 +6,18 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/uki"
 )
-
-// UKIPath is where a Secure Boot build keeps slot A's unified kernel image.
-const UKIPath = "imgbuild/a/uki.efi"
 
 // ukiChecks compares what a Secure Boot image really boots, the UKI's
 // sections, with the release record: the kernel and initramfs the
 // record names, and a command line carrying the record's root hash.
 // The UKI's Authenticode signature is the firmware's to check.
-func ukiChecks(rec recordHashes, img []byte) []Check {
+func ukiChecks(rec recordHashes, ukiPath string, img []byte) []Check {
 	var checks []Check
 	for _, s := range []struct{ section, want string }{{".linux", rec.kernel}, {".initrd", rec.initramfs}} {
-		c := Check{Name: fmt.Sprintf("UKI %s sha256 (%s)", s.section, UKIPath), Expected: s.want}
+		c := Check{Name: fmt.Sprintf("UKI %s sha256 (%s)", s.section, ukiPath), Expected: s.want}
 		data, err := uki.SectionData(img, s.section)
 		if err != nil {
 			c.Actual, c.Err = "missing", err
@@ -32,8 +30,8 @@ func ukiChecks(rec recordHashes, img []byte) []Check {
 		}
 		checks = append(checks, c)
 	}
-	want := "imgbuild.verity=" + rec.verityRoot
-	c := Check{Name: fmt.Sprintf("UKI .cmdline (%s)", UKIPath), Expected: want}
+	want := contract.KeyVerity + "=" + rec.verityRoot
+	c := Check{Name: fmt.Sprintf("UKI .cmdline (%s)", ukiPath), Expected: want}
 	cmdline, err := uki.SectionData(img, ".cmdline")
 	switch {
 	case err != nil:

@@ -5,9 +5,9 @@ import (
 	"io"
 	"os"
 	"time"
-)
 
-const markerPrefix = "imgbuild-stage1: "
+	"github.com/imgbuild/imgbuild/contract"
+)
 
 // console writes stage-1's marker lines (layout.md) to the serial console.
 type console struct {
@@ -24,12 +24,12 @@ func openConsole() *console {
 }
 
 func (c *console) printf(format string, args ...any) {
-	fmt.Fprintf(c.w, markerPrefix+format+"\n", args...)
+	fmt.Fprintf(c.w, contract.Stage1Marker+format+"\n", args...)
 }
 
 // fatal prints the FATAL marker naming the step that failed.
 func (c *console) fatal(step string, err error) {
-	c.printf("FATAL: %s: %v", step, err)
+	fmt.Fprintf(c.w, contract.Stage1Fatal+"%s: %v\n", step, err)
 }
 
 // seconds formats a duration as the markers show it: 1.23s.

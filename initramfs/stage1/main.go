@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
 	"golang.org/x/sys/unix"
 )
 
 const (
 	sysroot        = "/sysroot"
-	sysinitPath    = "/usr/lib/imgbuild/sysinit"
 	partitionWait  = 10 * time.Second
 	partitionPoll  = 50 * time.Millisecond
 	consoleFlushAt = time.Second
@@ -39,7 +39,7 @@ func fail(step string, err error) error {
 
 func main() {
 	con := &console{w: os.Stderr}
-	var cfg config
+	var cfg contract.Cmdline
 	err := run(&con, &cfg)
 	se, ok := err.(*stepError)
 	if !ok {
@@ -51,7 +51,7 @@ func main() {
 
 // halt ends a failed boot: a shell when asked for and present, otherwise
 // power off after the console had time to drain.
-func halt(cfg config) {
+func halt(cfg contract.Cmdline) {
 	if cfg.DebugShell {
 		if _, err := os.Stat("/bin/sh"); err == nil {
 			unix.Exec("/bin/sh", []string{"/bin/sh"}, os.Environ())
@@ -66,7 +66,7 @@ func halt(cfg config) {
 }
 
 // run is the boot flow; it only returns on failure.
-func run(conp **console, cfg *config) error {
+func run(conp **console, cfg *contract.Cmdline) error {
 	if err := mountAll(earlyMounts); err != nil {
 		return fail("mount API filesystems", err)
 	}
@@ -97,12 +97,12 @@ func run(conp **console, cfg *config) error {
 	if err != nil {
 		return fail("read /proc/cmdline", err)
 	}
-	if *cfg, err = parseCmdline(string(b)); err != nil {
+	if *cfg, err = contract.ParseCmdline(string(b)); err != nil {
 		return fail("kernel command line", err)
 	}
 
 	if cfg.ESP == "" {
-		return fail("kernel command line", fmt.Errorf("imgbuild.esp= missing: the release record that vouches for USR lives on the ESP"))
+		return fail("kernel command line", fmt.Errorf(contract.KeyESP+"= missing: the release record that vouches for USR lives on the ESP"))
 	}
 	parts, err := blockdev.System.WaitFor([]string{cfg.USR, cfg.Root, cfg.ESP}, partitionWait, partitionPoll)
 	if err != nil {
@@ -127,9 +127,9 @@ func run(conp **console, cfg *config) error {
 	if err := mountSysroot(root.Node, usrDev); err != nil {
 		return fail("mount", err)
 	}
-	if err := checkInit(sysroot + sysinitPath); err != nil {
+	if err := checkInit(sysroot + contract.SysinitPath); err != nil {
 		return fail("USR", err)
 	}
 	con.printf("switching to USR (slot %s) after %s", cfg.Slot, seconds(sinceBoot()))
-	return fail("switch root", switchRoot(sysroot, sysinitPath, []string{"/dev", "/proc", "/sys", "/run"}))
+	return fail("switch root", switchRoot(sysroot, contract.SysinitPath, []string{"/dev", "/proc", "/sys", "/run"}))
 }

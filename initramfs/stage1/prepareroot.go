@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/google/uuid"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
 )
 
@@ -55,7 +56,7 @@ func prepareRoot(root blockdev.Partition) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	used, err := mkfsExt4(part, 0, size, fsUUID, "ROOT")
+	used, err := mkfsExt4(part, 0, size, fsUUID, contract.ROOT.Label)
 	if err != nil {
 		return "", err
 	}

@@ -12,18 +12,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/sign"
 )
 
-// What the build puts in the initramfs and on the ESP (layout.md).
-const (
-	keysDir           = "/etc/imgbuild/keys"
-	allowUnsignedFile = "/etc/imgbuild/allow-unsigned"
-	espMountPoint     = "/esp"
-	recordName        = "release.json"
-	sigName           = "release.sig"
-)
+// espMountPoint is where stage-1 mounts the ESP, read-only, to read the
+// release record.
+const espMountPoint = "/esp"
 
 // release is the verified (or, when the initramfs allows it, unsigned)
 // release record of the booting slot.
@@ -76,12 +72,11 @@ func readReleaseFiles(espDev, slot string) (record, sig []byte, err error) {
 		return nil, nil, fmt.Errorf("ESP: %w", err)
 	}
 	defer unix.Unmount(espMountPoint, 0)
-	dir := filepath.Join(espMountPoint, "imgbuild", slot)
-	record, err = os.ReadFile(filepath.Join(dir, recordName))
+	record, err = os.ReadFile(filepath.Join(espMountPoint, contract.RecordPath(slot)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("ESP %s: release record: %w", espDev, err)
 	}
-	sig, err = os.ReadFile(filepath.Join(dir, sigName))
+	sig, err = os.ReadFile(filepath.Join(espMountPoint, contract.SigPath(slot)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return record, nil, nil
 	}
@@ -101,21 +96,21 @@ func verifyRelease(record, sig []byte, t trust, slot, cmdlineRoot string) (*rele
 	switch {
 	case sig != nil:
 		if r.rec, err = sign.Verify(record, sig, t.keys); err != nil {
-			return nil, fmt.Errorf("imgbuild/%s/%s: %w", slot, sigName, err)
+			return nil, fmt.Errorf("%s: %w", contract.SigPath(slot), err)
 		}
 		r.keyID = signer(record, sig, t.keys)
 	case t.allowUnsigned:
 		if r.rec, err = sign.ParseRecord(record); err != nil {
-			return nil, fmt.Errorf("imgbuild/%s/%s: %w", slot, recordName, err)
+			return nil, fmt.Errorf("%s: %w", contract.RecordPath(slot), err)
 		}
 	default:
-		return nil, fmt.Errorf("imgbuild/%s/%s is missing on the ESP: the release record is not signed, and this initramfs does not allow unsigned images", slot, sigName)
+		return nil, fmt.Errorf("%s is missing on the ESP: the release record is not signed, and this initramfs does not allow unsigned images", contract.SigPath(slot))
 	}
 	if r.params, err = verityParams(r.rec); err != nil {
-		return nil, fmt.Errorf("imgbuild/%s/%s: %w", slot, recordName, err)
+		return nil, fmt.Errorf("%s: %w", contract.RecordPath(slot), err)
 	}
 	if cmdlineRoot != "" && cmdlineRoot != r.rec.VerityRoot {
-		return nil, fmt.Errorf("imgbuild.verity=%s on the kernel command line differs from the root hash %s of the %s release record: refusing to boot",
+		return nil, fmt.Errorf(contract.KeyVerity+"=%s on the kernel command line differs from the root hash %s of the %s release record: refusing to boot",
 			cmdlineRoot, r.rec.VerityRoot, signedWord(r.keyID))
 	}
 	return r, nil

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
 	"github.com/imgbuild/imgbuild/rootfs/verity/dm"
 )
@@ -14,8 +15,8 @@ const usrMapperName = "usr"
 // the USR partition, set up from the slot's release record on the ESP
 // after its signature checked out against the keys in the initramfs.
 // Nothing on the command line feeds the verity table.
-func openUSR(con *console, usr, esp blockdev.Partition, c config) (string, error) {
-	t, err := loadTrust(keysDir, allowUnsignedFile)
+func openUSR(con *console, usr, esp blockdev.Partition, c contract.Cmdline) (string, error) {
+	t, err := loadTrust(contract.KeysDir, contract.AllowUnsignedFile)
 	if err != nil {
 		return "", fmt.Errorf("trusted keys: %w", err)
 	}

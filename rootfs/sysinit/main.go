@@ -22,7 +22,6 @@ import (
 )
 
 const (
-	marker        = "imgbuild-sysinit: "
 	networkWait   = 10 * time.Second
 	stopGrace     = 5 * time.Second
 	espMountpoint = "/run/imgbuild/esp"
@@ -38,7 +37,9 @@ type sysinit struct {
 	marking chan struct{}
 }
 
-func (s *sysinit) logf(format string, args ...any) { s.con.Printf(marker+format, args...) }
+func (s *sysinit) logf(format string, args ...any) {
+	s.con.Printf(contract.SysinitMarker+format, args...)
+}
 
 func main() {
 	s := &sysinit{con: supervise.NewConsole(openConsole()), pid1: os.Getpid() == 1}
@@ -108,7 +109,7 @@ func (s *sysinit) run() {
 		select {
 		case <-healthy:
 			healthy = nil // once per boot
-			s.logf("healthy (%d services, %.2fs since boot)", len(cfg.Services), sinceBoot().Seconds())
+			s.con.Printf(contract.HealthyLine+" (%d services, %.2fs since boot)", len(cfg.Services), sinceBoot().Seconds())
 			s.marking = make(chan struct{})
 			go func() {
 				defer close(s.marking)
@@ -149,7 +150,7 @@ func (s *sysinit) markGood() {
 		s.logf("mark good: %v", err)
 		return
 	}
-	if _, ok := markgood.Param(string(cmdline), "imgbuild.esp"); !ok {
+	if _, ok := contract.Param(string(cmdline), contract.KeyESP); !ok {
 		s.logf("nothing to mark: no imgbuild.esp= on the command line")
 		return
 	}
@@ -160,14 +161,14 @@ func (s *sysinit) markGood() {
 	case res.Entry == "":
 		s.logf("nothing to mark: no counted boot entry for this slot")
 	default:
-		s.logf("marked good %s", res.Entry)
+		s.con.Printf(contract.MarkedGoodLine+"%s", res.Entry)
 	}
 }
 
 // fatal reports an unrecoverable error. As PID 1 exiting would panic the
 // kernel, so power off instead.
 func (s *sysinit) fatal(err error) {
-	s.logf("FATAL: %v", err)
+	s.con.Printf(contract.SysinitFatal+": %v", err)
 	if !s.pid1 {
 		os.Exit(1)
 	}

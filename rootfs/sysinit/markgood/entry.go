@@ -5,29 +5,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"syscall"
-)
 
-// countedName matches a systemd-boot entry with a boot counter:
-// <base>+<left>[-<done>].conf.
-var countedName = regexp.MustCompile(`^(.+)\+[0-9]+(-[0-9]+)?\.conf$`)
+	"github.com/imgbuild/imgbuild/contract"
+)
 
 // RenameEntry renames the counted entry of slot in entriesDir
 // (imgbuild-<slot>+N[-M].conf) to imgbuild-<slot>.conf and fsyncs the
 // directory. It returns the new file name, or "" when no entry of the
 // slot carries a counter (the boot was already marked good).
 func RenameEntry(entriesDir, slot string) (string, error) {
-	base := "imgbuild-" + slot
-	names, err := filepath.Glob(filepath.Join(entriesDir, base+"+*.conf"))
+	des, err := os.ReadDir(entriesDir)
 	if err != nil {
 		return "", fmt.Errorf("mark good: %w", err)
 	}
 	var counted []string
-	for _, p := range names {
-		if m := countedName.FindStringSubmatch(filepath.Base(p)); m != nil && m[1] == base {
-			counted = append(counted, p)
+	for _, de := range des {
+		if n, ok := contract.ParseEntryFile(de.Name()); ok && n.Counting && n.ID == contract.EntryBase(slot) {
+			counted = append(counted, filepath.Join(entriesDir, de.Name()))
 		}
 	}
 	if len(counted) == 0 {
@@ -36,7 +32,7 @@ func RenameEntry(entriesDir, slot string) (string, error) {
 	// Several counted entries cannot come from systemd-boot; pick one
 	// deterministically and leave the rest for a human.
 	sort.Strings(counted)
-	good := base + ".conf"
+	good := contract.EntryFile(slot, -1)
 	if err := os.Rename(counted[0], filepath.Join(entriesDir, good)); err != nil {
 		return "", fmt.Errorf("mark good: %w", err)
 	}

@@ -6,12 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
 	"golang.org/x/sys/unix"
 )
-
-// EntriesDir is where boot entries live on the ESP.
-const EntriesDir = "loader/entries"
 
 // Result says what Mark did.
 type Result struct {
@@ -26,11 +24,11 @@ type Result struct {
 // mounts it on mountpoint, renames the counted entry of imgbuild.slot
 // and unmounts.
 func Mark(cmdline, sysBlock, devDir, mountpoint string) (Result, error) {
-	slot, ok := Param(cmdline, "imgbuild.slot")
+	slot, ok := contract.Param(cmdline, contract.KeySlot)
 	if !ok || slot == "" {
 		return Result{}, fmt.Errorf("mark good: no imgbuild.slot= on the command line")
 	}
-	esp, ok := Param(cmdline, "imgbuild.esp")
+	esp, ok := contract.Param(cmdline, contract.KeyESP)
 	uuid, isPartUUID := strings.CutPrefix(esp, "PARTUUID=")
 	if !ok || !isPartUUID || uuid == "" {
 		return Result{}, fmt.Errorf("mark good: no imgbuild.esp=PARTUUID=... on the command line")
@@ -46,14 +44,14 @@ func Mark(cmdline, sysBlock, devDir, mountpoint string) (Result, error) {
 	if err := unix.Mount(dev, mountpoint, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "umask=0077"); err != nil {
 		return Result{}, fmt.Errorf("mark good: mount %s: %w", dev, err)
 	}
-	name, renameErr := RenameEntry(filepath.Join(mountpoint, EntriesDir), slot)
+	name, renameErr := RenameEntry(filepath.Join(mountpoint, filepath.FromSlash(contract.EntriesDir)), slot)
 	unix.Sync()
 	if err := unix.Unmount(mountpoint, 0); err != nil && renameErr == nil {
 		renameErr = fmt.Errorf("mark good: unmount %s: %w", mountpoint, err)
 	}
 	res := Result{Device: dev}
 	if name != "" {
-		res.Entry = EntriesDir + "/" + name
+		res.Entry = contract.EntriesDir + "/" + name
 	}
 	return res, renameErr
 }

@@ -11,26 +11,6 @@ import (
 	"github.com/imgbuild/imgbuild/internal/blockdev"
 )
 
-func TestParam(t *testing.T) {
-	cl := "initrd=\\imgbuild\\a\\initrd console=ttyS0 imgbuild.slot=a imgbuild.esp=PARTUUID=ABC-def quiet imgbuild.slot=b"
-	tests := []struct {
-		key, want string
-		ok        bool
-	}{
-		{"imgbuild.slot", "b", true},
-		{"imgbuild.esp", "PARTUUID=ABC-def", true},
-		{"quiet", "", false},
-		{"console", "ttyS0", true},
-		{"imgbuild.root", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := Param(cl, tt.key)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("Param(%q) = %q,%v want %q,%v", tt.key, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestRenameEntry(t *testing.T) {
 	tests := []struct {
 		name      string

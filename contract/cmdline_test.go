@@ -1,4 +1,4 @@
-package main
+package contract
 
 import (
 	"strings"
@@ -11,28 +11,28 @@ func TestParseCmdline(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    config
+		want    Cmdline
 		wantErr string
 	}{
 		{
 			name: "full",
 			in:   "initrd=\\imgbuild\\a\\initrd console=ttyS0,115200 imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.esp=PARTUUID=" + usr + " quiet\n",
-			want: config{Slot: "a", USR: usr, Root: root, ESP: usr},
+			want: Cmdline{Slot: "a", USR: usr, Root: root, ESP: usr},
 		},
 		{
 			name: "upper case uuid, debug shell, slot b",
 			in:   "imgbuild.slot=b imgbuild.usr=PARTUUID=" + strings.ToUpper(usr) + " imgbuild.root=PARTUUID=" + root + " imgbuild.debug=shell",
-			want: config{Slot: "b", USR: usr, Root: root, DebugShell: true},
+			want: Cmdline{Slot: "b", USR: usr, Root: root, DebugShell: true},
 		},
 		{
 			name: "other debug value",
 			in:   "imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.debug=1",
-			want: config{Slot: "a", USR: usr, Root: root},
+			want: Cmdline{Slot: "a", USR: usr, Root: root},
 		},
 		{
 			name: "verity root hash",
 			in:   "imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.verity=" + strings.Repeat("AB", 32),
-			want: config{Slot: "a", USR: usr, Root: root, Verity: strings.Repeat("ab", 32)},
+			want: Cmdline{Slot: "a", USR: usr, Root: root, Verity: strings.Repeat("ab", 32)},
 		},
 		{name: "short verity hash", in: "imgbuild.slot=a imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root + " imgbuild.verity=abcd", wantErr: "64 hex digits"},
 		{name: "no slot", in: "imgbuild.usr=PARTUUID=" + usr + " imgbuild.root=PARTUUID=" + root, wantErr: "imgbuild.slot"},
@@ -45,7 +45,7 @@ func TestParseCmdline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseCmdline(tt.in)
+			got, err := ParseCmdline(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want one containing %q", err, tt.wantErr)
@@ -59,5 +59,64 @@ func TestParseCmdline(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestArgsRoundTrip: what the builder writes is what stage-1 reads.
+func TestArgsRoundTrip(t *testing.T) {
+	c := Cmdline{Slot: "b", USR: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b04", Root: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b09",
+		ESP: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01", Verity: strings.Repeat("0f", 32), DebugShell: true}
+	got, err := ParseCmdline(strings.Join(append(BaseArgs, c.Args()...), " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != c {
+		t.Errorf("round trip: got %+v, want %+v", got, c)
+	}
+}
+
+func TestParseEntryFile(t *testing.T) {
+	tests := []struct {
+		in   string
+		want EntryName
+		ok   bool
+	}{
+		{"imgbuild-a+3.conf", EntryName{ID: "imgbuild-a", Counting: true, Left: 3}, true},
+		{"imgbuild-b+2-1.conf", EntryName{ID: "imgbuild-b", Counting: true, Left: 2, Done: 1}, true},
+		{"imgbuild-a+0-3.conf", EntryName{ID: "imgbuild-a", Counting: true, Left: 0, Done: 3}, true},
+		{"imgbuild-a.conf", EntryName{ID: "imgbuild-a"}, true},
+		{"imgbuild-a+x.conf", EntryName{ID: "imgbuild-a+x"}, true},
+		{"imgbuild-a+3", EntryName{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseEntryFile(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ParseEntryFile(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+	for _, s := range Slots {
+		if n, _ := ParseEntryFile(EntryFile(s, DefaultTries)); EntrySlot(n.ID) != s || n.Left != DefaultTries {
+			t.Errorf("EntryFile(%s) does not parse back: %+v", s, n)
+		}
+	}
+}
+
+func TestParam(t *testing.T) {
+	cl := "initrd=\\imgbuild\\a\\initrd console=ttyS0 imgbuild.slot=a imgbuild.esp=PARTUUID=ABC-def quiet imgbuild.slot=b"
+	tests := []struct {
+		key, want string
+		ok        bool
+	}{
+		{"imgbuild.slot", "b", true},
+		{"imgbuild.esp", "PARTUUID=ABC-def", true},
+		{"quiet", "", false},
+		{"console", "ttyS0", true},
+		{"imgbuild.root", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := Param(cl, tt.key)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Param(%q) = %q,%v want %q,%v", tt.key, got, ok, tt.want, tt.ok)
+		}
 	}
 }

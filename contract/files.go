@@ -1,0 +1,38 @@
+package contract
+
+// Paths in the initramfs.
+const (
+	// KeysDir holds the trusted release keys, one <key id>.pub (PEM) each.
+	KeysDir = "/etc/imgbuild/keys"
+	// AllowUnsignedFile exists only in builds whose manifest allows an
+	// unsigned release record.
+	AllowUnsignedFile = "/etc/imgbuild/allow-unsigned"
+)
+
+// Paths on USR, as mounted on /usr.
+const (
+	// SysinitPath is PID 1.
+	SysinitPath = "/usr/lib/imgbuild/sysinit"
+	// Path is the runtime configuration (Config) sysinit reads.
+	Path = "/usr/lib/imgbuild/image.json"
+	// FactoryDir holds files that the manifest places outside /usr (for
+	// example /etc/hosts). sysinit copies them to / on every boot, so an
+	// update that changes them takes effect, as systemd-tmpfiles does
+	// with /usr/share/factory.
+	FactoryDir = "/usr/share/factory"
+)
+
+// Console markers: the line prefixes tests, imgbuild run and people read
+// on the serial console.
+const (
+	Stage1Marker  = "imgbuild-stage1: "
+	Stage1Fatal   = Stage1Marker + "FATAL: "
+	SysinitMarker = "imgbuild-sysinit: "
+	SysinitFatal  = SysinitMarker + "FATAL"
+	// HealthyLine starts the line sysinit prints once every service
+	// passed its health check.
+	HealthyLine = SysinitMarker + "healthy"
+	// MarkedGoodLine starts the line printed once the boot entry's
+	// counter is gone.
+	MarkedGoodLine = SysinitMarker + "marked good "
+)
