@@ -40,8 +40,9 @@ type Options struct {
 	// the release record; empty builds unsigned, which the manifest must
 	// allow (security.allow_unsigned).
 	SignKey string
-	// Channel goes into the release record; default DefaultChannel.
-	Channel string
+	// Version replaces the manifest's version (a semantic version), as
+	// release builds do (make nightly).
+	Version string
 	// SecureBootKeys is a directory from imgbuild keygen --secure-boot:
 	// the ESP then holds systemd-boot and a UKI per slot signed with its
 	// db key, and the PK/KEK/db .auth files systemd-boot enrolls.
@@ -84,6 +85,9 @@ type PortFwd struct {
 	Host  int `json:"host"`
 	Guest int `json:"guest"`
 }
+
+// Arch is the architecture of every image (the release record's arch).
+const Arch = "amd64"
 
 // Targets lists the supported --target values.
 var Targets = []string{"qemu"}

@@ -17,9 +17,6 @@ import (
 	"github.com/imgbuild/imgbuild/sign"
 )
 
-// DefaultChannel is the channel of a build that names none.
-const DefaultChannel = "dev"
-
 // security is one build's signing state: what the initramfs trusts, the
 // verity tree of USR and the release record that binds them.
 type security struct {
@@ -65,10 +62,8 @@ func (b *builder) loadKeys() error {
 	return nil
 }
 
-// trustFiles are the initramfs files that tell stage-1 what to trust.
-// Only an unsigned build carries the allow-unsigned marker: signing a
-// development manifest gives an image that insists on signatures.
-func (b *builder) trustFiles() []initramfs.File {
+// trustedKeys are the trusted public keys (PEM), sorted by key id.
+func (b *builder) trustedKeys() []initramfs.File {
 	ids := make([]string, 0, len(b.sec.trusted))
 	for id := range b.sec.trusted {
 		ids = append(ids, id)
@@ -76,7 +71,19 @@ func (b *builder) trustFiles() []initramfs.File {
 	sort.Strings(ids)
 	var files []initramfs.File
 	for _, id := range ids {
-		files = append(files, initramfs.File{Path: contract.KeysDir + "/" + id + ".pub", Data: b.sec.trusted[id], Mode: 0o644})
+		files = append(files, initramfs.File{Path: id + ".pub", Data: b.sec.trusted[id], Mode: 0o644})
+	}
+	return files
+}
+
+// trustFiles are the initramfs files that tell stage-1 what to trust.
+// Only an unsigned build carries the allow-unsigned marker: signing a
+// development manifest gives an image that insists on signatures.
+func (b *builder) trustFiles() []initramfs.File {
+	var files []initramfs.File
+	for _, k := range b.trustedKeys() {
+		k.Path = contract.KeysDir + "/" + k.Path
+		files = append(files, k)
 	}
 	if b.sec.key == nil {
 		files = append(files, initramfs.File{Path: contract.AllowUnsignedFile, Mode: 0o644,
@@ -97,13 +104,13 @@ func (b *builder) release(paths map[string]string) (string, error) {
 		sums[kind] = sum
 	}
 	p := b.sec.verity
-	channel := b.opts.Channel
-	if channel == "" {
-		channel = DefaultChannel
+	usr, err := os.Stat(paths["usr"])
+	if err != nil {
+		return "", fmt.Errorf("release record: %w", err)
 	}
 	rec := sign.Record{
-		Name: b.m.Name, Version: b.m.Version, Channel: channel,
-		Kernel: sums["kernel"], Initramfs: sums["initramfs"], USR: sums["usr"],
+		Format: sign.RecordFormat, Name: b.m.Name, Version: b.m.Version, Arch: Arch, MinVersion: b.m.Update.MinVersion,
+		Kernel: sums["kernel"], Initramfs: sums["initramfs"], USR: sums["usr"], USRSize: usr.Size(),
 		VerityRoot: hex.EncodeToString(p.RootHash), VeritySalt: hex.EncodeToString(p.Salt), VerityUUID: p.UUID,
 		HashOffset: p.HashOffset, DataBlocks: p.DataBlocks,
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/rootfs/squashfs"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
@@ -29,6 +30,7 @@ type usrInput struct {
 	binaries map[string]string // name -> built file on the host
 	sysinit  string
 	epoch    time.Time
+	keys     []initramfs.File // trusted release keys, named <key id>.pub
 }
 
 // usrEntries lays out the USR tree (mounted on /usr) for the squashfs
@@ -52,6 +54,9 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("sysinit: %w", err)
 	}
 	add(sysinit)
+	for _, k := range in.keys {
+		add(bytesEntry(usrPath(contract.USRKeysDir+"/"+k.Path), k.Data, 0o644, 0, 0))
+	}
 	cfg, err := json.MarshalIndent(runtimeConfig(m), "", "  ")
 	if err != nil {
 		return nil, err
@@ -175,7 +180,7 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 			b.binaries[bin.Name] = b.rel(bin.Local)
 		}
 	}
-	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, epoch: b.epoch})
+	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, epoch: b.epoch, keys: b.trustedKeys()})
 	if err != nil {
 		return "", err
 	}

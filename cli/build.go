@@ -68,7 +68,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.BoolVar(&repin, "update-lock", false, "resolve every input afresh and rewrite the lock file")
 	f.StringVar(&opts.SignKey, "sign-key", "", "private key file (imgbuild keygen) that signs the release record; without it the manifest must set security.allow_unsigned")
 	f.StringVar(&opts.SecureBootKeys, "secure-boot-keys", "", "directory from imgbuild keygen --secure-boot: sign systemd-boot and a UKI per slot with its db key and put its PK/KEK/db.auth on the ESP for systemd-boot to enroll (needs osslsigncode)")
-	f.StringVar(&opts.Channel, "channel", build.DefaultChannel, "release channel written into the release record")
+	f.StringVar(&opts.Version, "version", "", "replace the manifest's version (a semantic version, e.g. 1.4.0-nightly.20261201)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only errors and the outputs")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "show each step's commands and inputs")
 	f.BoolVar(&opts.QCOW2, "qcow2", false, "also write NAME.qcow2 for QEMU and other hypervisors")

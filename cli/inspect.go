@@ -50,7 +50,7 @@ func printReport(w io.Writer, r *inspect.Report) {
 		if rel.Signed {
 			signed = "signed by key " + rel.KeyID + " (imgbuild verify --pub checks it)"
 		}
-		fmt.Fprintf(w, "release %s (channel %s): %s\n  dm-verity root hash %s\n\n", rel.Version, rel.Channel, signed, rel.VerityRoot)
+		fmt.Fprintf(w, "release %s (%s): %s\n  dm-verity root hash %s\n\n", rel.Version, rel.Arch, signed, rel.VerityRoot)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tLABEL\tSTART\tSIZE\tTYPE\tGUID\tSLOT")

@@ -103,8 +103,8 @@ func TestSignedBuildVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Name != "minimal" || rec.Version != "1.0.0" || rec.Channel != "dev" {
-		t.Errorf("record identity = %s %s %s", rec.Name, rec.Version, rec.Channel)
+	if rec.Name != "minimal" || rec.Version != "1.0.0" || rec.Arch != "amd64" || rec.Format != sign.RecordFormat {
+		t.Errorf("record identity = %s %s %s %s", rec.Format, rec.Name, rec.Version, rec.Arch)
 	}
 	for file, want := range map[string]string{"minimal.vmlinuz": rec.Kernel, "minimal.initrd": rec.Initramfs, "minimal.usr": rec.USR} {
 		if got := fileSum(t, filepath.Join(out, file)); got != want {

@@ -15,6 +15,10 @@ const (
 	SysinitPath = "/usr/lib/imgbuild/sysinit"
 	// Path is the runtime configuration (Config) sysinit reads.
 	Path = "/usr/lib/imgbuild/image.json"
+	// USRKeysDir holds the same trusted release keys as KeysDir, on
+	// verified USR, for the programs that check payloads after
+	// switch_root (the initramfs is gone by then).
+	USRKeysDir = "/usr/lib/imgbuild/keys"
 	// FactoryDir holds files that the manifest places outside /usr (for
 	// example /etc/hosts). sysinit copies them to / on every boot, so an
 	// update that changes them takes effect, as systemd-tmpfiles does

@@ -69,6 +69,11 @@ func TestParseErrors(t *testing.T) {
 		{"cycle", "    args: [httpd, -f]\n", "    args: [httpd, -f]\n    after: [late]\n", `cycle: web -> late -> web`},
 		{"bad int", "usr: 64MiB", "usr: 64MiB\nrun:\n  forwards: [{host: x, guest: 80}]", `run.forwards[0].host: want a whole number, got "x"`},
 		{"yaml syntax", "kernel:\n", "kernel:\n\t", `demo.yaml: `},
+		{"version not semver", "version: 1.0.0\n", "version: \"1.0\"\n", `demo.yaml:2:1: version: "1.0" is not a semantic version`},
+		{"version with v", "version: 1.0.0\n", "version: v1.0.0\n", `demo.yaml:2:1: version: "v1.0.0" is not a semantic version`},
+		{"update reboot", "usr: 64MiB", "usr: 64MiB\nupdate:\n  reboot: later", `demo.yaml:26:3: update.reboot "later": want immediate or off`},
+		{"update pin", "usr: 64MiB", "usr: 64MiB\nupdate:\n  pin: latest", `demo.yaml:26:3: update.pin: "latest" is not a semantic version`},
+		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,7 @@ package manifest
 // Manifest is one image description.
 type Manifest struct {
 	Name     string    `yaml:"name" required:"true" doc:"Image name: lower case letters, digits and dashes."`
-	Version  string    `yaml:"version" required:"true" doc:"Image version, e.g. 1.0.0."`
+	Version  string    `yaml:"version" required:"true" doc:"Image version, a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE]), e.g. 1.0.0: updates only go to newer versions."`
 	Hostname string    `yaml:"hostname" doc:"Host name set at boot; defaults to name."`
 	Kernel   Kernel    `yaml:"kernel" required:"true" doc:"Kernel and modules."`
 	Binaries []Binary  `yaml:"binaries" doc:"Programs installed in /usr/bin."`
@@ -15,6 +15,7 @@ type Manifest struct {
 	Disk     Disk      `yaml:"disk" doc:"Partition sizes."`
 	Run      Run       `yaml:"run" doc:"Settings for imgbuild run and the QEMU tests."`
 	Security Security  `yaml:"security" doc:"Release signing: the keys stage-1 trusts, and whether an unsigned build may boot."`
+	Update   Update    `yaml:"update" doc:"How the running system updates itself (the update agent); absent: no agent runs."`
 
 	// File is the path the manifest was read from; relative paths in the
 	// manifest are relative to its directory.
@@ -100,6 +101,17 @@ type Run struct {
 type Forward struct {
 	Host  int `yaml:"host" required:"true" doc:"Port on 127.0.0.1 of the host (0 picks a free one)."`
 	Guest int `yaml:"guest" required:"true" doc:"Port in the guest."`
+}
+
+// Update configures the update agent on the image (docs/updates.md).
+type Update struct {
+	Server        string   `yaml:"server" doc:"Omaha v3 endpoint (http://HOST:PORT/v1/update/, e.g. imgbuild serve or Nebraska) or a static repository URL (http://HOST/repo/)."`
+	Channel       string   `yaml:"channel" doc:"Channel to follow: alpha, beta, stable (default) or any the repository has."`
+	Interval      Duration `yaml:"interval" doc:"Time between update checks, default 1h."`
+	Reboot        string   `yaml:"reboot" doc:"immediate (default): reboot into a new release once written; off: wait for a human."`
+	Pin           string   `yaml:"pin" doc:"Stay at this version: install it if older, never go past it."`
+	HealthTimeout Duration `yaml:"health_timeout" doc:"How long a trial boot of a new release may take to become healthy before it reboots back, default 120s."`
+	MinVersion    string   `yaml:"min_version" doc:"Written into this release's record: the lowest running version that may update to it."`
 }
 
 // Security says what stage-1 trusts. A build is signed with

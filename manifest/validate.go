@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/imgbuild/imgbuild/internal/version"
 )
 
 var (
@@ -26,10 +28,10 @@ func (m *Manifest) validate() error {
 	if !nameRE.MatchString(m.Name) {
 		return m.at("name", "name %q: use lower case letters, digits and dashes", m.Name)
 	}
-	if m.Version == "" || strings.ContainsAny(m.Version, " /\t\n") {
-		return m.at("version", "version %q: must be non-empty, without spaces or slashes", m.Version)
+	if err := version.Check(m.Version); err != nil {
+		return m.at("version", "version: %v", err)
 	}
-	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun}
+	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun, m.validateUpdate}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -246,6 +248,33 @@ func (m *Manifest) validateRun() error {
 	return nil
 }
 
+func (m *Manifest) validateUpdate() error {
+	u := m.Update
+	if u.Server != "" {
+		if p, err := url.Parse(u.Server); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return m.at("update.server", "update.server %q: want an http(s) URL", u.Server)
+		}
+	}
+	if u.Channel != "" && !nameRE.MatchString(u.Channel) {
+		return m.at("update.channel", "update.channel %q: use lower case letters, digits and dashes", u.Channel)
+	}
+	if u.Reboot != "" && u.Reboot != "immediate" && u.Reboot != "off" {
+		return m.at("update.reboot", "update.reboot %q: want immediate or off", u.Reboot)
+	}
+	for field, v := range map[string]string{"update.pin": u.Pin, "update.min_version": u.MinVersion} {
+		if v == "" {
+			continue
+		}
+		if err := version.Check(v); err != nil {
+			return m.at(field, "%s: %v", field, err)
+		}
+	}
+	if u.Interval < 0 || u.HealthTimeout < 0 {
+		return m.at("update", "update: durations must be positive")
+	}
+	return nil
+}
+
 func (m *Manifest) applyDefaults() {
 	if m.Hostname == "" {
 		m.Hostname = m.Name
@@ -260,6 +289,18 @@ func (m *Manifest) applyDefaults() {
 	def(&m.Disk.OEM, 16<<20)
 	def(&m.Disk.Root, 256<<20)
 	def(&m.Run.Memory, 1<<30)
+	if m.Update.Channel == "" {
+		m.Update.Channel = "stable"
+	}
+	if m.Update.Reboot == "" {
+		m.Update.Reboot = "immediate"
+	}
+	if m.Update.Interval == 0 {
+		m.Update.Interval = Duration(time.Hour)
+	}
+	if m.Update.HealthTimeout == 0 {
+		m.Update.HealthTimeout = Duration(120 * time.Second)
+	}
 	for i := range m.Services {
 		s := &m.Services[i]
 		if s.Restart == "" {

@@ -4,17 +4,33 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/imgbuild/imgbuild/internal/version"
 )
+
+// RecordFormat names the record layout. Its major number changes only
+// when an older reader would misread a record; fields added within a
+// major are ignored by older readers (they are signed all the same).
+const RecordFormat = "imgbuild-release/2"
 
 // Record is what a release vouches for: the artifacts of one slot by
 // their SHA-256 and the dm-verity parameters stage-1 needs to trust USR.
+// It names no channel: a release is promoted from channel to channel
+// without touching its signed bytes.
 type Record struct {
-	Name      string `json:"name"`
-	Version   string `json:"version"`
-	Channel   string `json:"channel"`
+	Format  string `json:"format"`  // RecordFormat
+	Name    string `json:"name"`    // the image's name: an update must keep it
+	Version string `json:"version"` // semantic version, without a leading v
+	Arch    string `json:"arch"`    // GOARCH of the image: amd64
+	// MinVersion is the lowest running version that may update to this
+	// release; empty: any.
+	MinVersion string `json:"min_version,omitempty"`
+
 	Kernel    string `json:"kernel_sha256"`    // vmlinuz
 	Initramfs string `json:"initramfs_sha256"` // compressed initrd
 	USR       string `json:"usr_sha256"`       // USR partition content: squashfs + hash area
+	USRSize   int64  `json:"usr_size"`         // bytes of that content
 
 	VerityRoot string `json:"verity_root"` // hex
 	VeritySalt string `json:"verity_salt"` // hex
@@ -43,11 +59,13 @@ func (r Record) Canonical() []byte {
 	return out
 }
 
-// ParseRecord decodes a record file strictly: unknown fields and
-// trailing data are errors, so a record means exactly what it says.
+// ParseRecord decodes a record file. Fields this reader does not know
+// are accepted, since a newer writer may add them within the format's
+// major and the signature covers them anyway; a format of another major,
+// a malformed version and trailing data are errors. Check the signature
+// over the raw bytes (Verify) before trusting what this returns.
 func ParseRecord(data []byte) (*Record, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var r Record
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("sign: parse record: %w", err)
@@ -55,5 +73,23 @@ func ParseRecord(data []byte) (*Record, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("sign: parse record: trailing data after the JSON object")
 	}
+	if major(r.Format) != major(RecordFormat) {
+		return nil, fmt.Errorf("sign: parse record: format %q, this reader knows %q", r.Format, RecordFormat)
+	}
+	if err := version.Check(r.Version); err != nil {
+		return nil, fmt.Errorf("sign: parse record: version: %w", err)
+	}
+	if r.MinVersion != "" {
+		if err := version.Check(r.MinVersion); err != nil {
+			return nil, fmt.Errorf("sign: parse record: min_version: %w", err)
+		}
+	}
 	return &r, nil
+}
+
+// major is "imgbuild-release/2" of "imgbuild-release/2.1".
+func major(format string) string {
+	name, ver, _ := strings.Cut(format, "/")
+	m, _, _ := strings.Cut(ver, ".")
+	return name + "/" + m
 }

@@ -12,8 +12,8 @@ import (
 
 func sampleRecord() Record {
 	return Record{
-		Name: "minimal", Version: "1.2.3", Channel: "alpha",
-		Kernel: strings.Repeat("a", 64), Initramfs: strings.Repeat("b", 64), USR: strings.Repeat("c", 64),
+		Format: RecordFormat, Name: "minimal", Version: "1.2.3", Arch: "amd64",
+		Kernel: strings.Repeat("a", 64), Initramfs: strings.Repeat("b", 64), USR: strings.Repeat("c", 64), USRSize: 4096,
 		VerityRoot: strings.Repeat("d", 64), VeritySalt: strings.Repeat("e", 64),
 		VerityUUID: "01234567-89ab-cdef-0123-456789abcdef", HashOffset: 1 << 30, DataBlocks: 262144,
 	}
@@ -37,9 +37,9 @@ func newKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 }
 
 func TestCanonical(t *testing.T) {
-	want := `{"channel":"alpha","initramfs_sha256":"` + strings.Repeat("b", 64) +
-		`","kernel_sha256":"` + strings.Repeat("a", 64) + `","name":"minimal","usr_sha256":"` + strings.Repeat("c", 64) +
-		`","verity_data_blocks":262144,"verity_hash_offset":1073741824,"verity_root":"` + strings.Repeat("d", 64) +
+	want := `{"arch":"amd64","format":"imgbuild-release/2","initramfs_sha256":"` + strings.Repeat("b", 64) +
+		`","kernel_sha256":"` + strings.Repeat("a", 64) + `","name":"minimal","usr_sha256":"` + strings.Repeat("c", 64) + `","usr_size":4096` +
+		`,"verity_data_blocks":262144,"verity_hash_offset":1073741824,"verity_root":"` + strings.Repeat("d", 64) +
 		`","verity_salt":"` + strings.Repeat("e", 64) + `","verity_uuid":"01234567-89ab-cdef-0123-456789abcdef","version":"1.2.3"}`
 	if got := string(sampleRecord().Canonical()); got != want {
 		t.Errorf("Canonical =\n%s\nwant\n%s", got, want)
@@ -50,8 +50,25 @@ func TestCanonical(t *testing.T) {
 	}
 }
 
-func TestParseRecordStrict(t *testing.T) {
-	for _, bad := range []string{`{"name":"x","extra":1}`, `{"name":"x"} {}`, `[1]`, `{"verity_data_blocks":-1}`} {
+func TestParseRecord(t *testing.T) {
+	ok := string(sampleRecord().Canonical())
+	future := strings.Replace(ok, `{`, `{"added_in_2_1":{"x":[1]},`, 1)
+	if r, err := ParseRecord([]byte(future)); err != nil || r.Name != "minimal" {
+		t.Errorf("a record with a field added later must parse: %v", err)
+	}
+	minor := strings.Replace(ok, `"imgbuild-release/2"`, `"imgbuild-release/2.7"`, 1)
+	if _, err := ParseRecord([]byte(minor)); err != nil {
+		t.Errorf("format 2.7 refused: %v", err)
+	}
+	for _, bad := range []string{
+		ok + ` {}`, `[1]`,
+		strings.Replace(ok, `"verity_data_blocks":262144`, `"verity_data_blocks":-1`, 1),
+		strings.Replace(ok, `"imgbuild-release/2"`, `"imgbuild-release/3"`, 1),
+		strings.Replace(ok, `"format":"imgbuild-release/2",`, ``, 1),
+		strings.Replace(ok, `"1.2.3"`, `"1.2"`, 1),
+		strings.Replace(ok, `"1.2.3"`, `"v1.2.3"`, 1),
+		strings.Replace(ok, `"1.2.3"`, `"1.2.3","min_version":"next"`, 1),
+	} {
 		if _, err := ParseRecord([]byte(bad)); err == nil {
 			t.Errorf("ParseRecord(%s) accepted it", bad)
 		}

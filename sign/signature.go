@@ -22,40 +22,55 @@ const sigHeader = "imgbuild-signature v1"
 // same key: the signed message is signedContext followed by the record.
 const signedContext = "imgbuild release record v1\n"
 
-func message(recordJSON []byte) []byte {
-	return append([]byte(signedContext), recordJSON...)
-}
+// ChannelContext separates signatures over channel metadata (package
+// update/repo) from record signatures made with the same key.
+const ChannelContext = "imgbuild channel v1\n"
 
 // Sign signs r.Canonical() and returns the signature file content.
 func Sign(r Record, key ed25519.PrivateKey) ([]byte, error) {
+	return SignBytes(signedContext, r.Canonical(), key)
+}
+
+// Verify checks sig over the exact bytes of recordJSON against each of
+// keys (several while keys rotate) and only then parses the record.
+func Verify(recordJSON, sig []byte, keys []ed25519.PublicKey) (*Record, error) {
+	if err := VerifyBytes(signedContext, recordJSON, sig, keys); err != nil {
+		return nil, err
+	}
+	return ParseRecord(recordJSON)
+}
+
+// SignBytes signs context followed by data and returns the signature
+// file content. The context keeps a signature made for one kind of
+// document from being valid for another.
+func SignBytes(context string, data []byte, key ed25519.PrivateKey) ([]byte, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("sign: private key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
 	}
-	sig := ed25519.Sign(key, message(r.Canonical()))
+	sig := ed25519.Sign(key, append([]byte(context), data...))
 	pub := key.Public().(ed25519.PublicKey)
 	return fmt.Appendf(nil, "%s\nkey-id %s\ned25519 %s\n", sigHeader, KeyID(pub), base64.StdEncoding.EncodeToString(sig)), nil
 }
 
-// Verify checks sig over the exact bytes of recordJSON against each of
-// keys (several while keys rotate) and returns the parsed record if any
-// key matches.
-func Verify(recordJSON, sig []byte, keys []ed25519.PublicKey) (*Record, error) {
+// VerifyBytes checks sig over context followed by the exact bytes of
+// data against each of keys (several while keys rotate).
+func VerifyBytes(context string, data, sig []byte, keys []ed25519.PublicKey) error {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("sign: no trusted keys to verify against")
+		return fmt.Errorf("sign: no trusted keys to verify against")
 	}
 	signer, raw, err := parseSignature(sig)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	msg := message(recordJSON)
+	msg := append([]byte(context), data...)
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = KeyID(k)
 		if len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, raw) {
-			return ParseRecord(recordJSON)
+			return nil
 		}
 	}
-	return nil, fmt.Errorf("sign: signature does not match any trusted key (key ids: %s; the signature names key id %s)",
+	return fmt.Errorf("sign: signature does not match any trusted key (key ids: %s; the signature names key id %s)",
 		strings.Join(ids, ", "), signer)
 }
 

@@ -32,7 +32,7 @@ type Report struct {
 // signature file names; inspect does not check it (imgbuild verify does).
 type Release struct {
 	Version    string `json:"version"`
-	Channel    string `json:"channel"`
+	Arch       string `json:"arch"`
 	Signed     bool   `json:"signed"`
 	KeyID      string `json:"key_id,omitempty"`
 	VerityRoot string `json:"verity_root"`
@@ -131,7 +131,7 @@ func Image(p string) (*Report, error) {
 		}
 	}
 	if rel, err := verify.Read(p); err == nil {
-		r.Release = &Release{Version: rel.Parsed.Version, Channel: rel.Parsed.Channel, Signed: rel.Signature != nil,
+		r.Release = &Release{Version: rel.Parsed.Version, Arch: rel.Parsed.Arch, Signed: rel.Signature != nil,
 			KeyID: rel.SignerID, VerityRoot: rel.Parsed.VerityRoot}
 	}
 	sort.Slice(r.ESPFiles, func(i, j int) bool { return r.ESPFiles[i].Path < r.ESPFiles[j].Path })

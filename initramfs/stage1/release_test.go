@@ -30,7 +30,7 @@ func testKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey, string) {
 func TestVerifyRelease(t *testing.T) {
 	pub, priv, _ := testKey(t)
 	otherPub, otherPriv, _ := testKey(t)
-	rec := sign.Record{Name: "minimal", Version: "1", Channel: "dev",
+	rec := sign.Record{Format: sign.RecordFormat, Name: "minimal", Version: "1.0.0", Arch: "amd64",
 		VerityRoot: strings.Repeat("ab", 32), VeritySalt: "0011", HashOffset: 8192, DataBlocks: 2}
 	recJSON := rec.Canonical()
 	sig, err := sign.Sign(rec, priv)

@@ -263,7 +263,7 @@ func formatVerity(t *testing.T, sqfs string) sign.Record {
 		}
 		return m[1]
 	}
-	return sign.Record{Name: "test", Version: "1", Channel: "dev", VerityRoot: field("Root hash"), VeritySalt: field("Salt"),
+	return sign.Record{Format: sign.RecordFormat, Name: "test", Version: "1.0.0", Arch: "amd64", VerityRoot: field("Root hash"), VeritySalt: field("Salt"),
 		VerityUUID: field("UUID"), HashOffset: size, DataBlocks: uint64(size / 4096)}
 }
 
