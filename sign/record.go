@@ -31,6 +31,9 @@ type Record struct {
 	Initramfs string `json:"initramfs_sha256"` // compressed initrd
 	USR       string `json:"usr_sha256"`       // USR partition content: squashfs + hash area
 	USRSize   int64  `json:"usr_size"`         // bytes of that content
+	// UKI is each slot's signed Unified Kernel Image by slot ("a", "b"),
+	// in Secure Boot releases; each slot's .cmdline names that slot.
+	UKI map[string]string `json:"uki_sha256,omitempty"`
 
 	VerityRoot string `json:"verity_root"` // hex
 	VeritySalt string `json:"verity_salt"` // hex
