@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ type Options struct {
 
 // Artifact is one output file.
 type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, qcow2, summary
+	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, qcow2, vmdk, aws, summary
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
@@ -89,16 +90,18 @@ type PortFwd struct {
 // Arch is the architecture of every image (the release record's arch).
 const Arch = "amd64"
 
-// Targets lists the supported --target values.
-var Targets = []string{"qemu"}
+// Targets lists the supported --target values: qemu (a raw disk, and
+// qcow2 with --qcow2) and aws (the raw disk, a stream-optimized VMDK and
+// an AMI registration file).
+var Targets = []string{"qemu", "aws"}
 
 // Run builds the image described by opts.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Target == "" {
 		opts.Target = "qemu"
 	}
-	if opts.Target != "qemu" {
-		return nil, fmt.Errorf("target %q is not supported yet (supported: %s)", opts.Target, strings.Join(Targets, ", "))
+	if !slices.Contains(Targets, opts.Target) {
+		return nil, fmt.Errorf("--target %q: unknown target (supported: %s)", opts.Target, strings.Join(Targets, ", "))
 	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()

@@ -1,13 +1,18 @@
 package build
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/images/qcow2"
+	"github.com/imgbuild/imgbuild/images/vmdk"
 )
 
-// convert writes the disk in the other formats asked for (--qcow2) and
-// returns the artifact kinds it added.
+// convert writes the disk in the formats its target consumes (aws: a
+// stream-optimized VMDK and the AMI registration file) and those asked
+// for (--qcow2), and returns the artifact kinds it added.
 func (b *builder) convert(paths map[string]string) ([]string, error) {
 	var kinds []string
 	if b.opts.QCOW2 {
@@ -17,5 +22,51 @@ func (b *builder) convert(paths map[string]string) ([]string, error) {
 		}
 		kinds = append(kinds, "qcow2")
 	}
+	if b.opts.Target == "aws" {
+		paths["vmdk"] = filepath.Join(b.stage, b.m.Name+".vmdk")
+		if err := b.report.step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(paths["disk"], paths["vmdk"]) }); err != nil {
+			return nil, err
+		}
+		paths["aws"] = filepath.Join(b.stage, b.m.Name+".aws.json")
+		if err := b.awsRegistration(paths["aws"], paths["disk"]); err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, "vmdk", "aws")
+	}
 	return kinds, nil
+}
+
+// AWSRegistration is what EC2's RegisterImage needs to know of an image
+// beyond its snapshot: imgbuild publish aws reads it.
+type AWSRegistration struct {
+	Name               string `json:"name"`
+	Description        string `json:"description"`
+	Architecture       string `json:"architecture"`        // x86_64
+	BootMode           string `json:"boot_mode"`           // uefi
+	EnaSupport         bool   `json:"ena_support"`         // the image carries the ena driver
+	ImdsSupport        string `json:"imds_support"`        // v2.0: IMDSv2 required
+	RootDeviceName     string `json:"root_device_name"`    // /dev/xvda
+	VirtualizationType string `json:"virtualization_type"` // hvm
+	VolumeSizeGiB      int64  `json:"volume_size_gib"`     // the raw image, rounded up
+}
+
+func (b *builder) awsRegistration(path, disk string) error {
+	st, err := os.Stat(disk)
+	if err != nil {
+		return fmt.Errorf("aws: %w", err)
+	}
+	r := AWSRegistration{
+		Name: b.m.Name + "-" + b.m.Version, Description: fmt.Sprintf("%s %s (imgbuild)", b.m.Name, b.m.Version),
+		Architecture: "x86_64", BootMode: "uefi", EnaSupport: true, ImdsSupport: "v2.0",
+		RootDeviceName: "/dev/xvda", VirtualizationType: "hvm",
+		VolumeSizeGiB: (st.Size() + 1<<30 - 1) >> 30,
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("aws: %w", err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("aws: registration: %w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -62,7 +63,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.Manifest, "file", "f", "manifests/minimal.yaml", "manifest to build")
 	f.StringVarP(&opts.OutDir, "output", "o", "out", "output directory")
-	f.StringVar(&opts.Target, "target", "qemu", "platform to build for: qemu")
+	f.StringVar(&opts.Target, "target", "qemu", "platform to build for: "+strings.Join(build.Targets, ", "))
 	f.StringVar(&opts.CacheDir, "cache", "", "cache directory (default $IMGBUILD_CACHE or $XDG_CACHE_HOME/imgbuild)")
 	f.BoolVar(&locked, "locked", false, "fail instead of changing the lock file")
 	f.BoolVar(&repin, "update-lock", false, "resolve every input afresh and rewrite the lock file")

@@ -30,6 +30,9 @@ type Config struct {
 	Disk string // disk image; booted through OVMF unless Kernel is set
 	// DiskFormat is Disk's QEMU format, e.g. qcow2; default raw.
 	DiskFormat string
+	// DiskBus attaches the disk: virtio (default) or nvme, as EC2's
+	// Nitro instances attach EBS volumes.
+	DiskBus string
 	// Direct kernel boot, for fast development boots and tests.
 	Kernel, Initrd, Append string
 
@@ -124,7 +127,15 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		if format == "" {
 			format = "raw"
 		}
-		args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=virtio,cache=unsafe")
+		switch cfg.DiskBus {
+		case "", "virtio":
+			args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=virtio,cache=unsafe")
+		case "nvme":
+			args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=none,id=disk0,cache=unsafe",
+				"-device", "nvme,serial=imgbuild0,drive=disk0")
+		default:
+			return nil, fmt.Errorf("qemu: disk bus %q: want virtio or nvme", cfg.DiskBus)
+		}
 	}
 	args = append(args, netArgs(cfg)...)
 	return append(args, cfg.Extra...), nil

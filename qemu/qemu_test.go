@@ -77,3 +77,24 @@ func TestDiskFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestDiskBus(t *testing.T) {
+	tests := []struct {
+		bus, want string
+	}{
+		{"", "file=d,format=raw,if=virtio"},
+		{"nvme", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device nvme,serial=imgbuild0,drive=disk0"},
+	}
+	for _, tt := range tests {
+		args, err := Args(Config{Disk: "d", DiskBus: tt.bus, Vars: "v"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := strings.Join(args, " "); !strings.Contains(line, tt.want) {
+			t.Errorf("bus %q: args %q lack %q", tt.bus, line, tt.want)
+		}
+	}
+	if _, err := Args(Config{Disk: "d", DiskBus: "ide", Vars: "v"}, ""); err == nil {
+		t.Error("unknown bus accepted")
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // Layout constants: 64 KiB clusters and 16-bit refcounts, what qemu-img
@@ -47,9 +49,13 @@ func Convert(rawPath, outPath string) error {
 	if (size+clusterSize-1)/clusterSize > maxClusters {
 		return fmt.Errorf("qcow2: %s: %d bytes is too large", rawPath, size)
 	}
-	data, err := dataClusters(raw, size)
+	chunks, err := sparse.Chunks(raw, size, clusterSize)
 	if err != nil {
 		return fmt.Errorf("qcow2: scan %s: %w", rawPath, err)
+	}
+	data := make([]uint32, len(chunks))
+	for i, c := range chunks {
+		data[i] = uint32(c)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".qcow2-*.tmp")
 	if err != nil {
