@@ -19,14 +19,7 @@ import (
 func TestAWSTargetBootsFromNVMe(t *testing.T) {
 	skipShort(t)
 	work := t.TempDir()
-	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mf := filepath.Join(work, "minimal.yaml")
-	if err := os.WriteFile(mf, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mf := manifestCopy(t, "minimal", work)
 	res, err := build.Run(t.Context(), build.Options{Manifest: mf, OutDir: filepath.Join(work, "out"), Target: "aws"})
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,22 @@ func buildImage(t *testing.T, name string) *build.Result {
 	return b.res
 }
 
+// manifestCopy copies manifests/NAME.yaml into dir, without its lock
+// file, so that a build pins the archive's current packages and the
+// tests do not break when it moves on.
+func manifestCopy(t *testing.T, name, dir string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "manifests", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(mf, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return mf
+}
+
 func artifact(t *testing.T, res *build.Result, kind string) string {
 	t.Helper()
 	for _, a := range res.Artifacts {

@@ -15,16 +15,7 @@ import (
 func TestQCOW2Boots(t *testing.T) {
 	skipShort(t)
 	work := t.TempDir()
-	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Copied without its lock file, like buildImage, so the build pins
-	// the archive's current packages.
-	mf := filepath.Join(work, "minimal.yaml")
-	if err := os.WriteFile(mf, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mf := manifestCopy(t, "minimal", work)
 	res, err := build.Run(t.Context(), build.Options{Manifest: mf, OutDir: filepath.Join(work, "out"), QCOW2: true})
 	if err != nil {
 		t.Fatal(err)
