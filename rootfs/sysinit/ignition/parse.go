@@ -3,6 +3,7 @@ package ignition
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,6 +59,11 @@ func Parse(raw []byte) (*Config, error) {
 	sum := sha256.Sum256(raw)
 	cfg, rpt, err := v3.ParseCompatibleVersion(raw)
 	if probs := reportProblems(rpt); len(probs) > 0 {
+		// Name the unsupported fields too, so one run shows every problem.
+		var loose types.Config
+		if json.Unmarshal(raw, &loose) == nil {
+			probs = append(probs, unsupported(loose)...)
+		}
 		return nil, &Error{Problems: probs}
 	}
 	if err != nil {
