@@ -130,9 +130,15 @@ func TestRefusedConfigStopsTheBoot(t *testing.T) {
 	}
 	<-v.Done()
 	root := rootPartition(t, img)
-	out := reftool.Must(t, "debugfs", "-R", "ls -l /var/lib", root)
-	if strings.Contains(out, "from-bad-config") || strings.Contains(out, "imgbuild") || strings.Contains(out, ".ignition-") {
-		t.Fatalf("ROOT holds something of the refused config:\n%s", out)
+	// The factory files are there (this is ROOT, read right); nothing of
+	// the config nor the applied marker is.
+	if out := reftool.Must(t, "debugfs", "-R", "ls -l /etc", root); !strings.Contains(out, "passwd") {
+		t.Fatalf("debugfs does not see ROOT's /etc/passwd:\n%s", out)
+	}
+	for _, p := range []string{"/var/lib/from-bad-config", contract.IgnitionApplied} {
+		if out := reftool.Must(t, "debugfs", "-R", "stat "+p, root); !strings.Contains(out, "not found") {
+			t.Errorf("ROOT holds %s of the refused config:\n%s", p, out)
+		}
 	}
 }
 
