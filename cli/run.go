@@ -34,6 +34,7 @@ type runFlags struct {
 	vars         string
 	quiet        bool
 	direct       bool
+	config       string
 }
 
 func newRun(env Env) *cobra.Command {
@@ -49,7 +50,8 @@ from the manifest (or --forward) but reaches nothing else, unless
 		Example: `  imgbuild run out/minimal.img
   imgbuild run out/etcd.img --until-healthy --timeout 5m
   imgbuild run out/minimal.img --forward 8080:8080 --open-network
-  imgbuild run out/minimal.img --direct`,
+  imgbuild run out/minimal.img --direct
+  imgbuild run out/minimal.img --config node1.ign`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("run takes one image path")}
@@ -67,6 +69,7 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.StringSliceVar(&f.forwards, "forward", nil, "TCP forward HOST:GUEST from 127.0.0.1 (default: the manifest's run.forwards)")
 	fl.StringVar(&f.vars, "vars", "", "UEFI variable store (default IMAGE.vars)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the console to the terminal")
+	fl.StringVar(&f.config, "config", "", "per-machine config (Ignition spec v3 JSON), validated and passed by fw_cfg as "+contract.IgnitionFwCfg)
 	fl.BoolVar(&f.direct, "direct", false, "boot slot A's kernel and initrd directly, skipping the firmware and systemd-boot (faster development boots; boot counting is not exercised)")
 	return cmd
 }
@@ -81,6 +84,11 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	}
 	if f.direct {
 		if err := directBoot(&cfg, image); err != nil {
+			return err
+		}
+	}
+	if f.config != "" {
+		if err := withConfig(&cfg, f.config); err != nil {
 			return err
 		}
 	}
@@ -134,6 +142,20 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		return &exitError{ExitUnhealthy, fmt.Errorf("boot failed: %s", failed.Line)}
 	}
 	return &exitError{ExitUnhealthy, fmt.Errorf("not healthy: %w", err)}
+}
+
+// withConfig validates a per-machine config and passes it by fw_cfg, as
+// Fedora CoreOS's QEMU platform does.
+func withConfig(cfg *qemu.Config, path string) error {
+	if _, err := readConfig(path); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	cfg.FwCfg = append(cfg.FwCfg, qemu.FwCfg{Name: contract.IgnitionFwCfg, File: abs})
+	return nil
 }
 
 // readRunSettings reads the run settings that build wrote beside the

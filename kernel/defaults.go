@@ -25,10 +25,14 @@ package kernel
 //   - efivarfs: EFI variables, for boot counting and updates (module).
 //   - button, evdev: ACPI power button events, for a clean shutdown on a
 //     hypervisor's power-off request (modules).
+//   - qemu_fw_cfg: QEMU's fw_cfg entries in sysfs, where the per-machine
+//     config comes in (opt/com.coreos/config); a platform driver, it
+//     loads and binds nothing on other machines (module, CONFIG_FW_CFG_SYSFS=m).
 var DefaultModules = []string{
 	"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "virtio_net", "virtio_rng",
 	"nvme", "ena",
 	"squashfs", "dm_mod", "dm_verity", "ext4",
 	"vfat", "nls_cp437", "nls_ascii", "efivarfs",
 	"button", "evdev",
+	"qemu_fw_cfg",
 }

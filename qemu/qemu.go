@@ -57,9 +57,31 @@ type Config struct {
 	// a reboot ends QEMU like a power-off, so callers see each boot.
 	AllowReboot bool
 
+	// FwCfg are fw_cfg entries passed to the guest (-fw_cfg name=,file=),
+	// e.g. the per-machine config under contract.IgnitionFwCfg.
+	FwCfg []FwCfg
+
 	Stdin  io.Reader // serial console input; nil for none
 	Output io.Writer // a copy of the serial console; may be nil
 	Extra  []string  // more QEMU arguments
+}
+
+// FwCfg is one fw_cfg entry: Name (opt/...) holds File's content.
+type FwCfg struct{ Name, File string }
+
+// fwCfgArgs: QEMU's option syntax doubles a comma inside a value.
+func fwCfgArgs(entries []FwCfg) ([]string, error) {
+	var args []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name, "opt/") || strings.Contains(e.Name, ",") {
+			return nil, fmt.Errorf("qemu: fw_cfg name %q: want opt/... without commas", e.Name)
+		}
+		if e.File == "" {
+			return nil, fmt.Errorf("qemu: fw_cfg %s: no file", e.Name)
+		}
+		args = append(args, "-fw_cfg", "name="+e.Name+",file="+strings.ReplaceAll(e.File, ",", ",,"))
+	}
+	return args, nil
 }
 
 // VM is a running QEMU.
@@ -138,6 +160,11 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		}
 	}
 	args = append(args, netArgs(cfg)...)
+	fw, err := fwCfgArgs(cfg.FwCfg)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, fw...)
 	return append(args, cfg.Extra...), nil
 }
 

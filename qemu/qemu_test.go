@@ -98,3 +98,18 @@ func TestDiskBus(t *testing.T) {
 		t.Error("unknown bus accepted")
 	}
 }
+
+func TestFwCfg(t *testing.T) {
+	args, err := Args(Config{Disk: "d", Vars: "v", FwCfg: []FwCfg{{Name: "opt/com.coreos/config", File: "/tmp/a,b.ign"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); !strings.Contains(line, "-fw_cfg name=opt/com.coreos/config,file=/tmp/a,,b.ign") {
+		t.Errorf("args %q lack the fw_cfg entry", line)
+	}
+	for _, bad := range []FwCfg{{Name: "com.coreos/config", File: "f"}, {Name: "opt/a,b", File: "f"}, {Name: "opt/a"}} {
+		if _, err := Args(Config{Disk: "d", Vars: "v", FwCfg: []FwCfg{bad}}, ""); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}

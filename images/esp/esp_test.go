@@ -56,7 +56,10 @@ func wantListing(files map[string][]byte) []string {
 
 // checkFAT checks the FAT file system at img (optionally @@offset) with
 // fsck.fat and mtools against the test files.
-func checkFAT(t *testing.T, fsImage, mtoolsImage string) {
+func checkFAT(t *testing.T, fsImage, mtoolsImage string) { checkFATBits(t, fsImage, mtoolsImage, "32") }
+
+// checkFATBits is checkFAT for a FAT of bits ("16" or "32") entries.
+func checkFATBits(t *testing.T, fsImage, mtoolsImage, bits string) {
 	t.Helper()
 	out, err := reftool.Run(t, "fsck.fat", "-n", "-v", fsImage)
 	if err != nil {
@@ -67,8 +70,8 @@ func checkFAT(t *testing.T, fsImage, mtoolsImage string) {
 			t.Errorf("fsck.fat -n complains (%q):\n%s", bad, out)
 		}
 	}
-	if !strings.Contains(out, "32 bit entries") {
-		t.Errorf("fsck.fat does not see FAT32:\n%s", out)
+	if !strings.Contains(out, bits+" bit entries") {
+		t.Errorf("fsck.fat does not see FAT%s:\n%s", bits, out)
 	}
 
 	want := wantFiles(t)

@@ -25,11 +25,27 @@ type fatGeometry struct {
 	sectorsPerCluster uint32
 	fatSectors        uint32 // per FAT
 	clusters          uint32 // data clusters, numbered from 2
+	reserved          uint32 // sectors before the first FAT
+	// fat16 file systems keep the root directory in rootSectors fixed
+	// sectors after the FATs instead of in clusters.
+	fat16       bool
+	rootSectors uint32
 }
 
 func (g fatGeometry) clusterBytes() int64 { return int64(g.sectorsPerCluster) * sectorSize }
 func (g fatGeometry) dataStart() int64 {
-	return int64(fatReserved+fatCount*g.fatSectors) * sectorSize
+	return int64(g.reserved+fatCount*g.fatSectors+g.rootSectors) * sectorSize
+}
+
+// rootStart is where a FAT16 root directory starts.
+func (g fatGeometry) rootStart() int64 { return int64(g.reserved+fatCount*g.fatSectors) * sectorSize }
+
+// eoc is the end-of-chain FAT entry.
+func (g fatGeometry) eoc() uint32 {
+	if g.fat16 {
+		return 0xffff
+	}
+	return fatEOC
 }
 func (g fatGeometry) clusterOffset(c uint32) int64 {
 	return g.dataStart() + int64(c-2)*g.clusterBytes()
@@ -58,7 +74,7 @@ func newFATGeometry(size int64) (fatGeometry, error) {
 			return fatGeometry{}, fmt.Errorf("internal error: FAT of %d sectors for %d clusters", fat, clusters)
 		}
 		if clusters >= fatMinClusters && clusters < 0x0ffffff5 {
-			return fatGeometry{sectors: total, sectorsPerCluster: spc, fatSectors: fat, clusters: clusters}, nil
+			return fatGeometry{sectors: total, sectorsPerCluster: spc, fatSectors: fat, clusters: clusters, reserved: fatReserved}, nil
 		}
 	}
 	return fatGeometry{}, fmt.Errorf("%d bytes is too small for FAT32 (it needs about 33 MiB)", size)
@@ -74,6 +90,10 @@ func Write(w io.WriterAt, size int64, files []File, volumeID uint32, label strin
 	if err != nil {
 		return fmt.Errorf("esp: %w", err)
 	}
+	return write(w, g, files, volumeID, label, modTime)
+}
+
+func write(w io.WriterAt, g fatGeometry, files []File, volumeID uint32, label string, modTime time.Time) error {
 	labelBytes, err := volumeLabel(label)
 	if err != nil {
 		return fmt.Errorf("esp: %w", err)
@@ -84,11 +104,18 @@ func Write(w io.WriterAt, size int64, files []File, volumeID uint32, label strin
 	}
 	fat := make([]uint32, g.clusters+2)
 	fat[0], fat[1] = 0x0ffffff8, fatEOC
+	if g.fat16 {
+		fat[0], fat[1] = 0xfff8, 0xffff
+	}
 	a := &allocator{g: g, fat: fat, next: 2}
 	if err := a.allocateTree(root, true, label != ""); err != nil {
 		return fmt.Errorf("esp: %w", err)
 	}
-	if err := writeReserved(w, g, volumeID, labelBytes, g.clusters-(a.next-2), a.next); err != nil {
+	writeBoot := writeReserved
+	if g.fat16 {
+		writeBoot = writeReserved16
+	}
+	if err := writeBoot(w, g, volumeID, labelBytes, g.clusters-(a.next-2), a.next); err != nil {
 		return fmt.Errorf("esp: %w", err)
 	}
 	if err := writeFATs(w, g, fat); err != nil {
@@ -140,14 +167,18 @@ func (a *allocator) allocate(bytes int64, what string) (first, count uint32, err
 	for c := first; c < first+uint32(n); c++ {
 		a.fat[c] = c + 1
 	}
-	a.fat[first+uint32(n)-1] = fatEOC
+	a.fat[first+uint32(n)-1] = a.g.eoc()
 	a.next += uint32(n)
 	return first, uint32(n), nil
 }
 
 func (a *allocator) allocateTree(dir *node, isRoot, hasLabel bool) error {
 	var err error
-	if isRoot {
+	if isRoot && a.g.fat16 {
+		if n := dir.dirEntries(true, hasLabel); int64(n)*32 > int64(a.g.rootSectors)*sectorSize {
+			return fmt.Errorf("root directory: %d entries, FAT16 holds %d", n, a.g.rootSectors*sectorSize/32)
+		}
+	} else if isRoot {
 		bytes := max(int64(dir.dirEntries(true, hasLabel))*32, 1)
 		if dir.cluster, dir.clusters, err = a.allocate(bytes, "root directory"); err != nil {
 			return err
@@ -217,10 +248,14 @@ func writeReserved(w io.WriterAt, g fatGeometry, volumeID uint32, label [11]byte
 func writeFATs(w io.WriterAt, g fatGeometry, fat []uint32) error {
 	b := make([]byte, int64(g.fatSectors)*sectorSize)
 	for i, v := range fat {
-		binary.LittleEndian.PutUint32(b[4*i:], v)
+		if g.fat16 {
+			binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
+		} else {
+			binary.LittleEndian.PutUint32(b[4*i:], v)
+		}
 	}
 	for i := range int64(fatCount) {
-		if _, err := w.WriteAt(b, int64(fatReserved)*sectorSize+i*int64(len(b))); err != nil {
+		if _, err := w.WriteAt(b, int64(g.reserved)*sectorSize+i*int64(len(b))); err != nil {
 			return fmt.Errorf("write FAT %d: %w", i+1, err)
 		}
 	}
@@ -230,7 +265,11 @@ func writeFATs(w io.WriterAt, g fatGeometry, fat []uint32) error {
 // writeTree writes directory dir (its entries) and, recursively, its
 // children's contents.
 func writeTree(w io.WriterAt, g fatGeometry, dir, parent *node, label [11]byte, hasLabel bool) error {
-	buf := make([]byte, int64(dir.clusters)*g.clusterBytes())
+	size, off := int64(dir.clusters)*g.clusterBytes(), g.clusterOffset(dir.cluster)
+	if parent == nil && g.fat16 {
+		size, off = int64(g.rootSectors)*sectorSize, g.rootStart()
+	}
+	buf := make([]byte, size)
 	var pos int
 	put := func(e [32]byte) { copy(buf[pos:], e[:]); pos += 32 }
 	if parent == nil {
@@ -259,7 +298,7 @@ func writeTree(w io.WriterAt, g fatGeometry, dir, parent *node, label [11]byte, 
 		}
 		put(shortEntry(c.short, attr, c.cluster, size, c.mtime))
 	}
-	if _, err := w.WriteAt(buf, g.clusterOffset(dir.cluster)); err != nil {
+	if _, err := w.WriteAt(buf, off); err != nil {
 		return fmt.Errorf("write directory %q: %w", dir.name, err)
 	}
 	for _, c := range dir.children {

@@ -83,24 +83,33 @@ func (s *sysinit) run() {
 	if err := copyFactory(contract.FactoryDir, "/"); err != nil {
 		s.logf("%v", err)
 	}
-	if cfg.Hostname != "" {
-		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-			s.logf("hostname %s: %v", cfg.Hostname, err)
-		}
-	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	net := &netState{done: make(chan struct{})}
+	go func() {
+		net.up = s.network(ctx)
+		close(net.done)
+	}()
+	s.machineConfig(ctx, net)
+	if name, from := machineHostname(cfg.Hostname); name != "" {
+		if err := unix.Sethostname([]byte(name)); err != nil {
+			s.logf("hostname %s: %v", name, err)
+		} else {
+			s.logf("hostname %s (from %s)", name, from)
+		}
+	}
+
 	reaper := supervise.NewReaper()
 	go reaper.Run(ctx)
 	sup, err := supervise.New(cfg.Services, supervise.Options{
-		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv,
+		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv, EnvDir: contract.ServiceEnvDir,
 	})
 	if err != nil {
 		s.fatal(err)
 	}
 	go func() {
-		s.network(ctx)
+		<-net.done
 		sup.Start(ctx)
 	}()
 	power := evdev.WatchPower(ctx, "/dev/input/event*", 2*time.Second)
@@ -125,7 +134,7 @@ func (s *sysinit) run() {
 
 // network configures lo and DHCP, giving up after networkWait so that
 // services start anyway.
-func (s *sysinit) network(ctx context.Context) {
+func (s *sysinit) network(ctx context.Context) bool {
 	if err := netup.LoopbackUp(); err != nil {
 		s.logf("%v", err)
 	}
@@ -134,14 +143,15 @@ func (s *sysinit) network(ctx context.Context) {
 	nic, err := netup.FirstNIC(ctx, "/sys/class/net")
 	if err != nil {
 		s.logf("%v; continuing without network", err)
-		return
+		return false
 	}
 	lease, err := netup.DHCP(ctx, nic, "/etc/resolv.conf")
 	if err != nil {
 		s.logf("%v; continuing without network", err)
-		return
+		return false
 	}
 	s.logf("network %s", lease)
+	return true
 }
 
 func (s *sysinit) markGood() {

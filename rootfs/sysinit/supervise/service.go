@@ -167,6 +167,11 @@ func (s *service) procAttr() (attr *os.ProcAttr, cleanup func(), outputs []*os.F
 		}
 	}
 	env = append(env, s.cfg.Env...)
+	machine, err := readEnvFile(s.sup.opts.EnvDir, s.cfg.Name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env = append(env, machine...) // per-machine settings override the manifest's
 	var toClose []*os.File
 	cleanup = func() {
 		for _, f := range toClose {

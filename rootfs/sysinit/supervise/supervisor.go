@@ -25,6 +25,9 @@ type Options struct {
 	PasswdPath, GroupPath string
 	// BaseEnv comes before each service's own env.
 	BaseEnv []string
+	// EnvDir holds NAME.env files read at each start of service NAME,
+	// after (and so overriding) its own env; empty reads none.
+	EnvDir string
 	// StableAfter is the uptime after which the backoff resets (10s).
 	StableAfter time.Duration
 	// FailLogEvery spaces the reports of a failing health check (5s).
