@@ -213,7 +213,11 @@ func (b *builder) settleToolchain(ctx context.Context) (string, error) {
 	}
 	b.own = own
 	if own == nil {
-		return gobuild.Toolchain(ctx)
+		tc, err := gobuild.Toolchain(ctx)
+		if err != nil {
+			return "", fmt.Errorf("this imgbuild does not embed its on-image programs (it was not made by make), so it builds them from source: %w", err)
+		}
+		return tc, nil
 	}
 	bin := firstGoBinary(b.m)
 	if bin < 0 {
@@ -221,7 +225,7 @@ func (b *builder) settleToolchain(ctx context.Context) (string, error) {
 	}
 	local, err := gobuild.Toolchain(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%s: binary %s is a Go package: %w", b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, err)
+		return "", fmt.Errorf("%s: binary %s is built with Go: %w", b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, err)
 	}
 	// The lock records one toolchain for the on-image programs and the
 	// manifest's Go binaries alike.
