@@ -201,13 +201,16 @@ func (b *builder) pin(ctx context.Context) error {
 	})
 }
 
+// embeddedPrograms is ownbin.Embedded; tests pretend to carry programs.
+var embeddedPrograms = ownbin.Embedded
+
 // settleToolchain says which Go toolchain the lock records: the one that
 // built the embedded on-image programs, else the go on PATH, which then
 // builds them. go runs only when something needs it (the source
 // fallback, a manifest Go binary): a deb-only manifest builds with an
 // imgbuild made by make on a host without Go.
 func (b *builder) settleToolchain(ctx context.Context) (string, error) {
-	own, err := ownbin.Embedded()
+	own, err := embeddedPrograms()
 	if err != nil {
 		return "", err
 	}
