@@ -15,8 +15,13 @@ all: bin/imgbuild
 deps:
 	@scripts/deps.sh
 
+# bin/imgbuild carries the on-image programs (ownbin.Programs: stage-1,
+# sysinit), built first by the generator: it builds images anywhere,
+# without Go or this source tree (a plain go build compiles them from
+# source at build time instead).
 bin/imgbuild:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./cmd/imgbuild
+	$(GO) run ./internal/ownbin/generate
+	CGO_ENABLED=0 $(GO) build -tags imgbuild_embed -trimpath -o $@ ./cmd/imgbuild
 
 image: deps bin/imgbuild
 	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
@@ -46,4 +51,4 @@ test-short: vet
 	$(GO) test -short ./...
 
 clean:
-	rm -rf bin $(OUT)
+	rm -rf bin $(OUT) internal/ownbin/programs

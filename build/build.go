@@ -3,7 +3,7 @@
 //
 //	resolve.go    pin the inputs in the lock file (Debian packages, Go modules, epoch)
 //	fetch.go      download the Debian packages, build the manifest's Go binaries
-//	own.go        build imgbuild's on-image programs (stage-1, sysinit)
+//	own.go        the on-image programs (stage-1, sysinit): embedded, else built from source
 //	kernel.go     the kernel and the closure of the modules stage-1 loads
 //	usr.go        the USR tree, its squashfs and (verity.go) its dm-verity tree
 //	initramfs.go  stage-1, modules and trusted keys in a cpio archive

@@ -11,23 +11,31 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/internal/gobuild"
+	"github.com/imgbuild/imgbuild/internal/ownbin"
 )
 
-// ownPackages are imgbuild's on-image programs, built from its source.
-var ownPackages = []string{"./initramfs/stage1", "./rootfs/sysinit"}
+// ownPackages are the packages of the on-image programs, in
+// ownbin.Programs order.
+func ownPackages() []string {
+	pkgs := make([]string, len(ownbin.Programs))
+	for i, p := range ownbin.Programs {
+		pkgs[i] = p.Package
+	}
+	return pkgs
+}
 
 // ownSourceKey hashes the main module's files that the on-image programs
 // are built from (as go list -deps reports them), go.mod and go.sum (which
 // pin every other module), the toolchain and the flags.
 func ownSourceKey(ctx context.Context, src, toolchain string, verbose func(string)) (string, error) {
 	format := `{{if and .Module .Module.Main}}{{.Dir}}|{{join .GoFiles ","}},{{join .SFiles ","}},{{join .EmbedFiles ","}}{{end}}`
-	args := append([]string{"list", "-deps", "-f", format}, ownPackages...)
+	args := append([]string{"list", "-deps", "-f", format}, ownPackages()...)
 	verbose("go " + strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir, cmd.Env = src, gobuild.Env()
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("go list %s: %w", strings.Join(ownPackages, " "), err)
+		return "", fmt.Errorf("go list %s: %w", strings.Join(ownPackages(), " "), err)
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", toolchain, strings.Join(gobuild.Flags, " "), strings.Join(gobuild.Env()[len(os.Environ()):], " "))
@@ -54,8 +62,13 @@ func ownSourceKey(ctx context.Context, src, toolchain string, verbose func(strin
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// buildOwnCached builds stage-1 and sysinit into one cache entry.
+// buildOwnCached puts the on-image programs into one cache entry, one
+// file per ownbin.Program: the embedded ones when imgbuild carries them,
+// else built from its source tree.
 func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
+	if b.own != nil {
+		return b.ownEmbedded()
+	}
 	src, err := gobuild.SourceDir(Module)
 	if err != nil {
 		return "", err
@@ -64,11 +77,11 @@ func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stage1, hit, err := cached(b.opts.CacheDir, "own", k, "stage1", func(path string) error {
-		dir := filepath.Dir(path)
-		for _, p := range []struct{ pkg, out string }{{ownPackages[0], path}, {ownPackages[1], filepath.Join(dir, "sysinit")}} {
-			b.verbose(fmt.Sprintf("go build -o %s %s %s (in %s)", p.out, strings.Join(gobuild.Flags, " "), p.pkg, src))
-			if err := gobuild.Own(ctx, src, p.pkg, p.out); err != nil {
+	dir, hit, err := b.ownEntry(key("source", k), func(dir string) error {
+		for _, p := range ownbin.Programs {
+			out := filepath.Join(dir, p.Name)
+			b.verbose(fmt.Sprintf("go build -o %s %s %s (in %s)", out, strings.Join(gobuild.Flags, " "), p.Package, src))
+			if err := gobuild.Own(ctx, src, p.Package, out); err != nil {
 				return err
 			}
 		}
@@ -77,6 +90,40 @@ func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b.stage1, b.sysinit = stage1, filepath.Join(filepath.Dir(stage1), "sysinit")
+	b.setOwn(dir)
 	return cacheNote(hit, "source "+k[:12]), nil
+}
+
+// ownEmbedded writes the embedded programs into the cache, keyed by
+// their digest, so that later phases read them from files as they read
+// source-built ones.
+func (b *builder) ownEmbedded() (string, error) {
+	b.verbose(fmt.Sprintf("embedded on-image programs: %s, sha256 %s", b.own.Toolchain, b.own.Digest))
+	dir, hit, err := b.ownEntry(key("embedded", b.own.Digest), func(dir string) error {
+		for _, p := range ownbin.Programs {
+			if err := os.WriteFile(filepath.Join(dir, p.Name), b.own.Files[p.Name], 0o755); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("on-image programs: %w", err)
+	}
+	b.setOwn(dir)
+	return cacheNote(hit, "embedded "+b.own.Digest[:12]), nil
+}
+
+// ownEntry is the cache directory holding every program; make fills the
+// directory it is given.
+func (b *builder) ownEntry(k string, make func(dir string) error) (string, bool, error) {
+	first := ownbin.Programs[0].Name
+	path, hit, err := cached(b.opts.CacheDir, "own", k, first, func(path string) error {
+		return make(filepath.Dir(path))
+	})
+	return filepath.Dir(path), hit, err
+}
+
+func (b *builder) setOwn(dir string) {
+	b.stage1, b.sysinit = filepath.Join(dir, "stage1"), filepath.Join(dir, "sysinit")
 }

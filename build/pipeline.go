@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imgbuild/imgbuild/internal/ownbin"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
@@ -25,6 +26,7 @@ type builder struct {
 	lock      *manifest.Lock
 	changes   []string
 	toolchain string
+	own       *ownbin.Set // the embedded on-image programs; nil: build them from source
 	epoch     time.Time
 
 	mu       sync.Mutex

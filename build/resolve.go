@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/internal/deb"
 	"github.com/imgbuild/imgbuild/internal/gobuild"
+	"github.com/imgbuild/imgbuild/internal/ownbin"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
@@ -62,7 +63,7 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 	var changes []string
 	if old.GoToolchain != "" && old.GoToolchain != toolchain {
 		if mode != LockRepin {
-			return nil, nil, fmt.Errorf("%s: pins Go toolchain %s but this machine has %s: the on-image programs would differ; install %s or re-pin with %s",
+			return nil, nil, fmt.Errorf("%s: pins Go toolchain %s but this machine has %s: the on-image programs would differ; use Go %s (or an imgbuild made with it by make) or re-pin with %s",
 				lockName(m, old), old.GoToolchain, toolchain, old.GoToolchain, repinHint)
 		}
 	}
@@ -180,7 +181,7 @@ func debField(m *manifest.Manifest, name string) string {
 // pin settles the lock: which exact inputs this build uses.
 func (b *builder) pin(ctx context.Context) error {
 	return b.report.step("resolve", func() (string, error) {
-		tc, err := gobuild.Toolchain(ctx)
+		tc, err := b.settleToolchain(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -198,4 +199,52 @@ func (b *builder) pin(ctx context.Context) error {
 		}
 		return strings.Join(b.changes, "; "), nil
 	})
+}
+
+// embeddedPrograms is ownbin.Embedded; tests pretend to carry programs.
+var embeddedPrograms = ownbin.Embedded
+
+// settleToolchain says which Go toolchain the lock records: the one that
+// built the embedded on-image programs, else the go on PATH, which then
+// builds them. go runs only when something needs it (the source
+// fallback, a manifest Go binary): a deb-only manifest builds with an
+// imgbuild made by make on a host without Go.
+func (b *builder) settleToolchain(ctx context.Context) (string, error) {
+	own, err := embeddedPrograms()
+	if err != nil {
+		return "", err
+	}
+	b.own = own
+	if own == nil {
+		tc, err := gobuild.Toolchain(ctx)
+		if err != nil {
+			return "", fmt.Errorf("this imgbuild does not embed its on-image programs (it was not made by make), so it builds them from source: %w", err)
+		}
+		return tc, nil
+	}
+	bin := firstGoBinary(b.m)
+	if bin < 0 {
+		return own.Toolchain, nil
+	}
+	local, err := gobuild.Toolchain(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: binary %s is built with Go: %w", b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, err)
+	}
+	// The lock records one toolchain for the on-image programs and the
+	// manifest's Go binaries alike.
+	if local != own.Toolchain {
+		return "", fmt.Errorf("%s: binary %s would be built with %s, but this imgbuild's on-image programs were built with %s and the lock records one toolchain: put Go %s on PATH or make imgbuild with %s",
+			b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, local, own.Toolchain, own.Toolchain, local)
+	}
+	return local, nil
+}
+
+// firstGoBinary is the index of the manifest's first Go binary, or -1.
+func firstGoBinary(m *manifest.Manifest) int {
+	for i, bin := range m.Binaries {
+		if bin.Go != "" {
+			return i
+		}
+	}
+	return -1
 }

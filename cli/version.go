@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/imgbuild/imgbuild/internal/ownbin"
 )
 
 // Version is set at link time (-ldflags "-X .../cli.Version=v1.2.3").
@@ -14,7 +17,7 @@ var Version = "dev"
 func newVersion(env Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print imgbuild's version and the Go toolchain it was built with",
+		Short: "Print imgbuild's version, its Go toolchain and whether the on-image programs are embedded",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := Version
@@ -22,7 +25,24 @@ func newVersion(env Env) *cobra.Command {
 				v = info.Main.Version
 			}
 			fmt.Fprintf(env.Stdout, "imgbuild %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			own, err := ownbin.Embedded()
+			if err != nil {
+				return err
+			}
+			if own == nil {
+				fmt.Fprintln(env.Stdout, "on-image programs: not embedded (built from imgbuild's source tree, with go, at build time)")
+				return nil
+			}
+			fmt.Fprintf(env.Stdout, "on-image programs: embedded (%s, %s, sha256 %s)\n", strings.Join(programNames(), ", "), own.Toolchain, own.Digest)
 			return nil
 		},
 	}
+}
+
+func programNames() []string {
+	names := make([]string, len(ownbin.Programs))
+	for i, p := range ownbin.Programs {
+		names[i] = p.Name
+	}
+	return names
 }

@@ -1,8 +1,9 @@
 // Package gobuild builds static Go programs for the image: imgbuild's own
-// on-image programs (stage-1, sysinit) from its source tree, and the
-// manifest's Go binaries from the module proxy inside a generated module,
-// as gokrazy does (go install refuses modules with replace directives,
-// etcd's among them).
+// on-image programs (stage-1, sysinit) from its source tree, for make's
+// generator (internal/ownbin) and for an imgbuild that does not embed
+// them, and the manifest's Go binaries from the module proxy inside a
+// generated module, as gokrazy does (go install refuses modules with
+// replace directives, etcd's among them).
 package gobuild
 
 import (
@@ -58,7 +59,8 @@ func output(ctx context.Context, dir string, env []string, args ...string) (stri
 	return strings.TrimSpace(stdout.String()), nil
 }
 
-// SourceDir finds imgbuild's own source tree: $IMGBUILD_SOURCE, or the
+// SourceDir finds imgbuild's own source tree, which an imgbuild without
+// embedded on-image programs builds them from: $IMGBUILD_SOURCE, or the
 // nearest directory above the working directory whose go.mod declares
 // module.
 func SourceDir(module string) (string, error) {
@@ -76,7 +78,7 @@ func SourceDir(module string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("imgbuild source not found above the working directory: run imgbuild from its checkout or set IMGBUILD_SOURCE (stage-1 and sysinit are built from it)")
+			return "", fmt.Errorf("imgbuild source not found above the working directory: this imgbuild does not embed its on-image programs: run it from its checkout, set IMGBUILD_SOURCE, or use an imgbuild made by make, which embeds them")
 		}
 		dir = parent
 	}

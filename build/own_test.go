@@ -1,0 +1,75 @@
+package build
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgbuild/imgbuild/internal/ownbin"
+	"github.com/imgbuild/imgbuild/manifest"
+)
+
+// TestToolchainWithEmbeddedPrograms: with embedded on-image programs the
+// lock records the toolchain that built them and go runs only for a
+// manifest's Go binaries, which must use that same toolchain. PATH is
+// set to a directory with a fake go (or none), so a stray call shows.
+func TestToolchainWithEmbeddedPrograms(t *testing.T) {
+	own := &ownbin.Set{Toolchain: "go1.26.8", Digest: strings.Repeat("ab", 32)}
+	embeddedPrograms = func() (*ownbin.Set, error) { return own, nil }
+	t.Cleanup(func() { embeddedPrograms = ownbin.Embedded })
+	debOnly, err := manifest.Parse("debonly.yaml", []byte(lockManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withGo, err := manifest.Parse("gobin.yaml", []byte(lockManifest+"  - name: hello\n    go: example.com/hello\n    version: v1.0.0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeGo := func(version string) {
+		dir := t.TempDir()
+		if version != "" {
+			script := "#!/bin/sh\necho " + version + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "go"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("PATH", dir)
+	}
+	tests := []struct {
+		name, goVersion string
+		m               *manifest.Manifest
+		want, err       string
+	}{
+		{name: "deb-only, no go", m: debOnly, want: "go1.26.8"},
+		{name: "deb-only, another go", m: debOnly, goVersion: "go1.99.0", want: "go1.26.8"},
+		{name: "go binary, no go", m: withGo, err: `gobin.yaml:12:5: binary hello is built with Go: go toolchain`},
+		{name: "go binary, another go", m: withGo, goVersion: "go1.99.0", err: "binary hello would be built with go1.99.0, but this imgbuild's on-image programs were built with go1.26.8"},
+		{name: "go binary, same go", m: withGo, goVersion: "go1.26.8", want: "go1.26.8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fakeGo(tt.goVersion)
+			b := &builder{m: tt.m}
+			got, err := b.settleToolchain(context.Background())
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("settleToolchain = %q, %v; want error with %q", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want || b.own != own {
+				t.Fatalf("settleToolchain = %q, %v (own %v); want %s and the embedded set", got, err, b.own, tt.want)
+			}
+		})
+	}
+
+	// Without embedded programs even a deb-only manifest needs go, and
+	// the error says how to get an imgbuild that does not.
+	embeddedPrograms = func() (*ownbin.Set, error) { return nil, nil }
+	fakeGo("")
+	if _, err := (&builder{m: debOnly}).settleToolchain(context.Background()); err == nil || !strings.Contains(err.Error(), "not made by make") {
+		t.Errorf("no embedded programs, no go: %v", err)
+	}
+}

@@ -1,0 +1,81 @@
+// Package ownbin is imgbuild's on-image programs (stage-1, sysinit): the
+// one list of them, and, in a binary made by make, the programs
+// themselves, embedded so that imgbuild builds images with neither Go
+// nor its source tree. A plain go build embeds nothing and the build
+// compiles them from source instead.
+package ownbin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// Program is one on-image program: the file name it is embedded and
+// cached under, and its package in imgbuild's module.
+type Program struct {
+	Name    string
+	Package string
+}
+
+// Programs lists every on-image program. make's generator builds and
+// embeds these; the source fallback builds the same list.
+var Programs = []Program{
+	{Name: "stage1", Package: "./initramfs/stage1"},
+	{Name: "sysinit", Package: "./rootfs/sysinit"},
+}
+
+// Dir is where the generator writes the programs, relative to this
+// package; a file named ToolchainFile there holds the go version that
+// built them.
+const (
+	Dir           = "programs"
+	ToolchainFile = "toolchain"
+)
+
+// Set is the embedded programs.
+type Set struct {
+	Toolchain string
+	Files     map[string][]byte // Program.Name -> executable
+	// Digest is the sha256 over the toolchain and every program's sha256:
+	// it stands for the programs in cache keys and in imgbuild version.
+	Digest string
+}
+
+// Embedded returns the programs embedded in this binary, or nil when it
+// was built without them (a plain go build or go test).
+func Embedded() (*Set, error) {
+	return load(embedded)
+}
+
+func load(fsys fs.FS) (*Set, error) {
+	if fsys == nil {
+		return nil, nil
+	}
+	tc, err := fs.ReadFile(fsys, Dir+"/"+ToolchainFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded on-image programs: %w", err)
+	}
+	s := &Set{Toolchain: strings.TrimSpace(string(tc)), Files: map[string][]byte{}}
+	if s.Toolchain == "" {
+		return nil, fmt.Errorf("embedded on-image programs: %s is empty", ToolchainFile)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "toolchain %s\n", s.Toolchain)
+	for _, p := range Programs {
+		data, err := fs.ReadFile(fsys, Dir+"/"+p.Name)
+		if err != nil {
+			return nil, fmt.Errorf("embedded on-image programs: %w (rebuild imgbuild with make)", err)
+		}
+		s.Files[p.Name] = data
+		fmt.Fprintf(h, "%s %x\n", p.Name, sha256.Sum256(data))
+	}
+	s.Digest = hex.EncodeToString(h.Sum(nil))
+	return s, nil
+}

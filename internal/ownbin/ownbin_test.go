@@ -1,0 +1,52 @@
+package ownbin
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func set(files map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for n, d := range files {
+		fsys[Dir+"/"+n] = &fstest.MapFile{Data: []byte(d)}
+	}
+	return fsys
+}
+
+func TestLoad(t *testing.T) {
+	full := map[string]string{ToolchainFile: "go1.26.8\n", "stage1": "one", "sysinit": "two"}
+	s, err := load(set(full))
+	if err != nil || s == nil {
+		t.Fatalf("load: %v, %v", s, err)
+	}
+	if s.Toolchain != "go1.26.8" || string(s.Files["sysinit"]) != "two" || len(s.Digest) != 64 {
+		t.Errorf("load: %+v", s)
+	}
+	// Every byte of every program, and the toolchain, is in the digest.
+	for _, change := range []map[string]string{{"stage1": "onE"}, {"sysinit": "two\x00"}, {ToolchainFile: "go1.26.9"}} {
+		changed := map[string]string{}
+		for k, v := range full {
+			changed[k] = v
+		}
+		for k, v := range change {
+			changed[k] = v
+		}
+		other, err := load(set(changed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other.Digest == s.Digest {
+			t.Errorf("changing %v keeps digest %s", change, s.Digest)
+		}
+	}
+	if none, err := load(set(nil)); none != nil || err != nil {
+		t.Errorf("empty: %v, %v; want nothing embedded", none, err)
+	}
+	if none, err := load(nil); none != nil || err != nil {
+		t.Errorf("nil: %v, %v; want nothing embedded", none, err)
+	}
+	if _, err := load(set(map[string]string{ToolchainFile: "go1.26.8", "stage1": "one"})); err == nil || !strings.Contains(err.Error(), "sysinit") {
+		t.Errorf("missing sysinit: %v", err)
+	}
+}
