@@ -28,6 +28,7 @@ import (
 type usrInput struct {
 	binaries map[string]string // name -> built file on the host
 	sysinit  string
+	sshd     string
 	epoch    time.Time
 }
 
@@ -52,6 +53,11 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("sysinit: %w", err)
 	}
 	add(sysinit)
+	ssh, err := sshEntries(m, in.sshd)
+	if err != nil {
+		return nil, err
+	}
+	es = append(es, ssh...)
 	cfg, err := json.MarshalIndent(runtimeConfig(m), "", "  ")
 	if err != nil {
 		return nil, err
@@ -136,6 +142,9 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 		}
 		c.Services = append(c.Services, svc)
 	}
+	if svc, ok := sshService(m); ok {
+		c.Services = append(c.Services, svc)
+	}
 	return c
 }
 
@@ -175,7 +184,7 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 			b.binaries[bin.Name] = b.rel(bin.Local)
 		}
 	}
-	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, epoch: b.epoch})
+	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, epoch: b.epoch})
 	if err != nil {
 		return "", err
 	}

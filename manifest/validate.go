@@ -29,7 +29,7 @@ func (m *Manifest) validate() error {
 	if m.Version == "" || strings.ContainsAny(m.Version, " /\t\n") {
 		return m.at("version", "version %q: must be non-empty, without spaces or slashes", m.Version)
 	}
-	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun}
+	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun, m.validateSSH}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -260,6 +260,9 @@ func (m *Manifest) applyDefaults() {
 	def(&m.Disk.OEM, 16<<20)
 	def(&m.Disk.Root, 256<<20)
 	def(&m.Run.Memory, 1<<30)
+	if m.SSH != nil && m.SSH.Port == 0 {
+		m.SSH.Port = 22
+	}
 	for i := range m.Services {
 		s := &m.Services[i]
 		if s.Restart == "" {
