@@ -33,6 +33,8 @@ type runFlags struct {
 	vars         string
 	quiet        bool
 	direct       bool
+	config       string
+	sshPort      int
 }
 
 func newRun(env Env) *cobra.Command {
@@ -66,6 +68,8 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.StringSliceVar(&f.forwards, "forward", nil, "TCP forward HOST:GUEST from 127.0.0.1 (default: the manifest's run.forwards)")
 	fl.StringVar(&f.vars, "vars", "", "UEFI variable store (default IMAGE.vars)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the console to the terminal")
+	fl.StringVar(&f.config, "config", "", "per-machine config (Ignition spec 3 JSON) passed by fw_cfg (default: one giving root the development SSH key)")
+	fl.IntVar(&f.sshPort, "ssh-port", 0, "host port on 127.0.0.1 forwarded to the image's SSH server (default: a free one)")
 	fl.BoolVar(&f.direct, "direct", false, "boot slot A's kernel and initrd directly, skipping the firmware and systemd-boot (faster development boots; boot counting is not exercised)")
 	return cmd
 }
@@ -97,6 +101,14 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		}
 	}
 	cfg.Forwards = fwds
+	sshLine, cleanup, err := sshSetup(&cfg, settings, f.config, f.sshPort)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	if sshLine != "" {
+		fmt.Fprintf(env.Stderr, "imgbuild: once healthy, log in with: %s\n", sshLine)
+	}
 	if !f.quiet {
 		cfg.Output = env.Stdout
 	}
@@ -110,6 +122,13 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		return err
 	}
 	if !f.untilHealthy {
+		if sshLine != "" {
+			go func() {
+				if _, _, err := vm.Console.Expect(ctx, 0, HealthyPattern, nil); err == nil {
+					fmt.Fprintf(env.Stderr, "\r\nimgbuild: log in with: %s\r\n", sshLine)
+				}
+			}()
+		}
 		return vm.Wait()
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.timeout)

@@ -25,6 +25,10 @@ const (
 // Forward is a TCP forward from 127.0.0.1:Host to the guest's port Guest.
 type Forward struct{ Host, Guest int }
 
+// FwCfgFile is a file the guest reads from QEMU's fw_cfg device under
+// Name (e.g. opt/com.coreos/config, the per-machine config).
+type FwCfgFile struct{ Name, File string }
+
 // Config describes one VM.
 type Config struct {
 	Disk string // disk image; booted through OVMF unless Kernel is set
@@ -53,6 +57,8 @@ type Config struct {
 	// AllowReboot keeps QEMU running across a guest reboot; by default
 	// a reboot ends QEMU like a power-off, so callers see each boot.
 	AllowReboot bool
+
+	FwCfg []FwCfgFile
 
 	Stdin  io.Reader // serial console input; nil for none
 	Output io.Writer // a copy of the serial console; may be nil
@@ -127,6 +133,10 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=virtio,cache=unsafe")
 	}
 	args = append(args, netArgs(cfg)...)
+	for _, f := range cfg.FwCfg {
+		// QEMU option values escape a comma by doubling it.
+		args = append(args, "-fw_cfg", "name="+strings.ReplaceAll(f.Name, ",", ",,")+",file="+strings.ReplaceAll(f.File, ",", ",,"))
+	}
 	return append(args, cfg.Extra...), nil
 }
 

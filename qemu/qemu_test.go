@@ -77,3 +77,13 @@ func TestDiskFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestFwCfg(t *testing.T) {
+	args, err := Args(Config{Kernel: "k", FwCfg: []FwCfgFile{{"opt/com.coreos/config", "/tmp/a,b.ign"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); !strings.Contains(line, "-fw_cfg name=opt/com.coreos/config,file=/tmp/a,,b.ign") {
+		t.Errorf("args %q", line)
+	}
+}
