@@ -101,13 +101,13 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		}
 	}
 	cfg.Forwards = fwds
-	sshLine, cleanup, err := sshSetup(&cfg, settings, f.config, f.sshPort)
+	login, cleanup, err := sshSetup(&cfg, settings, f.config, f.sshPort)
 	defer cleanup()
 	if err != nil {
 		return err
 	}
-	if sshLine != "" {
-		fmt.Fprintf(env.Stderr, "imgbuild: once healthy, log in with: %s\n", sshLine)
+	if login != nil && !f.untilHealthy {
+		fmt.Fprintf(env.Stderr, "imgbuild: once healthy, log in with: %s\n", login.command(login.port))
 	}
 	if !f.quiet {
 		cfg.Output = env.Stdout
@@ -122,10 +122,10 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		return err
 	}
 	if !f.untilHealthy {
-		if sshLine != "" {
+		if login != nil {
 			go func() {
 				if _, _, err := vm.Console.Expect(ctx, 0, HealthyPattern, nil); err == nil {
-					fmt.Fprintf(env.Stderr, "\r\nimgbuild: log in with: %s\r\n", sshLine)
+					fmt.Fprintf(env.Stderr, "\r\nimgbuild: log in with: %s\r\n", login.command(login.port))
 				}
 			}()
 		}
@@ -136,6 +136,9 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	_, line, err := vm.Console.Expect(wctx, 0, HealthyPattern, qemu.FailurePattern)
 	if err == nil {
 		fmt.Fprintf(env.Stderr, "imgbuild: %s\n", line)
+		if login != nil {
+			fmt.Fprintf(env.Stderr, "imgbuild: to log in over SSH, boot it with imgbuild run %s --ssh-port 2222, then: %s\n", image, login.command(2222))
+		}
 		if perr := vm.Powerdown(); perr != nil {
 			vm.Kill()
 		}

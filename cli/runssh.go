@@ -117,56 +117,75 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// sshLogin says how to log in to a running image.
+type sshLogin struct {
+	port      int // on 127.0.0.1
+	key, user string
+}
+
+// command is the ssh line for port.
+func (l sshLogin) command(port int) string {
+	line := fmt.Sprintf("ssh -p %d", port)
+	if l.key != "" {
+		line += " -i " + l.key
+	}
+	// Every image makes its own host key on its first boot: a known_hosts
+	// entry for this port would be wrong after the next build.
+	return line + " -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no " + l.user + "@127.0.0.1"
+}
+
 // sshSetup forwards a host port to the image's SSH server and passes the
 // per-machine config: the given one, or one with the development key. It
-// returns the ssh command line to print ("" when the image has no SSH
-// server) and a cleanup for the temporary config.
-func sshSetup(cfg *qemu.Config, settings build.RunSettings, configFile string, hostPort int) (line string, cleanup func(), err error) {
+// returns how to log in (nil when the image has no SSH server) and a
+// cleanup for the temporary config.
+func sshSetup(cfg *qemu.Config, settings build.RunSettings, configFile string, hostPort int) (login *sshLogin, cleanup func(), err error) {
 	cleanup = func() {}
 	keyFile := ""
 	if configFile == "" && settings.SSHPort != 0 {
 		var authorized string
 		if keyFile, authorized, err = devKey(devKeyDir()); err != nil {
-			return "", cleanup, err
+			return nil, cleanup, err
 		}
-		data, err := devConfig(authorized)
-		if err != nil {
-			return "", cleanup, err
+		if configFile, err = writeDevConfig(authorized); err != nil {
+			return nil, cleanup, err
 		}
-		f, err := os.CreateTemp("", "imgbuild-dev-*.ign")
-		if err != nil {
-			return "", cleanup, err
-		}
-		cleanup = func() { os.Remove(f.Name()) }
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return "", cleanup, err
-		}
-		if err := f.Close(); err != nil {
-			return "", cleanup, err
-		}
-		configFile = f.Name()
+		cleanup = func() { os.Remove(configFile) }
 	}
 	if configFile != "" {
 		cfg.FwCfg = append(cfg.FwCfg, qemu.FwCfgFile{Name: contract.IgnitionFwCfg, File: configFile})
 	}
 	if settings.SSHPort == 0 {
-		return "", cleanup, nil
+		return nil, cleanup, nil
 	}
 	if hostPort == 0 {
 		if hostPort, err = freePort(); err != nil {
-			return "", cleanup, fmt.Errorf("ssh port: %w", err)
+			return nil, cleanup, fmt.Errorf("ssh port: %w", err)
 		}
 	}
 	cfg.Forwards = append(cfg.Forwards, qemu.Forward{Host: hostPort, Guest: settings.SSHPort})
-	line = fmt.Sprintf("ssh -p %d", hostPort)
-	if keyFile != "" {
-		line += " -i " + keyFile
+	return &sshLogin{port: hostPort, key: keyFile, user: configUser(configFile)}, cleanup, nil
+}
+
+// writeDevConfig writes the development config to a temporary file.
+func writeDevConfig(authorized string) (string, error) {
+	data, err := devConfig(authorized)
+	if err != nil {
+		return "", err
 	}
-	// Every image makes its own host key on its first boot: a known_hosts
-	// entry for this port would be wrong after the next build.
-	line += " -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no " + configUser(configFile) + "@127.0.0.1"
-	return line, cleanup, nil
+	f, err := os.CreateTemp("", "imgbuild-dev-*.ign")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // writeFileAtomic writes data under a temporary name and renames it.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,15 +38,16 @@ func TestDevKeyMadeOnce(t *testing.T) {
 func TestSSHSetup(t *testing.T) {
 	t.Setenv("IMGBUILD_CACHE", t.TempDir())
 	var cfg qemu.Config
-	line, cleanup, err := sshSetup(&cfg, build.RunSettings{SSHPort: 22}, "", 0)
+	login, cleanup, err := sshSetup(&cfg, build.RunSettings{SSHPort: 22}, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	line := login.command(login.port)
 	if len(cfg.Forwards) != 1 || cfg.Forwards[0].Guest != 22 || cfg.Forwards[0].Host == 0 || len(cfg.FwCfg) != 1 {
 		t.Fatalf("cfg %+v", cfg)
 	}
 	keyFile := filepath.Join(os.Getenv("IMGBUILD_CACHE"), "dev-ssh", "id_ed25519")
-	if !strings.HasPrefix(line, "ssh -p ") || !strings.Contains(line, "-i "+keyFile) || !strings.HasSuffix(line, " root@127.0.0.1") {
+	if !strings.HasPrefix(line, fmt.Sprintf("ssh -p %d ", cfg.Forwards[0].Host)) || !strings.Contains(line, "-i "+keyFile) || !strings.HasSuffix(line, " root@127.0.0.1") {
 		t.Errorf("line %q", line)
 	}
 	var ign struct {
@@ -75,14 +77,15 @@ func TestSSHSetup(t *testing.T) {
 	own := filepath.Join(t.TempDir(), "node.ign")
 	os.WriteFile(own, []byte(`{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["k"]}]}}`), 0o644)
 	cfg = qemu.Config{}
-	line, _, err = sshSetup(&cfg, build.RunSettings{SSHPort: 22}, own, 2222)
+	login, _, err = sshSetup(&cfg, build.RunSettings{SSHPort: 22}, own, 2222)
+	line = login.command(login.port)
 	if err != nil || cfg.FwCfg[0].File != own || cfg.Forwards[0].Host != 2222 || strings.Contains(line, " -i ") || !strings.HasSuffix(line, " core@127.0.0.1") {
 		t.Errorf("with --config: %q %+v %v", line, cfg, err)
 	}
 	// An image without an SSH server gets no forward and no key.
 	cfg = qemu.Config{}
-	line, _, err = sshSetup(&cfg, build.RunSettings{}, "", 0)
-	if err != nil || line != "" || len(cfg.Forwards) != 0 || len(cfg.FwCfg) != 0 {
+	login, _, err = sshSetup(&cfg, build.RunSettings{}, "", 0)
+	if err != nil || login != nil || len(cfg.Forwards) != 0 || len(cfg.FwCfg) != 0 {
 		t.Errorf("no ssh: %q %+v %v", line, cfg, err)
 	}
 }
