@@ -3,7 +3,7 @@
 //
 //	resolve.go    pin the inputs in the lock file (Debian packages, Go modules, epoch)
 //	fetch.go      download the Debian packages, build the manifest's Go binaries
-//	own.go        the on-image programs (stage-1, sysinit): embedded, else built from source
+//	own.go        the on-image programs (stage-1, sysinit, sshd): embedded, else built from source
 //	kernel.go     the kernel and the closure of the modules stage-1 loads
 //	usr.go        the USR tree, its squashfs and (verity.go) its dm-verity tree
 //	initramfs.go  stage-1, modules and trusted keys in a cpio archive
@@ -79,6 +79,8 @@ type Result struct {
 type RunSettings struct {
 	MemoryMiB int       `json:"memory_mib"`
 	Forwards  []PortFwd `json:"forwards,omitempty"`
+	// SSHPort is the guest port of the image's SSH server; 0: none.
+	SSHPort int `json:"ssh_port,omitempty"`
 }
 
 // PortFwd is a host-to-guest TCP forward.

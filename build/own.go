@@ -125,5 +125,5 @@ func (b *builder) ownEntry(k string, make func(dir string) error) (string, bool,
 }
 
 func (b *builder) setOwn(dir string) {
-	b.stage1, b.sysinit = filepath.Join(dir, "stage1"), filepath.Join(dir, "sysinit")
+	b.stage1, b.sysinit, b.sshd = filepath.Join(dir, "stage1"), filepath.Join(dir, "sysinit"), filepath.Join(dir, "sshd")
 }

@@ -34,6 +34,7 @@ type builder struct {
 	binaries map[string]string // binary name -> built file
 	stage1   string
 	sysinit  string
+	sshd     string
 	kernel   *kernel.Kernel
 	modules  []kernel.Module
 	sec      security           // signing keys, verity tree, release record (sign.go)

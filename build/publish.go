@@ -31,6 +31,9 @@ func copyFile(src, dst string) error {
 func (b *builder) finish(paths map[string]string) (*Result, error) {
 	res := &Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.epoch.Unix(),
 		LockChanges: b.changes, Run: RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
+	if b.m.SSH != nil {
+		res.Run.SSHPort = b.m.SSH.Port
+	}
 	for _, f := range b.m.Run.Forwards {
 		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
 	}

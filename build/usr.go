@@ -29,6 +29,7 @@ import (
 type usrInput struct {
 	binaries map[string]string // name -> built file on the host
 	sysinit  string
+	sshd     string
 	epoch    time.Time
 	keys     []initramfs.File // trusted release keys, named <key id>.pub
 }
@@ -57,6 +58,11 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 	for _, k := range in.keys {
 		add(bytesEntry(usrPath(contract.USRKeysDir+"/"+k.Path), k.Data, 0o644, 0, 0))
 	}
+	ssh, err := sshEntries(m, in.sshd)
+	if err != nil {
+		return nil, err
+	}
+	es = append(es, ssh...)
 	cfg, err := json.MarshalIndent(runtimeConfig(m), "", "  ")
 	if err != nil {
 		return nil, err
@@ -141,6 +147,9 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 		}
 		c.Services = append(c.Services, svc)
 	}
+	if svc, ok := sshService(m); ok {
+		c.Services = append(c.Services, svc)
+	}
 	return c
 }
 
@@ -180,7 +189,7 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 			b.binaries[bin.Name] = b.rel(bin.Local)
 		}
 	}
-	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, epoch: b.epoch, keys: b.trustedKeys()})
+	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, epoch: b.epoch, keys: b.trustedKeys()})
 	if err != nil {
 		return "", err
 	}

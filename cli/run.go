@@ -35,6 +35,7 @@ type runFlags struct {
 	quiet        bool
 	direct       bool
 	config       string
+	sshPort      int
 }
 
 func newRun(env Env) *cobra.Command {
@@ -70,6 +71,7 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.StringVar(&f.vars, "vars", "", "UEFI variable store (default IMAGE.vars)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the console to the terminal")
 	fl.StringVar(&f.config, "config", "", "per-machine config (Ignition spec v3 JSON), validated and passed by fw_cfg as "+contract.IgnitionFwCfg)
+	fl.IntVar(&f.sshPort, "ssh-port", 0, "host port on 127.0.0.1 forwarded to the image's SSH server (default: a free one)")
 	fl.BoolVar(&f.direct, "direct", false, "boot slot A's kernel and initrd directly, skipping the firmware and systemd-boot (faster development boots; boot counting is not exercised)")
 	return cmd
 }
@@ -106,6 +108,14 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		}
 	}
 	cfg.Forwards = fwds
+	login, cleanup, err := sshSetup(&cfg, settings, f.config, f.sshPort)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	if login != nil && !f.untilHealthy {
+		fmt.Fprintf(env.Stderr, "imgbuild: once healthy, log in with: %s\n", login.command(login.port))
+	}
 	if !f.quiet {
 		cfg.Output = env.Stdout
 	}
@@ -119,6 +129,13 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		return err
 	}
 	if !f.untilHealthy {
+		if login != nil {
+			go func() {
+				if _, _, err := vm.Console.Expect(ctx, 0, HealthyPattern, nil); err == nil {
+					fmt.Fprintf(env.Stderr, "\r\nimgbuild: log in with: %s\r\n", login.command(login.port))
+				}
+			}()
+		}
 		return vm.Wait()
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -126,6 +143,9 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	_, line, err := vm.Console.Expect(wctx, 0, HealthyPattern, qemu.FailurePattern)
 	if err == nil {
 		fmt.Fprintf(env.Stderr, "imgbuild: %s\n", line)
+		if login != nil {
+			fmt.Fprintf(env.Stderr, "imgbuild: to log in over SSH, boot it with imgbuild run %s --ssh-port 2222, then: %s\n", image, login.command(2222))
+		}
 		if perr := vm.Powerdown(); perr != nil {
 			vm.Kill()
 		}

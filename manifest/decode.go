@@ -132,6 +132,7 @@ func (c checker) check(n *yaml.Node, t reflect.Type, path string) error {
 				return c.errAt(k, "%s: duplicate key %q", name(path), k.Value)
 			}
 			seen[k.Value] = true
+			c.pos[path+"."+k.Value] = position{k.Line, k.Column}
 			if err := c.check(v, t.Elem(), path+"."+k.Value); err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ type Manifest struct {
 	Run      Run       `yaml:"run" doc:"Settings for imgbuild run and the QEMU tests."`
 	Security Security  `yaml:"security" doc:"Release signing: the keys stage-1 trusts, and whether an unsigned build may boot."`
 	Update   Update    `yaml:"update" doc:"How the running system updates itself (the update agent); absent: no agent runs."`
+	SSH      *SSH      `yaml:"ssh" doc:"An SSH server (public keys only) run as the service sshd; the per-machine config can add keys."`
 
 	// File is the path the manifest was read from; relative paths in the
 	// manifest are relative to its directory.
@@ -122,4 +123,11 @@ type Update struct {
 type Security struct {
 	AllowUnsigned bool     `yaml:"allow_unsigned" doc:"Let a build without --sign-key succeed and boot unsigned (development only)."`
 	TrustedKeys   []string `yaml:"trusted_keys" doc:"Public key files (PEM, from imgbuild keygen), relative to the manifest, that stage-1 accepts besides the signing key's own; list old and new keys while rotating."`
+}
+
+// SSH enables the image's SSH server. Keys given here are on every
+// machine booted from the image; per-machine keys come from its config.
+type SSH struct {
+	Port           int                 `yaml:"port" doc:"TCP port sshd listens on, default 22."`
+	AuthorizedKeys map[string][]string `yaml:"authorized_keys" doc:"Public keys by user name, in authorized_keys format without options, e.g. root: [\"ssh-ed25519 AAAA... me@laptop\"]."`
 }

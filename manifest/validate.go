@@ -31,7 +31,7 @@ func (m *Manifest) validate() error {
 	if err := version.Check(m.Version); err != nil {
 		return m.at("version", "version: %v", err)
 	}
-	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun, m.validateUpdate}
+	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun, m.validateUpdate, m.validateSSH}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -300,6 +300,9 @@ func (m *Manifest) applyDefaults() {
 	}
 	if m.Update.HealthTimeout == 0 {
 		m.Update.HealthTimeout = Duration(120 * time.Second)
+	}
+	if m.SSH != nil && m.SSH.Port == 0 {
+		m.SSH.Port = 22
 	}
 	for i := range m.Services {
 		s := &m.Services[i]

@@ -26,6 +26,7 @@ type Program struct {
 var Programs = []Program{
 	{Name: "stage1", Package: "./initramfs/stage1"},
 	{Name: "sysinit", Package: "./rootfs/sysinit"},
+	{Name: "sshd", Package: "./rootfs/sshd"},
 }
 
 // Dir is where the generator writes the programs, relative to this

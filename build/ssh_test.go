@@ -1,0 +1,50 @@
+package build
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/imgbuild/imgbuild/manifest"
+)
+
+func TestSSHInUSR(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP3gGYl1mCtdsOJ8912RKTuT+9LuMSDzZIFOzQD8Wv4U test@host"
+	m, err := manifest.Parse("m.yaml", []byte("name: m\nversion: 1.0.0\nkernel: {package: k}\nssh:\n  port: 2222\n  authorized_keys: {root: [\""+key+"\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"sysinit", "sshd"} {
+		os.WriteFile(filepath.Join(dir, n), []byte(n), 0o755)
+	}
+	es, err := usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit"), sshd: filepath.Join(dir, "sshd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		if e.Open != nil {
+			rc, _ := e.Open()
+			b, _ := io.ReadAll(rc)
+			got[e.Path] = string(b)
+		}
+	}
+	if got["lib/imgbuild/sshd"] != "sshd" || got["lib/imgbuild/ssh/authorized_keys/root"] != key+"\n" {
+		t.Errorf("USR entries: %q", got)
+	}
+	c := runtimeConfig(m)
+	if n := len(c.Services); n != 1 {
+		t.Fatalf("%d services", n)
+	}
+	s := c.Services[0]
+	if s.Name != "sshd" || s.Command != SSHDPath || s.Health == nil || s.Health.TCPPort != 2222 || s.Args[1] != ":2222" || s.Restart != "always" {
+		t.Errorf("sshd service %+v", s)
+	}
+
+	m.SSH = nil
+	if es, _ := usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit")}); len(es) != 2 {
+		t.Errorf("without ssh: %d entries, want sysinit and config", len(es))
+	}
+}
