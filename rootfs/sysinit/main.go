@@ -76,6 +76,9 @@ func (s *sysinit) run() {
 		s.fatal(err)
 	}
 	s.logf("started %s %s", cfg.Name, cfg.Version)
+	if s.pid1 {
+		go s.keepSeed()
+	}
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
 		s.fatal(err)
 	}
