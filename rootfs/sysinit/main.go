@@ -95,16 +95,23 @@ func (s *sysinit) run() {
 	defer cancel()
 	reaper := supervise.NewReaper()
 	go reaper.Run(ctx)
+	netDone := make(chan struct{})
 	sup, err := supervise.New(cfg.Services, supervise.Options{
-		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv,
+		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv, Network: netDone,
 	})
 	if err != nil {
 		s.fatal(err)
 	}
+	// lo is instant and services' health checks use it; only services
+	// that asked for the network (manifest network: true) wait for DHCP.
+	if err := netup.LoopbackUp(); err != nil {
+		s.logf("%v", err)
+	}
 	go func() {
+		defer close(netDone)
 		s.network(ctx)
-		sup.Start(ctx)
 	}()
+	sup.Start(ctx)
 	power := evdev.WatchPower(ctx, "/dev/input/event*", 2*time.Second)
 	healthy := sup.Healthy()
 	for {
@@ -125,12 +132,9 @@ func (s *sysinit) run() {
 	}
 }
 
-// network configures lo and DHCP, giving up after networkWait so that
-// services start anyway.
+// network runs DHCP, giving up after networkWait so that the services
+// waiting for it start anyway.
 func (s *sysinit) network(ctx context.Context) {
-	if err := netup.LoopbackUp(); err != nil {
-		s.logf("%v", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, networkWait)
 	defer cancel()
 	nic, err := netup.FirstNIC(ctx, "/sys/class/net")
