@@ -33,6 +33,8 @@ type runFlags struct {
 	vars         string
 	quiet        bool
 	direct       bool
+	cpu          string
+	rng          bool
 }
 
 func newRun(env Env) *cobra.Command {
@@ -66,6 +68,8 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.StringSliceVar(&f.forwards, "forward", nil, "TCP forward HOST:GUEST from 127.0.0.1 (default: the manifest's run.forwards)")
 	fl.StringVar(&f.vars, "vars", "", "UEFI variable store (default IMAGE.vars)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the console to the terminal")
+	fl.StringVar(&f.cpu, "cpu", qemu.DefaultCPU, "QEMU CPU model under TCG: "+qemu.CPUMax+" has RDRAND; "+qemu.CPUPlain+" (QEMU's default) has none, as many hypervisors' defaults")
+	fl.BoolVar(&f.rng, "rng", false, "attach a virtio-rng device fed from this machine's /dev/urandom")
 	fl.BoolVar(&f.direct, "direct", false, "boot slot A's kernel and initrd directly, skipping the firmware and systemd-boot (faster development boots; boot counting is not exercised)")
 	return cmd
 }
@@ -74,7 +78,8 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	if _, err := os.Stat(image); err != nil {
 		return err
 	}
-	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy}
+	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy,
+		CPU: f.cpu, RNG: f.rng}
 	if cfg.Vars == "" {
 		cfg.Vars = image + ".vars"
 	}
