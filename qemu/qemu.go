@@ -31,7 +31,8 @@ const (
 	// hypervisors' default models. The guest's entropy pool then fills
 	// from interrupts, jitter and the seed the image keeps on ROOT.
 	CPUPlain = "qemu64"
-	// DefaultCPU is the model when Config.CPU is empty.
+	// DefaultCPU is the model when Config.CPU is empty (the tests'
+	// boots); imgbuild run asks for CPUPlain.
 	DefaultCPU = CPUMax
 )
 
