@@ -132,7 +132,7 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 	for _, s := range m.Services {
 		svc := contract.Service{Name: s.Name, Command: s.Command, Args: s.Args, User: s.User, Restart: s.Restart,
 			BackoffMS: time.Duration(s.Backoff.Initial).Milliseconds(), MaxBackoffMS: time.Duration(s.Backoff.Max).Milliseconds(),
-			After: s.After, Console: s.Console}
+			After: s.After, Console: s.Console, Network: s.Network}
 		keys := make([]string, 0, len(s.Env))
 		for k := range s.Env {
 			keys = append(keys, k)

@@ -36,6 +36,8 @@ type runFlags struct {
 	direct       bool
 	config       string
 	sshPort      int
+	cpu          string
+	rng          bool
 }
 
 func newRun(env Env) *cobra.Command {
@@ -72,6 +74,11 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the console to the terminal")
 	fl.StringVar(&f.config, "config", "", "per-machine config (Ignition spec v3 JSON), validated and passed by fw_cfg as "+contract.IgnitionFwCfg)
 	fl.IntVar(&f.sshPort, "ssh-port", 0, "host port on 127.0.0.1 forwarded to the image's SSH server (default: a free one)")
+	// The plain model by default, so that what a user sees is what a
+	// machine without RDRAND does; the image's random seed makes it as
+	// fast as -cpu max (qemu-tests/entropy_test.go measures both).
+	fl.StringVar(&f.cpu, "cpu", qemu.CPUPlain, "QEMU CPU model under TCG: "+qemu.CPUPlain+" (QEMU's default) has no RDRAND, as many hypervisors' default models; "+qemu.CPUMax+" has")
+	fl.BoolVar(&f.rng, "rng", false, "attach a virtio-rng device fed from this machine's /dev/urandom")
 	fl.BoolVar(&f.direct, "direct", false, "boot slot A's kernel and initrd directly, skipping the firmware and systemd-boot (faster development boots; boot counting is not exercised)")
 	return cmd
 }
@@ -80,7 +87,8 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	if _, err := os.Stat(image); err != nil {
 		return err
 	}
-	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy}
+	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy,
+		CPU: f.cpu, RNG: f.rng}
 	if cfg.Vars == "" {
 		cfg.Vars = image + ".vars"
 	}

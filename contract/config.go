@@ -31,6 +31,9 @@ type Service struct {
 	// its output.
 	Console bool    `json:"console,omitempty"`
 	Health  *Health `json:"health,omitempty"`
+	// Network holds the service back until DHCP has configured the
+	// network or given up; other services start while DHCP runs.
+	Network bool `json:"network,omitempty"`
 }
 
 // Health is a readiness probe. Exactly one of TCPPort or HTTPURL is set.

@@ -138,3 +138,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseNetwork(t *testing.T) {
+	m, err := Parse("demo.yaml", []byte(strings.Replace(good, "    after: [web]\n", "    after: [web]\n    network: true\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Services[0].Network || !m.Services[1].Network {
+		t.Errorf("network: web %v (want the default false), late %v (want true)", m.Services[0].Network, m.Services[1].Network)
+	}
+	if _, err := Parse("demo.yaml", []byte(strings.Replace(good, "    after: [web]\n", "    after: [web]\n    network: later\n", 1))); err == nil || !strings.Contains(err.Error(), "demo.yaml:") {
+		t.Errorf("network: later = %v, want an error naming the file and line", err)
+	}
+}

@@ -68,6 +68,7 @@ type Service struct {
 	Health  *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
 	After   []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
 	Console bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
+	Network bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
 }
 
 // Backoff is a restart delay policy.

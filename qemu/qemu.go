@@ -22,6 +22,20 @@ const (
 	OVMFVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 )
 
+// CPU models for software emulation (TCG).
+const (
+	// CPUMax emulates every feature QEMU can, RDRAND included, so the
+	// guest kernel's entropy pool is ready as soon as it boots.
+	CPUMax = "max"
+	// CPUPlain is QEMU's own default model: no RDRAND, as on many
+	// hypervisors' default models. The guest's entropy pool then fills
+	// from interrupts, jitter and the seed the image keeps on ROOT.
+	CPUPlain = "qemu64"
+	// DefaultCPU is the model when Config.CPU is empty (the tests'
+	// boots); imgbuild run asks for CPUPlain.
+	DefaultCPU = CPUMax
+)
+
 // Forward is a TCP forward from 127.0.0.1:Host to the guest's port Guest.
 type Forward struct{ Host, Guest int }
 
@@ -45,7 +59,12 @@ type Config struct {
 
 	MemoryMiB int
 	CPUs      int
-	KVM       bool
+	KVM       bool // -cpu host; CPU is then ignored
+	// CPU is the TCG CPU model (CPUMax, CPUPlain, or any QEMU model
+	// name); empty means DefaultCPU.
+	CPU string
+	// RNG attaches a virtio-rng device fed from the host's /dev/urandom.
+	RNG bool
 
 	Forwards    []Forward
 	GuestFwds   []string // raw guestfwd= rules, e.g. "tcp:169.254.169.254:80-tcp:127.0.0.1:9999"
@@ -119,10 +138,14 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	if cfg.KVM {
 		args = append(args, "-enable-kvm", "-cpu", "host")
 	} else {
-		// -cpu max gives the guest RDRAND: without it the kernel's
-		// entropy pool takes minutes under TCG and Go's crypto/rand
-		// (used by DHCP) blocks until it is ready.
-		args = append(args, "-accel", "tcg", "-cpu", "max")
+		cpu := cfg.CPU
+		if cpu == "" {
+			cpu = DefaultCPU
+		}
+		args = append(args, "-accel", "tcg", "-cpu", cpu)
+	}
+	if cfg.RNG {
+		args = append(args, "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0")
 	}
 	if cfg.Kernel != "" {
 		args = append(args, "-kernel", cfg.Kernel, "-append", cfg.Append)

@@ -113,3 +113,25 @@ func TestFwCfg(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUAndRNG(t *testing.T) {
+	tests := []struct {
+		cfg       Config
+		want, not string
+	}{
+		{Config{Kernel: "k"}, "-accel tcg -cpu " + DefaultCPU + " ", "virtio-rng"},
+		{Config{Kernel: "k", CPU: CPUPlain}, "-cpu qemu64 ", "-cpu max"},
+		{Config{Kernel: "k", KVM: true, CPU: CPUPlain}, "-enable-kvm -cpu host", "qemu64"},
+		{Config{Kernel: "k", RNG: true}, "-object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0", ""},
+	}
+	for _, tt := range tests {
+		args, err := Args(tt.cfg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := strings.Join(args, " ") + " "
+		if !strings.Contains(line, tt.want) || (tt.not != "" && strings.Contains(line, tt.not)) {
+			t.Errorf("args %q: want %q, not %q", line, tt.want, tt.not)
+		}
+	}
+}

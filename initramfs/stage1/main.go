@@ -12,6 +12,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
+	"github.com/imgbuild/imgbuild/internal/randomseed"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,6 +127,13 @@ func run(conp **console, cfg *contract.Cmdline) error {
 	con.printf("dm-verity set up in %s", seconds(time.Since(t)))
 	if err := mountSysroot(root.Node, usrDev); err != nil {
 		return fail("mount", err)
+	}
+	// As early as ROOT is there: nothing after this may wait for the
+	// kernel's entropy pool, and a credited seed makes it ready now.
+	if l, err := randomseed.Load(sysroot+contract.RandomSeed, randomseed.Linux{}); err != nil {
+		con.printf("%v", err)
+	} else {
+		con.printf("%s", l)
 	}
 	if err := checkInit(sysroot + contract.SysinitPath); err != nil {
 		return fail("USR", err)

@@ -77,6 +77,9 @@ func (s *sysinit) run() {
 		s.fatal(err)
 	}
 	s.logf("started %s %s", cfg.Name, cfg.Version)
+	if s.pid1 {
+		go s.keepSeed()
+	}
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
 		s.fatal(err)
 	}
@@ -86,6 +89,13 @@ func (s *sysinit) run() {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// lo is instant and services' health checks use it; DHCP runs in
+	// the background: only the machine config when it needs the network
+	// (a URL source, an http file) and services that asked for it
+	// (manifest network: true) wait for it.
+	if err := netup.LoopbackUp(); err != nil {
+		s.logf("%v", err)
+	}
 	net := &netState{done: make(chan struct{})}
 	go func() {
 		net.up = s.network(ctx)
@@ -103,15 +113,12 @@ func (s *sysinit) run() {
 	reaper := supervise.NewReaper()
 	go reaper.Run(ctx)
 	sup, err := supervise.New(cfg.Services, supervise.Options{
-		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv, EnvDir: contract.ServiceEnvDir,
+		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv, EnvDir: contract.ServiceEnvDir, Network: net.done,
 	})
 	if err != nil {
 		s.fatal(err)
 	}
-	go func() {
-		<-net.done
-		sup.Start(ctx)
-	}()
+	sup.Start(ctx)
 	power := evdev.WatchPower(ctx, "/dev/input/event*", 2*time.Second)
 	healthy := sup.Healthy()
 	for {
@@ -132,12 +139,9 @@ func (s *sysinit) run() {
 	}
 }
 
-// network configures lo and DHCP, giving up after networkWait so that
-// services start anyway.
+// network runs DHCP, giving up after networkWait so that what waits
+// for it goes on anyway; it reports whether the machine has a lease.
 func (s *sysinit) network(ctx context.Context) bool {
-	if err := netup.LoopbackUp(); err != nil {
-		s.logf("%v", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, networkWait)
 	defer cancel()
 	nic, err := netup.FirstNIC(ctx, "/sys/class/net")

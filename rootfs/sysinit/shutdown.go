@@ -54,6 +54,7 @@ func (s *sysinit) shutdown(sup *supervise.Supervisor, a action) {
 		s.logf("%s (not PID 1: exiting)", a)
 		os.Exit(0)
 	}
+	s.saveSeedAtShutdown()
 	// Orphans the supervisor does not know about.
 	_ = unix.Kill(-1, unix.SIGTERM)
 	time.Sleep(200 * time.Millisecond)

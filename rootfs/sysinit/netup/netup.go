@@ -105,11 +105,10 @@ func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
 		return nil, fmt.Errorf("network: dhcp on %s: %w", ifname, err)
 	}
 	defer client.Close()
-	raw, err := client.Request(ctx)
+	ack, err := exchange(ctx, client)
 	if err != nil {
 		return nil, fmt.Errorf("network: dhcp on %s: %w", ifname, err)
 	}
-	ack := raw.ACK
 	mask := ack.SubnetMask()
 	if mask == nil {
 		mask = ack.YourIPAddr.DefaultMask()

@@ -52,6 +52,13 @@ func (s *service) logf(format string, args ...any) {
 // run waits for dependencies, then starts the service and restarts it per
 // its policy until ctx ends or the policy says stop.
 func (s *service) run(ctx context.Context) {
+	if net := s.sup.opts.Network; s.cfg.Network && net != nil {
+		select {
+		case <-net:
+		case <-ctx.Done():
+			return
+		}
+	}
 	for _, dep := range s.cfg.After {
 		select {
 		case <-s.sup.byName[dep].ready:

@@ -23,6 +23,9 @@ type Options struct {
 	TTY string
 	// PasswdPath and GroupPath resolve service users (/etc/passwd, /etc/group).
 	PasswdPath, GroupPath string
+	// Network is closed once network setup is over (configured or
+	// given up); services with Network set wait for it. Nil: no wait.
+	Network <-chan struct{}
 	// BaseEnv comes before each service's own env.
 	BaseEnv []string
 	// EnvDir holds NAME.env files read at each start of service NAME,
