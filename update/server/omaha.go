@@ -92,7 +92,7 @@ func (s *Server) updateCheck(a *omaha.AppResponse, r *http.Request, app *omaha.A
 	u := a.AddUpdateCheck(omaha.UpdateOK)
 	u.AddURL(s.baseURL(r))
 	m := u.AddManifest(ch.Version)
-	for _, f := range orderedFiles(ch.Files) {
+	for _, f := range OrderedFiles(ch.Files) {
 		p := m.AddPackage()
 		p.Name, p.SHA256, p.Size, p.Required = f.Path, f.SHA256, uint64(f.Size), true
 	}
@@ -118,9 +118,9 @@ func (s *Server) baseURL(r *http.Request) string {
 var PackageOrder = []string{repo.KindRecord, repo.KindSignature, repo.KindUSR, repo.KindKernel, repo.KindInitramfs,
 	repo.KindUKI + "a", repo.KindUKI + "b"}
 
-// orderedFiles sorts payload files by PackageOrder; kinds it does not
+// OrderedFiles sorts payload files by PackageOrder; kinds it does not
 // name follow, by name.
-func orderedFiles(files []repo.File) []repo.File {
+func OrderedFiles(files []repo.File) []repo.File {
 	rank := func(kind string) int {
 		for i, k := range PackageOrder {
 			if k == kind {
