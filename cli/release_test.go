@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/sign"
@@ -151,5 +152,52 @@ func TestReleaseFromBuild(t *testing.T) {
 		if _, ok := c.File(kind); !ok {
 			t.Errorf("the Secure Boot payload has no %s", kind)
 		}
+	}
+}
+
+// TestReleaseBuild releases a real build of the shipped minimal
+// manifest: the payload's objects are the build's artifacts, the record
+// carries the release version, and a second release of the same version
+// is refused before anything is built.
+func TestReleaseBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image")
+	}
+	keys, _, pub := releaseKeys(t)
+	key := filepath.Join(keys, sign.PrivateKeyFile)
+	dir := t.TempDir()
+	mf, out, rp := testManifest(t, dir), filepath.Join(dir, "out"), filepath.Join(dir, "repo")
+	code, o := run(t, "release", "-q", "-f", mf, "-o", out, "--version", "1.0.0-nightly.20261201143000", "--repo", rp, "--channel", "alpha", "--sign-key", key)
+	if code != ExitOK {
+		t.Fatalf("release: exit %d\n%s", code, o)
+	}
+	c, err := repo.ReadChannel(repo.Dir(rp), "alpha", []ed25519.PublicKey{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version != "1.0.0-nightly.20261201143000" || c.Name != "minimal" || len(c.Files) != 5 {
+		t.Errorf("alpha: %+v", c)
+	}
+	rf, _ := c.File(repo.KindRecord)
+	raw, _ := os.ReadFile(filepath.Join(rp, rf.Path))
+	sf, _ := c.File(repo.KindSignature)
+	sig, _ := os.ReadFile(filepath.Join(rp, sf.Path))
+	rec, err := sign.Verify(raw, sig, []ed25519.PublicKey{pub})
+	if err != nil || rec.Version != c.Version {
+		t.Fatalf("record in the repository: %+v, %v", rec, err)
+	}
+	for kind, file := range map[string]string{repo.KindUSR: "minimal.usr", repo.KindKernel: "minimal.vmlinuz", repo.KindInitramfs: "minimal.initrd", repo.KindRecord: "minimal.release.json"} {
+		f, _ := c.File(kind)
+		if got := fileSum(t, filepath.Join(out, file)); got != f.SHA256 || fileSum(t, filepath.Join(rp, f.Path)) != got {
+			t.Errorf("%s: object %s, build artifact %s", kind, f.SHA256, got)
+		}
+	}
+	start := time.Now()
+	code, o = run(t, "release", "-q", "-f", mf, "-o", filepath.Join(dir, "out2"), "--version", "1.0.0-nightly.20261201143000", "--repo", rp, "--channel", "alpha", "--sign-key", key)
+	if code == ExitOK || !strings.Contains(o, "is not newer") {
+		t.Errorf("second release of the same version: exit %d\n%s", code, o)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out2")); err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("the refused release built anyway (%s)", time.Since(start))
 	}
 }
