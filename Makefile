@@ -3,13 +3,14 @@
 # make run:   the same image, with its console on this terminal.
 # make test:  unit tests and QEMU boot tests, then make bench.
 # make bench: build times, memory, sizes, boot time, squashfs/verity vs the reference tools.
+# make nightly: build manifests/minimal.yaml and release it to the alpha channel of out/repo.
 SHELL := /bin/bash
 GO ?= go
 MANIFEST ?= manifests/minimal.yaml
 OUT ?= out
 NAME = $(basename $(notdir $(MANIFEST)))
 
-.PHONY: all deps image run test test-short bench vet clean bin/imgbuild
+.PHONY: all deps image run test test-short bench vet clean nightly bin/imgbuild
 all: bin/imgbuild
 
 deps:
@@ -31,6 +32,21 @@ image: deps bin/imgbuild
 run: deps bin/imgbuild
 	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
 	bin/imgbuild run $(OUT)/$(NAME).img
+
+# make nightly: a date version of the manifest's next release,
+# MAJOR.MINOR.PATCH-nightly.YYYYMMDDHHMMSS (UTC), into the alpha channel
+# of $(REPO), signed with $(KEYS)/release.key (made once if absent).
+# docs/updates.md says why these versions order correctly.
+NIGHTLY_MANIFEST ?= manifests/minimal.yaml
+REPO ?= $(OUT)/repo
+KEYS ?= keys
+nightly: deps bin/imgbuild
+	@test -f $(KEYS)/release.key || bin/imgbuild keygen -o $(KEYS)
+	core=$$(sed -n 's/^version: *"\{0,1\}\([0-9]*\.[0-9]*\.[0-9]*\).*/\1/p' $(NIGHTLY_MANIFEST)); \
+	test -n "$$core" || { echo "no version in $(NIGHTLY_MANIFEST)"; exit 1; }; \
+	bin/imgbuild release -f $(NIGHTLY_MANIFEST) -o $(OUT)/nightly --repo $(REPO) --channel alpha \
+		--sign-key $(KEYS)/release.key --version "$$core-nightly.$$(date -u +%Y%m%d%H%M%S)"
+	bin/imgbuild channels --repo $(REPO)
 
 vet:
 	$(GO) vet ./...

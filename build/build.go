@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
@@ -57,7 +58,7 @@ type Options struct {
 
 // Artifact is one output file.
 type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, qcow2, vmdk, aws, summary
+	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, uki-a, uki-b, qcow2, vmdk, aws, summary
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
@@ -111,6 +112,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	m, err := manifest.Load(opts.Manifest)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Version != "" {
+		if err := version.Check(opts.Version); err != nil {
+			return nil, fmt.Errorf("--version: %w", err)
+		}
+		m.Version = opts.Version
 	}
 	// go build runs in the source tree: every path handed on must be absolute.
 	if opts.OutDir, err = filepath.Abs(opts.OutDir); err != nil {

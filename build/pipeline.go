@@ -67,6 +67,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		"initramfs": filepath.Join(b.stage, name+".initrd"), "usr": filepath.Join(b.stage, name+".usr"),
 	}
 	releasePaths(b.stage, name, paths)
+	b.ukiPaths(b.stage, name, paths)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := b.report.step("kernel", func() (string, error) { return b.kernelPhase(paths) }); err != nil {
@@ -77,6 +78,11 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	g.Go(func() error { return b.report.step("usr", func() (string, error) { return b.usr(gctx, paths["usr"]) }) })
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if b.sb != nil {
+		if err := b.report.step("uki", func() (string, error) { return b.ukis(paths) }); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.report.step("release", func() (string, error) { return b.release(paths) }); err != nil {
 		return nil, err

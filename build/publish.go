@@ -37,7 +37,7 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 	for _, f := range b.m.Run.Forwards {
 		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
 	}
-	kinds := append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...)
+	kinds := append(append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...), b.ukiKinds()...)
 	converted, err := b.convert(paths)
 	if err != nil {
 		return nil, err

@@ -2,12 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
@@ -94,6 +98,7 @@ func TestSecureBootBuildLayout(t *testing.T) {
 			t.Errorf("UKI %s is not %s (%v)", section, file, err)
 		}
 	}
+	checkSlotUKIs(t, out, sb, ukiData, rec)
 	code, o := run(t, "verify", img, "--pub", filepath.Join(keys, sign.PublicKeyFile))
 	if code != ExitOK || !strings.Contains(o, "UKI .linux sha256") || !strings.Contains(o, "UKI .cmdline") {
 		t.Errorf("imgbuild verify of a Secure Boot image: exit %d, want the UKI checks to pass\n%s", code, o)
@@ -117,5 +122,40 @@ func TestSecureBootBuildLayout(t *testing.T) {
 	code, o = run(t, "build", "-q", "-f", mf, "-o", filepath.Join(dir, "out2"), "--sign-key", filepath.Join(keys, sign.PrivateKeyFile), "--secure-boot-keys", sb)
 	if code == ExitOK || !strings.Contains(o, "--secure-boot-keys") || !strings.Contains(o, "db.auth") {
 		t.Errorf("build with a key directory missing db.auth: exit %d\n%s", code, o)
+	}
+}
+
+// checkSlotUKIs checks the per-slot UKI artifacts a release needs: slot
+// A's is the one on the ESP, slot B's .cmdline names slot B and USR-B,
+// both are signed, and the record names both sha256.
+func checkSlotUKIs(t *testing.T, out, sb string, espUKI []byte, rec *sign.Record) {
+	t.Helper()
+	for _, slot := range []string{"a", "b"} {
+		path := filepath.Join(out, "minimal.uki-"+slot+".efi")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("slot %s UKI artifact: %v", slot, err)
+		}
+		if sum := sha256.Sum256(data); rec.UKI[slot] != hex.EncodeToString(sum[:]) {
+			t.Errorf("record uki_sha256[%s] = %q, artifact has %x", slot, rec.UKI[slot], sum)
+		}
+		if o, err := exec.Command("osslsigncode", "verify", "-CAfile", filepath.Join(sb, "db.crt"), "-in", path).CombinedOutput(); err != nil {
+			t.Errorf("osslsigncode verify slot %s UKI: %v\n%s", slot, err, o)
+		}
+		cmd, err := uki.SectionData(data, ".cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := contract.ParseCmdline(strings.TrimRight(string(cmd), "\x00"))
+		if err != nil || c.Slot != slot {
+			t.Errorf("slot %s UKI .cmdline %q names slot %q (%v)", slot, cmd, c.Slot, err)
+		}
+		usr, _ := contract.USR(slot)
+		if !strings.Contains(string(cmd), disk.PartitionGUID("minimal", usr)) {
+			t.Errorf("slot %s UKI .cmdline %q does not name USR-%s's PARTUUID", slot, cmd, strings.ToUpper(slot))
+		}
+		if slot == "a" && !bytes.Equal(data, espUKI) {
+			t.Error("slot A's UKI artifact differs from the ESP's uki.efi")
+		}
 	}
 }

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/flatcar/go-omaha/omaha"
+
+	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/version"
+	"github.com/imgbuild/imgbuild/update/repo"
+)
+
+// maxRequest bounds an Omaha request body (go-omaha's handler uses the same).
+const maxRequest = 1 << 20
+
+// omaha answers an Omaha v3 request: each app is checked against the
+// channel its track names; its events are recorded first, whatever the
+// answer.
+func (s *Server) omaha(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "Omaha requests are POSTed", http.StatusMethodNotAllowed)
+		return
+	}
+	req, err := omaha.ParseRequest(r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, maxRequest))
+	if err != nil {
+		http.Error(w, "bad Omaha request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp := omaha.NewResponse()
+	resp.Server = "imgbuild"
+	status := http.StatusBadRequest // no app answered ok (go-omaha's rule)
+	for _, app := range req.Apps {
+		if s.app(resp, r, app) == omaha.AppOK {
+			status = http.StatusOK
+		}
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(xml.Header))
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	_ = enc.Encode(resp)
+}
+
+// app answers one app element and returns its status.
+func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppRequest) omaha.AppStatus {
+	rep := report{machine: app.MachineID, appID: app.ID, version: app.Version, channel: app.Track,
+		bootID: app.BootID, check: app.UpdateCheck != nil}
+	for _, e := range app.Events {
+		rep.events = append(rep.events, Event{Type: int(e.Type), Result: int(e.Result), ErrorCode: e.ErrorCode,
+			PreviousVersion: e.PreviousVersion, Version: app.Version, Meaning: EventMeaning(int(e.Type), int(e.Result), e.ErrorCode)})
+	}
+	if err := s.machines.Record(rep, s.opts.Now()); err != nil {
+		s.opts.Log(err.Error())
+	}
+	ch, err := s.channel(app.Track)
+	if err == nil && !strings.EqualFold(contract.OmahaAppID(ch.Name), app.ID) {
+		err = fmt.Errorf("channel %s offers image %q, whose app id is %s", app.Track, ch.Name, contract.OmahaAppID(ch.Name))
+	}
+	if err != nil {
+		s.opts.Log(fmt.Sprintf("omaha: machine %s app %s track %q: %v", app.MachineID, app.ID, app.Track, err))
+		resp.AddApp(app.ID, omaha.AppUnknownID)
+		return omaha.AppUnknownID
+	}
+	a := resp.AddApp(app.ID, omaha.AppOK)
+	if app.UpdateCheck != nil {
+		s.updateCheck(a, r, app, ch)
+	}
+	if app.Ping != nil {
+		a.AddPing()
+	}
+	for range app.Events {
+		a.AddEvent()
+	}
+	return omaha.AppOK
+}
+
+// updateCheck offers the channel's release when it is newer than what
+// the machine runs; whether the machine may install it (min_version,
+// denylist, pin) is the machine's decision.
+func (s *Server) updateCheck(a *omaha.AppResponse, r *http.Request, app *omaha.AppRequest, ch *repo.Channel) {
+	if version.Compare(ch.Version, app.Version) <= 0 {
+		a.AddUpdateCheck(omaha.NoUpdate)
+		s.opts.Log(fmt.Sprintf("omaha: machine %s on %s %s: no update", app.MachineID, app.Track, app.Version))
+		return
+	}
+	u := a.AddUpdateCheck(omaha.UpdateOK)
+	u.AddURL(s.baseURL(r))
+	m := u.AddManifest(ch.Version)
+	for _, f := range OrderedFiles(ch.Files) {
+		p := m.AddPackage()
+		p.Name, p.SHA256, p.Size, p.Required = f.Path, f.SHA256, uint64(f.Size), true
+	}
+	s.opts.Log(fmt.Sprintf("omaha: machine %s on %s %s: offered %s", app.MachineID, app.Track, app.Version, ch.Version))
+}
+
+// baseURL is the repository root URL with a trailing slash: package
+// names are relative to it.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.BaseURL != "" {
+		return strings.TrimSuffix(s.opts.BaseURL, "/") + "/"
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/"
+}
+
+// PackageOrder is the order of the packages in an update answer: the
+// record first and its signature second, so a client can check them
+// before fetching anything large (docs/updates.md).
+var PackageOrder = []string{repo.KindRecord, repo.KindSignature, repo.KindUSR, repo.KindKernel, repo.KindInitramfs,
+	repo.KindUKI + "a", repo.KindUKI + "b"}
+
+// OrderedFiles sorts payload files by PackageOrder; kinds it does not
+// name follow, by name.
+func OrderedFiles(files []repo.File) []repo.File {
+	rank := func(kind string) int {
+		for i, k := range PackageOrder {
+			if k == kind {
+				return i
+			}
+		}
+		return len(PackageOrder)
+	}
+	out := append([]repo.File(nil), files...)
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := rank(out[i].Kind), rank(out[j].Kind)
+		if ri != rj {
+			return ri < rj
+		}
+		return out[i].Kind < out[j].Kind
+	})
+	return out
+}
