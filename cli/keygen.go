@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imgbuild/imgbuild/sign/secureboot"
 	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
 func newKeygen(env Env) *cobra.Command {

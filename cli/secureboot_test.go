@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/sign/secureboot"
-	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/images/uki"
+	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
 func TestKeygenSecureBoot(t *testing.T) {

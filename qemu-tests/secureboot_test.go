@@ -13,9 +13,9 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
-	"github.com/imgbuild/imgbuild/images/uki"
 )
 
 const ovmfSecbootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"

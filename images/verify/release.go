@@ -15,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/sign"
 )
 
 // Partition numbers of layout.md.
