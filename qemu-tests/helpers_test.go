@@ -18,6 +18,8 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/qemu"
+
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // built is one image built for the tests, shared by every test that
@@ -92,7 +94,7 @@ func diskCopy(t *testing.T, res *build.Result) string {
 	var off int64
 	for {
 		n, err := io.ReadFull(in, buf)
-		if n > 0 && !allZero(buf[:n]) {
+		if n > 0 && !sparse.IsZero(buf[:n]) {
 			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
 				t.Fatal(werr)
 			}
@@ -106,15 +108,6 @@ func diskCopy(t *testing.T, res *build.Result) string {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func freePort(t *testing.T) int {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // dataClusters lists, in order, the indices of the raw image's clusters
@@ -24,7 +26,7 @@ func dataClusters(raw *os.File, size int64) ([]uint32, error) {
 			if err != nil && err != io.EOF {
 				return err
 			}
-			if !allZero(buf[:n]) {
+			if !sparse.IsZero(buf[:n]) {
 				out = append(out, uint32(c))
 			}
 		}
@@ -60,19 +62,4 @@ func dataRanges(raw *os.File, size int64, fn func(start, end int64) error) error
 		off = end
 	}
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
