@@ -11,7 +11,9 @@ import (
 
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/esp"
+
 	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 func (b *builder) disk(paths map[string]string) (string, error) {
@@ -97,7 +99,7 @@ func diskKey(l disk.Layout, files []esp.File, volID uint32, epoch time.Time, usr
 			return "", nil
 		}
 	}
-	sum, _, err := fileSHA256(usr)
+	sum, _, err := fsutil.FileSHA256(usr)
 	if err != nil {
 		return "", err
 	}
@@ -124,11 +126,11 @@ func sha256Bytes(b []byte) []byte {
 // large, mostly empty image need not be read back.
 func (b *builder) diskDigest(k, image string) (string, error) {
 	if k == "" {
-		sum, _, err := fileSHA256(image)
+		sum, _, err := fsutil.FileSHA256(image)
 		return sum, err
 	}
 	path, _, err := cached(b.opts.CacheDir, "disk-sha256", k, "sha256", func(path string) error {
-		sum, _, err := fileSHA256(image)
+		sum, _, err := fsutil.FileSHA256(image)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Where the release record, its signature and the trusted keys live on
@@ -97,7 +99,7 @@ func (b *builder) trustFiles() []initramfs.File {
 func (b *builder) release(paths map[string]string) (string, error) {
 	sums := map[string]string{}
 	for _, kind := range []string{"kernel", "initramfs", "usr"} {
-		sum, _, err := fileSHA256(paths[kind])
+		sum, _, err := fsutil.FileSHA256(paths[kind])
 		if err != nil {
 			return "", fmt.Errorf("release record: %w", err)
 		}

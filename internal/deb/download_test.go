@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // fakeDownload writes body as apt-get download would, into its work dir.
@@ -28,7 +30,7 @@ func sha256Of(b []byte) string {
 	p := filepath.Join(os.TempDir(), "imgbuild-sha-"+fmt.Sprint(len(b)))
 	os.WriteFile(p, b, 0o644)
 	defer os.Remove(p)
-	s, _ := fileSHA256(p)
+	s, _, _ := fsutil.FileSHA256(p)
 	return s
 }
 
