@@ -60,9 +60,9 @@ func unpackCached(debPath, parent, sum string) (string, error) {
 
 // locate finds boot/vmlinuz-<release> and its lib/modules/<release>.
 func locate(root string) (*Kernel, error) {
-	images, err := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
+	images, err := fsutil.Match(filepath.Join(root, "boot"), "vmlinuz-*")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("find boot/vmlinuz-*: %w", err)
 	}
 	if len(images) != 1 {
 		return nil, fmt.Errorf("want exactly one boot/vmlinuz-*, found %d", len(images))

@@ -132,7 +132,7 @@ func isGone(err error) bool {
 
 // onlyDeb finds the single .deb apt wrote into dir; apt picks its name.
 func onlyDeb(dir string) (string, error) {
-	matches, err := filepath.Glob(filepath.Join(dir, "*.deb"))
+	matches, err := fsutil.Match(dir, "*.deb")
 	if err != nil {
 		return "", err
 	}

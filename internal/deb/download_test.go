@@ -66,6 +66,22 @@ func TestDownloadVerifiesAndCaches(t *testing.T) {
 	}
 }
 
+// The cache directory is the user's choice; glob characters in it are
+// only characters.
+func TestDownloadGlobCharsInCache(t *testing.T) {
+	body := []byte("a package")
+	p := Package{Name: "pkg", Version: "1.0", Arch: "amd64", SHA256: sha256Of(body)}
+	cache := filepath.Join(t.TempDir(), "[x]*")
+	calls := 0
+	got, err := Download(context.Background(), p, cache, withRunner(fakeDownload(t, body, &calls)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(got); err != nil || string(b) != string(body) {
+		t.Errorf("%s = %q, %v", got, b, err)
+	}
+}
+
 func TestDownloadChecksumMismatch(t *testing.T) {
 	want := strings.Repeat("ab", 32)
 	p := Package{Name: "pkg", Version: "1.0", SHA256: want}

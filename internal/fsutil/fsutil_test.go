@@ -140,3 +140,28 @@ func TestFileSHA256(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+func TestMatchTakesDirLiterally(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "[x]*")
+	for _, d := range []string{dir, filepath.Join(parent, "x")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"a.deb", "b.txt"} {
+			if err := os.WriteFile(filepath.Join(d, n), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := Match(dir, "*.deb")
+	if err != nil || len(got) != 1 || got[0] != filepath.Join(dir, "a.deb") {
+		t.Errorf("Match = %q, %v; want only %s", got, err, filepath.Join(dir, "a.deb"))
+	}
+	if _, err := Match(dir, "[bad"); err == nil {
+		t.Error("bad pattern: no error")
+	}
+	if _, err := Match(filepath.Join(parent, "none"), "*"); err == nil {
+		t.Error("missing dir: no error")
+	}
+}
