@@ -2,6 +2,8 @@
 #             boot it under QEMU until its services are healthy.
 # make run:   the same image, with its console on this terminal.
 # make test:  unit tests and QEMU boot tests, then make bench.
+# make test-short: the inner loop, under a minute: go test -short skips
+#             every image build, apt download and VM boot.
 # make bench: build times, memory, sizes, boot time, squashfs/verity vs the reference tools.
 SHELL := /bin/bash
 GO ?= go
@@ -42,6 +44,7 @@ test: deps vet
 bench:
 	$(GO) run ./internal/bench
 
+# Nothing under -short needs the test kernel or the network.
 test-short: vet
 	$(GO) test -short ./...
 

@@ -38,6 +38,9 @@ var images = map[string]*built{"minimal": {}, "etcd": {}}
 // archive's current packages and do not break when it moves on.
 func buildImage(t *testing.T, name string) *build.Result {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds an image (minutes)")
+	}
 	b := images[name]
 	b.once.Do(func() {
 		b.dir, b.err = os.MkdirTemp("", "imgbuild-qemutest-"+name+"-")

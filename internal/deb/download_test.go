@@ -130,6 +130,9 @@ func TestDownloadBadPin(t *testing.T) {
 // checks the walk against dpkg-deb. It also asks apt for a version that
 // does not exist.
 func TestDownloadLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads through apt")
+	}
 	ctx := context.Background()
 	p, err := Resolve(ctx, "busybox-static")
 	if err != nil {
