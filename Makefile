@@ -2,6 +2,8 @@
 #             boot it under QEMU until its services are healthy.
 # make run:   the same image, with its console on this terminal.
 # make test:  unit tests and QEMU boot tests, then make bench.
+# make test-short: the inner loop, under a minute: go test -short skips
+#             every image build, apt download and VM boot.
 # make bench: build times, memory, sizes, boot time, squashfs/verity vs the reference tools.
 # make nightly: build manifests/minimal.yaml and release it to the alpha channel of out/repo.
 SHELL := /bin/bash
@@ -63,6 +65,7 @@ test: deps vet
 bench:
 	$(GO) run ./internal/bench
 
+# Nothing under -short needs the test kernel or the network.
 test-short: vet
 	$(GO) test -short ./...
 

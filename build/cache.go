@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // DefaultCacheDir is $IMGBUILD_CACHE, else $XDG_CACHE_HOME/imgbuild,
@@ -44,43 +46,11 @@ func cached(cacheDir, kind, k, name string, make func(path string) error) (path 
 	if _, err := os.Stat(path); err == nil {
 		return path, true, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", false, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-"+k[:12]+"-")
+	raced, err := fsutil.MakeDir(dir, func(tmp string) error { return make(filepath.Join(tmp, name)) })
 	if err != nil {
 		return "", false, err
 	}
-	defer os.RemoveAll(tmp)
-	if err := make(filepath.Join(tmp, name)); err != nil {
-		return "", false, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, statErr := os.Stat(path); statErr == nil {
-			return path, true, nil // another build made it meanwhile
-		}
-		return "", false, err
-	}
-	return path, false, nil
-}
-
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	return sumReader(f)
-}
-
-// sumReader is the hex sha256 and length of everything r yields.
-func sumReader(r io.Reader) (string, int64, error) {
-	h := sha256.New()
-	n, err := io.Copy(h, r)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	return path, raced, nil // raced: another build made it meanwhile
 }
 
 // Caches of our own outputs (stage-1 and sysinit, the initramfs, USR with
@@ -102,7 +72,7 @@ func toolHash() string {
 		if err != nil {
 			return
 		}
-		if sum, _, err := fileSHA256(exe); err == nil {
+		if sum, _, err := fsutil.FileSHA256(exe); err == nil {
 			self.sum = sum
 		}
 	})
@@ -123,7 +93,7 @@ func hashReader(open func() (io.ReadCloser, error)) (string, error) {
 		return "", err
 	}
 	defer r.Close()
-	sum, _, err := sumReader(r)
+	sum, _, err := fsutil.ReaderSHA256(r)
 	return sum, err
 }
 

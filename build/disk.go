@@ -12,7 +12,9 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/esp"
+
 	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // disk writes the GPT image: the ESP's files (systemd-boot, slot A's
@@ -92,7 +94,7 @@ func diskKey(l disk.Layout, files []esp.File, volID uint32, epoch time.Time, usr
 			return "", nil
 		}
 	}
-	sum, _, err := fileSHA256(usr)
+	sum, _, err := fsutil.FileSHA256(usr)
 	if err != nil {
 		return "", err
 	}
@@ -119,11 +121,11 @@ func sha256Bytes(b []byte) []byte {
 // large, mostly empty image need not be read back.
 func (b *builder) diskDigest(k, image string) (string, error) {
 	if k == "" {
-		sum, _, err := fileSHA256(image)
+		sum, _, err := fsutil.FileSHA256(image)
 		return sum, err
 	}
 	path, _, err := cached(b.opts.CacheDir, "disk-sha256", k, "sha256", func(path string) error {
-		sum, _, err := fileSHA256(image)
+		sum, _, err := fsutil.FileSHA256(image)
 		if err != nil {
 			return err
 		}

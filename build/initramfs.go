@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/initramfs"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // initramfs writes the initramfs: stage-1, the kernel's module closure
@@ -34,7 +36,7 @@ func (b *builder) writeInitramfs(out string, in initramfs.Input) (bool, error) {
 		files, names = append(files, m.Path), append(names, m.Name)
 	}
 	for i, f := range files {
-		sum, _, err := fileSHA256(f)
+		sum, _, err := fsutil.FileSHA256(f)
 		if err != nil {
 			return false, fmt.Errorf("initramfs: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/internal/gobuild"
 	"github.com/imgbuild/imgbuild/internal/ownbin"
 )
@@ -52,7 +53,7 @@ func ownSourceKey(ctx context.Context, src, toolchain string, verbose func(strin
 		}
 	}
 	for _, f := range files {
-		sum, _, err := fileSHA256(f)
+		sum, _, err := fsutil.FileSHA256(f)
 		if err != nil {
 			return "", fmt.Errorf("hash own source: %w", err)
 		}

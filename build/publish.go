@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/manifest"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 func copyFile(src, dst string) error {
@@ -98,7 +100,7 @@ func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
 // from diskDigest.
 func (b *builder) artifactSum(kind, path string) (string, int64, error) {
 	if kind != "disk" || b.diskSum == "" {
-		return fileSHA256(path)
+		return fsutil.FileSHA256(path)
 	}
 	st, err := os.Stat(path)
 	if err != nil {

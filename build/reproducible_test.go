@@ -17,6 +17,9 @@ import (
 // summary) must be byte-identical. Go's own caches are shared: they are
 // Go's, and go build -trimpath output does not depend on them.
 func TestReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the image twice (minutes)")
+	}
 	src, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

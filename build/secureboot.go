@@ -10,6 +10,7 @@ import (
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
@@ -111,7 +112,7 @@ func (b *builder) ukiSums(paths map[string]string) (map[string]string, error) {
 	}
 	sums := map[string]string{}
 	for _, slot := range ukiSlots {
-		sum, _, err := fileSHA256(paths[ukiKind(slot)])
+		sum, _, err := fsutil.FileSHA256(paths[ukiKind(slot)])
 		if err != nil {
 			return nil, fmt.Errorf("UKI of slot %s: %w", slot, err)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // security is one build's signing state: what the initramfs trusts, the
@@ -97,7 +99,7 @@ func (b *builder) trustFiles() []initramfs.File {
 func (b *builder) release(paths map[string]string) (string, error) {
 	sums := map[string]string{}
 	for _, kind := range []string{"kernel", "initramfs", "usr"} {
-		sum, _, err := fileSHA256(paths[kind])
+		sum, _, err := fsutil.FileSHA256(paths[kind])
 		if err != nil {
 			return "", fmt.Errorf("release record: %w", err)
 		}

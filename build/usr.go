@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,10 +87,10 @@ func usrPath(p string) string {
 func fileEntry(m *manifest.Manifest, f manifest.File) (squashfs.Entry, error) {
 	uid, gid := uint32(0), uint32(0)
 	if f.Owner != "" {
-		u, g, _ := strings.Cut(f.Owner, ":")
-		uv, _ := strconv.ParseUint(u, 10, 32)
-		gv, _ := strconv.ParseUint(g, 10, 32)
-		uid, gid = uint32(uv), uint32(gv)
+		var err error
+		if uid, gid, err = manifest.ParseOwner(f.Owner); err != nil {
+			return squashfs.Entry{}, fmt.Errorf("owner %q: %w", f.Owner, err)
+		}
 	}
 	mode := unixmode.ToFileMode(uint32(f.Mode))
 	if mode.Perm() == 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // oemPartition is the OEM partition's number (docs/layout.md).
@@ -76,7 +77,7 @@ func writeOEMImage(image, config, out string) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := sparseCopy(tmp, image); err != nil {
+	if err := sparse.Copy(tmp, image); err != nil {
 		return err
 	}
 	// Zero the partition first: a FAT written over an old one must not
@@ -119,33 +120,6 @@ func copyRunSettings(image, out string) {
 	}
 }
 
-// sparseCopy copies src to dst leaving all-zero MiBs as holes.
-func sparseCopy(dst *os.File, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		n, rerr := io.ReadFull(in, buf)
-		if n > 0 && !allZeros(buf[:n]) {
-			if _, err := dst.WriteAt(buf[:n], off); err != nil {
-				return err
-			}
-		}
-		off += int64(n)
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-	return dst.Truncate(off)
-}
-
 func zeroRange(f *os.File, off, size int64) error {
 	zero := make([]byte, 1<<20)
 	for done := int64(0); done < size; {
@@ -156,13 +130,4 @@ func zeroRange(f *os.File, off, size int64) error {
 		done += n
 	}
 	return nil
-}
-
-func allZeros(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -102,7 +103,10 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 			return err
 		}
 	}
-	settings := readRunSettings(image)
+	settings, err := readRunSettings(image)
+	if err != nil {
+		return err
+	}
 	if cfg.MemoryMiB == 0 {
 		cfg.MemoryMiB = settings.MemoryMiB
 	}
@@ -187,14 +191,22 @@ func withConfig(cfg *qemu.Config, path string) error {
 }
 
 // readRunSettings reads the run settings that build wrote beside the
-// image (NAME.json); an image without them boots with defaults.
-func readRunSettings(image string) build.RunSettings {
+// image (NAME.json); an image without them boots with defaults, but one
+// whose settings do not parse is refused rather than booted wrongly.
+func readRunSettings(image string) (build.RunSettings, error) {
 	var res build.Result
-	data, err := os.ReadFile(strings.TrimSuffix(image, filepath.Ext(image)) + ".json")
-	if err == nil {
-		json.Unmarshal(data, &res)
+	path := strings.TrimSuffix(image, filepath.Ext(image)) + ".json"
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return res.Run, nil
 	}
-	return res.Run
+	if err != nil {
+		return res.Run, fmt.Errorf("run settings: %w", err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return res.Run, fmt.Errorf("run settings %s: %w (rebuild the image or remove the file to boot with defaults)", path, err)
+	}
+	return res.Run, nil
 }
 
 func parseForwards(specs []string) ([]qemu.Forward, error) {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Kernel is an unpacked kernel: its image and its modules tree.
@@ -28,7 +29,7 @@ type Kernel struct {
 // FromDeb unpacks a linux-image .deb into cacheDir/kernels/<sha256 of the
 // deb> (reused when present) and locates vmlinuz and the modules dir.
 func FromDeb(debPath, cacheDir string) (*Kernel, error) {
-	sum, err := deb.FileSHA256(debPath)
+	sum, _, err := fsutil.FileSHA256(debPath)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
@@ -50,23 +51,8 @@ func unpackCached(debPath, parent, sum string) (string, error) {
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return dir, nil
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(parent, ".unpack-")
-	if err != nil {
-		return "", err
-	}
-	if err := deb.Extract(debPath, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		// Another process may have finished the same unpack first.
-		if fi, statErr := os.Stat(dir); statErr == nil && fi.IsDir() {
-			return dir, nil
-		}
+	// A lost race means another process finished the same unpack first.
+	if _, err := fsutil.MakeDir(dir, func(tmp string) error { return deb.Extract(debPath, tmp) }); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -74,9 +60,9 @@ func unpackCached(debPath, parent, sum string) (string, error) {
 
 // locate finds boot/vmlinuz-<release> and its lib/modules/<release>.
 func locate(root string) (*Kernel, error) {
-	images, err := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
+	images, err := fsutil.Match(filepath.Join(root, "boot"), "vmlinuz-*")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("find boot/vmlinuz-*: %w", err)
 	}
 	if len(images) != 1 {
 		return nil, fmt.Errorf("want exactly one boot/vmlinuz-*, found %d", len(images))

@@ -92,3 +92,31 @@ func TestFromLocal(t *testing.T) {
 		}
 	}
 }
+
+// A cache directory is a path the user chose: glob characters in it must
+// be taken literally, and look-alike siblings must not be found.
+func TestLocateGlobCharsInPath(t *testing.T) {
+	parent := t.TempDir()
+	tree := func(dir, release string) {
+		t.Helper()
+		for _, p := range []string{filepath.Join(dir, "boot"), filepath.Join(dir, "lib", "modules", release)} {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "boot", "vmlinuz-"+release), []byte("k"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(parent, "[x]*")
+	tree(root, "6.1.0-test")
+	tree(filepath.Join(parent, "x"), "6.1.0-other")
+	tree(filepath.Join(parent, "xy"), "6.1.0-other2")
+	k, err := locate(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Release != "6.1.0-test" || k.VmlinuzPath != filepath.Join(root, "boot", "vmlinuz-6.1.0-test") {
+		t.Errorf("locate = %+v, want release 6.1.0-test under %s", k, root)
+	}
+}

@@ -31,6 +31,9 @@ func testCacheDir(t *testing.T) string {
 
 func kernelDeb(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real kernel package, fetched and unpacked")
+	}
 	testKernelOnce.Do(func() {
 		if p := os.Getenv("IMGBUILD_TEST_KERNEL_DEB"); p != "" {
 			testKernelDeb = p

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/imgbuild/imgbuild/internal/textdist"
 )
 
 // Error is a manifest problem at a place in a file.
@@ -205,7 +207,7 @@ func suggest(key string, fields map[string]reflect.StructField) string {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		if d := editDistance(key, k); d < bestD {
+		if d := textdist.Levenshtein(key, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -213,26 +215,6 @@ func suggest(key string, fields map[string]reflect.StructField) string {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return fmt.Sprintf(" (known fields: %s)", strings.Join(names, ", "))
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func join(path, key string) string {

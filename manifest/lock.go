@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Lock pins every input of a build so that a later build uses exactly
@@ -89,7 +91,7 @@ func (l *Lock) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("lock file %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, data, 0o644)
+	return fsutil.WriteFile(path, data, 0o644)
 }
 
 // Equal reports whether two locks pin the same inputs.
@@ -100,26 +102,4 @@ func (l *Lock) Equal(o *Lock) bool {
 	a, _ := l.Marshal()
 	b, _ := o.Marshal()
 	return bytes.Equal(a, b)
-}
-
-// WriteFileAtomic writes data to a temporary file beside path and renames
-// it into place, so readers never see half a file.
-func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

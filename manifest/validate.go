@@ -137,8 +137,10 @@ func (m *Manifest) validateFiles() error {
 		if n > 1 {
 			return m.at(fp, "file %s: set one of content, source or symlink", f.Path)
 		}
-		if f.Owner != "" && !ownerRE.MatchString(f.Owner) {
-			return m.at(fp+".owner", "file %s: owner %q: want uid:gid such as 0:0", f.Path, f.Owner)
+		if f.Owner != "" {
+			if _, _, err := ParseOwner(f.Owner); err != nil {
+				return m.at(fp+".owner", "file %s: owner %q: %v", f.Path, f.Owner, err)
+			}
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -83,4 +84,33 @@ func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseMode(n.Value)
 	*m = v
 	return err
+}
+
+// maxID is the largest usable uid or gid: (uid_t)-1, 4294967295, means
+// "no change" to chown and setuid, so no file or process can own it.
+const maxID = 1<<32 - 2
+
+// ParseOwner reads a file owner written as uid:gid, such as 0:0 or 1000:100.
+func ParseOwner(s string) (uid, gid uint32, err error) {
+	if !ownerRE.MatchString(s) {
+		return 0, 0, errors.New("want uid:gid such as 0:0")
+	}
+	u, g, _ := strings.Cut(s, ":")
+	uv, err := parseID("uid", u)
+	if err != nil {
+		return 0, 0, err
+	}
+	gv, err := parseID("gid", g)
+	if err != nil {
+		return 0, 0, err
+	}
+	return uv, gv, nil
+}
+
+func parseID(what, s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v > maxID {
+		return 0, fmt.Errorf("%s %s is out of range (0 to %d)", what, s, maxID)
+	}
+	return uint32(v), nil
 }

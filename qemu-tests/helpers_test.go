@@ -18,6 +18,8 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/qemu"
+
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // built is one image built for the tests, shared by every test that
@@ -36,6 +38,9 @@ var images = map[string]*built{"minimal": {}, "etcd": {}}
 // archive's current packages and do not break when it moves on.
 func buildImage(t *testing.T, name string) *build.Result {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds an image (minutes)")
+	}
 	b := images[name]
 	b.once.Do(func() {
 		b.dir, b.err = os.MkdirTemp("", "imgbuild-qemutest-"+name+"-")
@@ -94,43 +99,15 @@ func diskCopy(t *testing.T, res *build.Result) string {
 	t.Helper()
 	src := artifact(t, res, "disk")
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
 	out, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 && !allZero(buf[:n]) {
-			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
-				t.Fatal(werr)
-			}
-		}
-		off += int64(n)
-		if err != nil {
-			break
-		}
-	}
-	if err := out.Truncate(off); err != nil {
+	if err := sparse.Copy(out, src); err != nil {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func freePort(t *testing.T) int {

@@ -3,9 +3,10 @@ package disk
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Write creates the disk image at path: a sparse file of the layout's
@@ -22,18 +23,19 @@ func Write(path string, l Layout) (err error) {
 	if err != nil {
 		return fmt.Errorf("disk: disk GUID: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	err = fsutil.Write(path, 0o644, func(f *os.File) error {
+		return fill(f, size, diskGUID, parts)
+	})
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return fmt.Errorf("disk: %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
+	return nil
+}
+
+// fill writes the GPTs and every partition's content into f.
+func fill(f *os.File, size int64, diskGUID string, parts []placed) error {
 	if err := f.Truncate(size); err != nil {
-		return fmt.Errorf("disk: size image: %w", err)
+		return fmt.Errorf("size image: %w", err)
 	}
 	if err := writeGPT(f, size, diskGUID, parts); err != nil {
 		return err
@@ -44,20 +46,8 @@ func Write(path string, l Layout) (err error) {
 		}
 		w := &partitionWriter{f: f, off: p.Start, size: p.Size, name: p.Label}
 		if err := p.Content(w); err != nil {
-			return fmt.Errorf("disk: partition %d (%s): %w", p.Number, p.Label, err)
+			return fmt.Errorf("partition %d (%s): %w", p.Number, p.Label, err)
 		}
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("disk: sync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("disk: close: %w", err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("disk: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("disk: %w", err)
 	}
 	return nil
 }
@@ -85,7 +75,7 @@ func writeGPT(f *os.File, size int64, diskGUID string, parts []placed) error {
 		})
 	}
 	if err := t.Write(f, size); err != nil {
-		return fmt.Errorf("disk: write GPT: %w", err)
+		return fmt.Errorf("write GPT: %w", err)
 	}
 	return nil
 }

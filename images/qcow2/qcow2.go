@@ -7,8 +7,8 @@ package qcow2
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
@@ -57,27 +57,11 @@ func Convert(rawPath, outPath string) error {
 	for i, c := range chunks {
 		data[i] = uint32(c)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".qcow2-*.tmp")
+	err = fsutil.Write(outPath, 0o644, func(f *os.File) error {
+		return write(f, raw, newLayout(size, data))
+	})
 	if err != nil {
-		return fmt.Errorf("qcow2: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp, raw, newLayout(size, data)); err != nil {
-		tmp.Close()
 		return fmt.Errorf("qcow2: write %s: %w", outPath, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("qcow2: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("qcow2: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("qcow2: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), outPath); err != nil {
-		return fmt.Errorf("qcow2: %w", err)
 	}
 	return nil
 }

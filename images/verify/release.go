@@ -18,6 +18,8 @@ import (
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Image is one slot's release as an image holds it.
@@ -182,12 +184,12 @@ func usrHashCheck(u usr, length int64, want string) Check {
 		c.Actual, c.Err = "partition too small", fmt.Errorf("the record covers %d bytes, partition 3 has %d", length, u.Size())
 		return c
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(u, 0, length)); err != nil {
+	sum, _, err := fsutil.ReaderSHA256(io.NewSectionReader(u, 0, length))
+	if err != nil {
 		c.Actual, c.Err = "unreadable", err
 		return c
 	}
-	c.Actual = hex.EncodeToString(h.Sum(nil))
+	c.Actual = sum
 	if c.Actual != want {
 		c.Err = fmt.Errorf("USR-A does not match the release record")
 	}

@@ -82,22 +82,6 @@ func TestMkfsExt4OverJunk(t *testing.T) {
 	}
 }
 
-func TestAllZero(t *testing.T) {
-	for _, n := range []int{0, 1, 7, 8, 9, 64 << 10} {
-		b := make([]byte, n)
-		if !allZero(b) {
-			t.Errorf("allZero(%d zeros) = false", n)
-		}
-		for i := 0; i < n; i += max(1, n/5) {
-			b[i] = 1
-			if allZero(b) {
-				t.Errorf("allZero with byte %d of %d set = true", i, n)
-			}
-			b[i] = 0
-		}
-	}
-}
-
 func TestMkfsExt4AtOffset(t *testing.T) {
 	p := tempPath(t, "disk.img")
 	f, _ := os.Create(p)

@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // zeroRangeMin is the smallest all-zero write worth an ioctl instead.
@@ -30,7 +32,7 @@ func newZeroingFile(f *os.File) (*zeroingFile, error) {
 }
 
 func (z *zeroingFile) WriteAt(b []byte, off int64) (int, error) {
-	if len(b) >= zeroRangeMin && off%512 == 0 && len(b)%512 == 0 && allZero(b) && z.zeroRange(off, int64(len(b))) == nil {
+	if len(b) >= zeroRangeMin && off%512 == 0 && len(b)%512 == 0 && sparse.IsZero(b) && z.zeroRange(off, int64(len(b))) == nil {
 		return len(b), nil
 	}
 	return z.File.WriteAt(b, off)
@@ -46,19 +48,4 @@ func (z *zeroingFile) zeroRange(off, n int64) error {
 		return nil
 	}
 	return unix.Fallocate(int(z.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if *(*uint64)(unsafe.Pointer(&b[0])) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

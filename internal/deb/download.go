@@ -2,17 +2,16 @@ package deb
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // ErrVersionGone is wrapped by Download's error when the pinned version is
@@ -63,7 +62,7 @@ func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (
 		return "", fmt.Errorf("deb: download %s: pin %q is not a lower-case hex sha256", p, p.SHA256)
 	}
 	final := CachePath(cacheDir, p.SHA256)
-	if sum, err := fileSHA256(final); err == nil && sum == p.SHA256 {
+	if sum, _, err := fsutil.FileSHA256(final); err == nil && sum == p.SHA256 {
 		return final, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
@@ -86,7 +85,7 @@ func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (
 	if err != nil {
 		return "", fmt.Errorf("deb: download %s: %w", p, err)
 	}
-	sum, err := fileSHA256(got)
+	sum, _, err := fsutil.FileSHA256(got)
 	if err != nil {
 		return "", fmt.Errorf("deb: download %s: %w", p, err)
 	}
@@ -133,7 +132,7 @@ func isGone(err error) bool {
 
 // onlyDeb finds the single .deb apt wrote into dir; apt picks its name.
 func onlyDeb(dir string) (string, error) {
-	matches, err := filepath.Glob(filepath.Join(dir, "*.deb"))
+	matches, err := fsutil.Match(dir, "*.deb")
 	if err != nil {
 		return "", err
 	}
@@ -141,22 +140,6 @@ func onlyDeb(dir string) (string, error) {
 		return "", fmt.Errorf("apt-get download left %d .deb files, want 1", len(matches))
 	}
 	return matches[0], nil
-}
-
-// FileSHA256 returns the hex sha256 of a file's content.
-func FileSHA256(path string) (string, error) { return fileSHA256(path) }
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // withRunner replaces the command runner (tests).

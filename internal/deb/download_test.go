@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // fakeDownload writes body as apt-get download would, into its work dir.
@@ -28,7 +30,7 @@ func sha256Of(b []byte) string {
 	p := filepath.Join(os.TempDir(), "imgbuild-sha-"+fmt.Sprint(len(b)))
 	os.WriteFile(p, b, 0o644)
 	defer os.Remove(p)
-	s, _ := fileSHA256(p)
+	s, _, _ := fsutil.FileSHA256(p)
 	return s
 }
 
@@ -61,6 +63,22 @@ func TestDownloadVerifiesAndCaches(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(cache, "debs"))
 	if len(left) != 1 {
 		t.Errorf("cache holds %d entries, want 1 (temp dirs left behind?)", len(left))
+	}
+}
+
+// The cache directory is the user's choice; glob characters in it are
+// only characters.
+func TestDownloadGlobCharsInCache(t *testing.T) {
+	body := []byte("a package")
+	p := Package{Name: "pkg", Version: "1.0", Arch: "amd64", SHA256: sha256Of(body)}
+	cache := filepath.Join(t.TempDir(), "[x]*")
+	calls := 0
+	got, err := Download(context.Background(), p, cache, withRunner(fakeDownload(t, body, &calls)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(got); err != nil || string(b) != string(body) {
+		t.Errorf("%s = %q, %v", got, b, err)
 	}
 }
 
@@ -112,6 +130,9 @@ func TestDownloadBadPin(t *testing.T) {
 // checks the walk against dpkg-deb. It also asks apt for a version that
 // does not exist.
 func TestDownloadLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads through apt")
+	}
 	ctx := context.Background()
 	p, err := Resolve(ctx, "busybox-static")
 	if err != nil {

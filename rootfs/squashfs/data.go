@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
 // uncompressedBit marks a data or fragment block stored as is.
@@ -221,7 +223,7 @@ func (d *dataWriter) compressLoop(ctx context.Context, c compressor, jobs <-chan
 // compressBlock keeps the compressed form only when it is smaller, and
 // turns all-zero file blocks into sparse blocks (size word 0).
 func (d *dataWriter) compressBlock(c compressor, j *blockJob) (*blockResult, error) {
-	if j.file != nil && allZero(j.data) {
+	if j.file != nil && sparse.IsZero(j.data) {
 		return &blockResult{job: j}, nil
 	}
 	buf, err := c.compress(d.getBuf(), j.data)
@@ -233,15 +235,6 @@ func (d *dataWriter) compressBlock(c compressor, j *blockJob) (*blockResult, err
 	}
 	d.putBuf(buf)
 	return &blockResult{job: j, out: j.data, size: uint32(len(j.data)) | uncompressedBit}, nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // writeInOrder writes results in seq order, recording where each block went.

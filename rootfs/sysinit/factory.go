@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // copyFactory copies the tree under src onto dst, overwriting files and
@@ -66,27 +68,18 @@ func copyFile(src, dst string, info fs.FileInfo) error {
 		return fmt.Errorf("factory: %w", err)
 	}
 	defer in.Close()
-	tmp := dst + ".factory-tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Write sets the mode after the chown, which clears setuid bits.
+	mode := info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	err = fsutil.Write(dst, mode, func(out *os.File) error {
+		if _, err := io.Copy(out, in); err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			return out.Chown(int(st.Uid), int(st.Gid))
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("factory: %w", err)
-	}
-	_, err = io.Copy(out, in)
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && err == nil {
-		err = out.Chown(int(st.Uid), int(st.Gid))
-	}
-	if err == nil {
-		// After chown, which clears setuid bits.
-		err = out.Chmod(info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("factory: %s: %w", dst, err)
 	}
 	return nil

@@ -62,7 +62,9 @@ func TestCopyFactory(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dst, "etc/machine-id")); string(b) != "keep\n" {
 		t.Error("unrelated file touched")
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(dst, "*/*.factory-tmp"))
+	leftovers, _ := filepath.Glob(filepath.Join(dst, "*/.*.tmp*"))   // fsutil.Write's
+	links, _ := filepath.Glob(filepath.Join(dst, "*/*.factory-tmp")) // copySymlink's
+	leftovers = append(leftovers, links...)
 	if len(leftovers) > 0 {
 		t.Errorf("temp files left: %v", leftovers)
 	}

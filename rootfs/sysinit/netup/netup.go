@@ -14,6 +14,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Lease is the configuration applied from DHCP.
@@ -127,7 +129,9 @@ func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
 		return nil, err
 	}
 	if resolvConf != "" && len(lease.DNS) > 0 {
-		if err := writeFileAtomic(resolvConf, []byte(ResolvConf(lease.DNS, lease.Domain))); err != nil {
+		// resolv.conf may be a dangling symlink from a factory file;
+		// the rename replaces it with a regular file, which is what we want.
+		if err := fsutil.WriteFile(resolvConf, []byte(ResolvConf(lease.DNS, lease.Domain)), 0o644); err != nil {
 			return nil, fmt.Errorf("network: %w", err)
 		}
 	}
@@ -161,14 +165,4 @@ func ResolvConf(dns []net.IP, domain string) string {
 		fmt.Fprintf(&b, "nameserver %s\n", ip)
 	}
 	return b.String()
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	// /etc/resolv.conf may be a dangling symlink from a factory file;
-	// replacing it with a regular file is what we want.
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -196,68 +196,99 @@ func TestBackoffUnit(t *testing.T) {
 	}
 }
 
+// TestDependencyOrder checks db -> app -> web. The log records when each
+// shell wrote, not when the supervisor started it, so every edge is gated
+// on a health check that needs the earlier line in the log: the order of
+// the lines is then the supervisor's doing, never the scheduler's. (With
+// app ready as soon as it was started, web's shell could write before
+// app's on a busy machine.)
 func TestDependencyOrder(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "order")
-	// "db" is healthy only once it has logged its start and 300 ms have
-	// passed; "app" must not start before, "web" must wait for "app".
-	var readyAt time.Time
-	var appEarly bool
 	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		b, _ := os.ReadFile(log)
-		if !strings.Contains(string(b), "db") {
-			w.WriteHeader(503)
-			return
+	early := map[string]bool{}
+	// gate answers 503 until the log holds name and hold has passed since;
+	// on its first 200 it notes whether next had already started.
+	gate := func(name, next string, hold time.Duration) http.HandlerFunc {
+		var since time.Time
+		passed := false
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			b, _ := os.ReadFile(log)
+			if !strings.Contains(string(b), name) {
+				w.WriteHeader(503)
+				return
+			}
+			if since.IsZero() {
+				since = time.Now()
+			}
+			if time.Since(since) < hold {
+				w.WriteHeader(503)
+				return
+			}
+			if !passed {
+				passed, early[next] = true, strings.Contains(string(b), next)
+			}
 		}
-		if readyAt.IsZero() {
-			readyAt = time.Now().Add(300 * time.Millisecond)
-		}
-		if time.Now().Before(readyAt) {
-			w.WriteHeader(503)
-			return
-		}
-		// About to answer the first 200: nothing after db may run yet.
-		if strings.Contains(string(b), "app") {
-			appEarly = true
-		}
-	}))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/db", gate("db", "app", 300*time.Millisecond))
+	mux.Handle("/app", gate("app", "web", 0))
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	health := func(path string) func(*contract.Service) {
+		return func(s *contract.Service) {
+			s.Health = &contract.Health{HTTPURL: srv.URL + path, IntervalMS: 20, TimeoutMS: 200}
+		}
+	}
 	services := []contract.Service{
 		sh("web", "echo web >> "+log+"; sleep 30", func(s *contract.Service) { s.After = []string{"app"} }),
-		sh("app", "echo app >> "+log+"; sleep 30", func(s *contract.Service) { s.After = []string{"db"} }),
-		sh("db", "echo db >> "+log+"; sleep 30", func(s *contract.Service) {
-			s.Health = &contract.Health{HTTPURL: srv.URL, IntervalMS: 20, TimeoutMS: 200}
-		}),
+		sh("app", "echo app >> "+log+"; sleep 30", func(s *contract.Service) { s.After = []string{"db"} }, health("/app")),
+		sh("db", "echo db >> "+log+"; sleep 30", health("/db")),
 	}
 	sup, buf := newTestSupervisor(t, services)
 	select {
-	case <-sup.Ready("db"):
-	case <-time.After(10 * time.Second):
-		t.Fatalf("db never ready:\n%s", buf.String())
-	}
-	select {
 	case <-sup.Healthy():
-	case <-time.After(10 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatalf("never healthy:\n%s", buf.String())
 	}
-	// Healthy means started; the shells may not have written yet.
-	var b []byte
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if b, _ = os.ReadFile(log); strings.Contains(string(b), "web") {
-			break
+	// Healthy means web was started; its shell may not have written yet.
+	b := waitLines(t, log, 3, 10*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, next := range []string{"app", "web"} {
+		if early[next] {
+			t.Errorf("%s started before the service it comes after was healthy", next)
 		}
 	}
-	mu.Lock()
-	if appEarly {
-		t.Error("app started before db was healthy")
-	}
-	mu.Unlock()
-	if got := strings.Fields(string(b)); strings.Join(got, ",") != "db,app,web" {
+	if got := strings.Fields(b); strings.Join(got, ",") != "db,app,web" {
 		t.Errorf("start order %v, want db,app,web\n%s", got, buf.String())
 	}
+}
+
+// TestReadyWithoutHealth: a service without a health check is ready once
+// it is running, so what comes after it does not wait for it to exit.
+func TestReadyWithoutHealth(t *testing.T) {
+	sup, buf := newTestSupervisor(t, []contract.Service{sh("app", "sleep 30")})
+	select {
+	case <-sup.Ready("app"):
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a running service without a health check is not ready:\n%s", buf.String())
+	}
+}
+
+// waitLines waits until path holds at least n lines and returns it.
+func waitLines(t *testing.T, path string, n int, d time.Duration) string {
+	t.Helper()
+	var b []byte
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, _ = os.ReadFile(path); strings.Count(string(b), "\n") >= n {
+			return string(b)
+		}
+	}
+	t.Fatalf("%s holds %q after %v, want %d lines", path, b, d, n)
+	return ""
 }
 
 func TestValidate(t *testing.T) {
