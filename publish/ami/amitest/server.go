@@ -151,3 +151,11 @@ func (s *Server) id(prefix string) string {
 	s.n++
 	return fmt.Sprintf("%s-%017x", prefix, s.n)
 }
+
+// SetPendingPolls sets how many DescribeSnapshots answer "pending" after
+// CompleteSnapshot (default 1).
+func (s *Server) SetPendingPolls(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pendingPolls = n
+}
