@@ -55,6 +55,15 @@ func Publish(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ebsc *ebs.Client
+	var ec2c *ec2.Client
+	if !o.DryRun {
+		// credentials first: a user without them learns it before the
+		// image is read
+		if ebsc, ec2c, err = clients(ctx, o.Region); err != nil {
+			return nil, err
+		}
+	}
 	var p *plan
 	err = o.step("read image", func() (string, error) {
 		p, err = makePlan(o.Image)
@@ -74,10 +83,6 @@ func Publish(ctx context.Context, o Options) (*Result, error) {
 		res.DryRun = true
 		res.Calls, err = dryRun(o, reg, name, p)
 		return res, err
-	}
-	ebsc, ec2c, err := clients(ctx, o.Region)
-	if err != nil {
-		return nil, err
 	}
 	pub := &publisher{o: o, reg: reg, name: name, p: p, ebs: ebsc, ec2: ec2c, res: res}
 	return res, pub.run(ctx)

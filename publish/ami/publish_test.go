@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -367,4 +368,29 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("CheckRegion(%s): %v", ok, err)
 		}
 	}
+}
+
+// TestThroughput publishes a real image built with --target aws
+// (IMGBUILD_PUBLISH_IMAGE=out/minimal.img) to the fake and logs the
+// upload rate; without the variable it is skipped.
+func TestThroughput(t *testing.T) {
+	src := os.Getenv("IMGBUILD_PUBLISH_IMAGE")
+	if src == "" {
+		t.Skip("IMGBUILD_PUBLISH_IMAGE not set")
+	}
+	image := filepath.Join(t.TempDir(), filepath.Base(src))
+	for from, to := range map[string]string{src: image, RegistrationPath(src): RegistrationPath(image)} {
+		if out, err := exec.Command("cp", "--sparse=always", from, to).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+	}
+	f := fake(t, testSecret)
+	res, err := Publish(context.Background(), options(image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSnapshot(t, f, res.SnapshotID, image)
+	t.Logf("%d of %d blocks sent (%.1f MiB) in %.2fs: %.1f MiB/s, %d parallel",
+		res.BlocksSent, res.BlocksTotal, float64(res.BytesSent)/(1<<20), res.UploadSeconds,
+		float64(res.BytesSent)/(1<<20)/res.UploadSeconds, 8)
 }
