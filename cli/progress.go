@@ -119,7 +119,7 @@ func (p *progress) redraw() {
 	for i, n := range names {
 		parts[i] = fmt.Sprintf("%s %.1fs", n, time.Since(p.active[n]).Seconds())
 		if e, ok := p.bytes[n]; ok && e.Total > 0 {
-			parts[i] += " " + bar(e.Done, e.Total)
+			parts[i] += " " + bar(e.Done, e.Total) + rate(e.Done, time.Since(p.active[n]))
 		} else if ok {
 			parts[i] += fmt.Sprintf(" %.1f MiB", float64(e.Done)/(1<<20))
 		}
@@ -160,4 +160,12 @@ func bar(done, total int64) string {
 	fill := int(min(done, total) * width / total)
 	return fmt.Sprintf("[%s%s] %.1f/%.1f MiB", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
 		float64(done)/(1<<20), float64(total)/(1<<20))
+}
+
+// rate is the throughput of a step so far, once it means something.
+func rate(done int64, d time.Duration) string {
+	if d < 500*time.Millisecond {
+		return ""
+	}
+	return fmt.Sprintf(" %.1f MiB/s", float64(done)/(1<<20)/d.Seconds())
 }
