@@ -24,8 +24,8 @@ type instanceMetadata struct {
 	root   string
 	client imds.Client
 	once   sync.Once
-	md   *imds.Metadata
-	err  error
+	md     *imds.Metadata
+	err    error
 }
 
 // platformMetadata returns the metadata service of the platform the

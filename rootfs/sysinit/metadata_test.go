@@ -131,11 +131,11 @@ func TestMetadataFailuresDoNotStopTheBoot(t *testing.T) {
 	for name, tc := range map[string]struct {
 		base, want string
 	}{
-		"down":          {down, "instance metadata unavailable: imds: 5 tries over"},
-		"500":           {imdsServer(t, nil, 500), "instance metadata unavailable: imds: 5 tries over"},
-		"PUT refused":   {imdsServer(t, nil, 403), "instance metadata unavailable: imds: PUT " + "URL/latest/api/token: 403 Forbidden; booting without it"},
-		"not JSON":      {imdsServer(t, metadataItems("#!/bin/bash\necho hi\n"), 0), `user-data is not an Ignition config (not a JSON object: invalid character '#'`},
-		"empty token":   {emptyServer(t), "instance metadata unavailable: imds: PUT " + "URL/latest/api/token: answered no usable token; booting without it"},
+		"down":        {down, "instance metadata unavailable: imds: 5 tries over"},
+		"500":         {imdsServer(t, nil, 500), "instance metadata unavailable: imds: 5 tries over"},
+		"PUT refused": {imdsServer(t, nil, 403), "instance metadata unavailable: imds: PUT " + "URL/latest/api/token: 403 Forbidden; booting without it"},
+		"not JSON":    {imdsServer(t, metadataItems("#!/bin/bash\necho hi\n"), 0), `user-data is not an Ignition config (not a JSON object: invalid character '#'`},
+		"empty token": {emptyServer(t), "instance metadata unavailable: imds: PUT " + "URL/latest/api/token: answered no usable token; booting without it"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			root := machineRoot(t)

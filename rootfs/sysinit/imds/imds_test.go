@@ -201,10 +201,10 @@ func TestHostname(t *testing.T) {
 
 func TestDefaultUser(t *testing.T) {
 	for passwd, want := range map[string]string{
-		"":    "root",
-		"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/sh\n":                                           "root",
+		"": "root",
+		"root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/sh\n":                                            "root",
 		"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\napp:x:1000:1000::/srv:/usr/sbin/nologin\n": "root",
-		"root:x:0:0:root:/root:/bin/sh\napp:x:999:999::/:/bin/sh\ncore:x:1000:1000::/home/core:/bin/bash\n":        "core",
+		"root:x:0:0:root:/root:/bin/sh\napp:x:999:999::/:/bin/sh\ncore:x:1000:1000::/home/core:/bin/bash\n":         "core",
 	} {
 		root := t.TempDir()
 		if passwd != "" {
@@ -262,4 +262,3 @@ func TestApplyKeepsConfigHostname(t *testing.T) {
 		t.Errorf("/etc/hostname %q", b)
 	}
 }
-
