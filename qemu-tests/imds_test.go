@@ -25,19 +25,19 @@ const (
 	aemmVersion = "v1.13.0"
 )
 
-// relayEnv makes this test binary a relay: QEMU's guestfwd cmd: form
+// imdsRelayEnv makes this test binary a relay: QEMU's guestfwd cmd: form
 // starts it for each guest connection to the metadata address, with the
 // connection on stdin and stdout, and it joins that to the mock on
 // 127.0.0.1 (the tcp: form would serve one connection only).
-const relayEnv = "IMGBUILD_TEST_IMDS_RELAY"
+const imdsRelayEnv = "IMGBUILD_TEST_IMDS_RELAY"
 
 func init() {
-	if addr := os.Getenv(relayEnv); addr != "" {
-		os.Exit(relay(addr))
+	if addr := os.Getenv(imdsRelayEnv); addr != "" {
+		os.Exit(imdsRelay(addr))
 	}
 }
 
-func relay(addr string) int {
+func imdsRelay(addr string) int {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return 1 // the guest sees the connection close: the mock is down
@@ -143,7 +143,7 @@ func ec2Boot(t *testing.T, disk, vars string, mockPort, sshPort int) *vm {
 	if strings.ContainsAny(self, ", \t") {
 		t.Fatalf("test binary path %q: a guestfwd command cannot hold it", self)
 	}
-	fwd := fmt.Sprintf("tcp:%s:80-cmd:env %s=127.0.0.1:%d %s", contract.IMDSAddress, relayEnv, mockPort, self)
+	fwd := fmt.Sprintf("tcp:%s:80-cmd:env %s=127.0.0.1:%d %s", contract.IMDSAddress, imdsRelayEnv, mockPort, self)
 	return start(t, qemu.Config{Disk: disk, DiskBus: "nvme", Vars: vars, MemoryMiB: 512,
 		NetCIDR: "169.254.0.0/16", GuestFwds: []string{fwd}, Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}}})
 }
