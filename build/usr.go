@@ -31,6 +31,9 @@ type usrInput struct {
 	sshd     string
 	epoch    time.Time
 	keys     []initramfs.File // trusted release keys, named <key id>.pub
+	// platform goes into contract.PlatformFile; empty (the qemu target)
+	// leaves the file out.
+	platform string
 }
 
 // usrEntries lays out the USR tree (mounted on /usr) for the squashfs
@@ -67,6 +70,9 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, err
 	}
 	add(bytesEntry(strings.TrimPrefix(contract.Path, "/usr/"), append(cfg, '\n'), 0o644, 0, 0))
+	if in.platform != "" {
+		add(bytesEntry(usrPath(contract.PlatformFile), []byte(in.platform+"\n"), 0o644, 0, 0))
+	}
 	for i, f := range m.Files {
 		e, err := fileEntry(m, f)
 		if err != nil {
@@ -75,6 +81,15 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		add(e)
 	}
 	return es, nil
+}
+
+// platformOf names the platform whose metadata service sysinit reads;
+// the qemu target has none.
+func platformOf(target string) string {
+	if target == "aws" {
+		return contract.PlatformAWS
+	}
+	return ""
 }
 
 func usrPath(p string) string {
@@ -188,7 +203,8 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 			b.binaries[bin.Name] = b.rel(bin.Local)
 		}
 	}
-	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, epoch: b.epoch, keys: b.trustedKeys()})
+	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, epoch: b.epoch, keys: b.trustedKeys(),
+		platform: platformOf(b.opts.Target)})
 	if err != nil {
 		return "", err
 	}

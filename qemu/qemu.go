@@ -66,10 +66,14 @@ type Config struct {
 	// RNG attaches a virtio-rng device fed from the host's /dev/urandom.
 	RNG bool
 
-	Forwards    []Forward
-	GuestFwds   []string // raw guestfwd= rules, e.g. "tcp:169.254.169.254:80-tcp:127.0.0.1:9999"
-	NetCIDR     string   // guest network, e.g. 169.254.0.0/16 for a metadata server
-	OpenNetwork bool     // allow the guest out through this machine (off by default)
+	Forwards []Forward
+	// GuestFwds are raw guestfwd= rules. The form
+	// "tcp:169.254.169.254:80-tcp:127.0.0.1:9999" serves one connection
+	// only; "tcp:169.254.169.254:80-cmd:PROGRAM ARGS" starts PROGRAM for
+	// each connection, with stdin and stdout on it. No commas.
+	GuestFwds   []string
+	NetCIDR     string // guest network, e.g. 169.254.0.0/16 for a metadata server
+	OpenNetwork bool   // allow the guest out through this machine (off by default)
 	NoNetwork   bool
 
 	// AllowReboot keeps QEMU running across a guest reboot; by default
@@ -180,6 +184,12 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 				"-device", "nvme,serial=imgbuild0,drive=disk0")
 		default:
 			return nil, fmt.Errorf("qemu: disk bus %q: want virtio or nvme", cfg.DiskBus)
+		}
+	}
+	for _, g := range cfg.GuestFwds {
+		// QEMU would split the -nic option there.
+		if strings.Contains(g, ",") {
+			return nil, fmt.Errorf("qemu: guestfwd %q: no commas", g)
 		}
 	}
 	args = append(args, netArgs(cfg)...)

@@ -17,6 +17,7 @@ func TestNetworkIsolatedByDefault(t *testing.T) {
 	}{
 		{Config{Kernel: "k", Forwards: []Forward{{8080, 80}}}, "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80", ""},
 		{Config{Kernel: "k", NetCIDR: "169.254.0.0/16", GuestFwds: []string{"tcp:169.254.169.254:80-tcp:127.0.0.1:9"}}, "restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:9", ""},
+		{Config{Kernel: "k", NetCIDR: "169.254.0.0/16", GuestFwds: []string{"tcp:169.254.169.254:80-cmd:env A=127.0.0.1:9 /bin/relay"}}, "-nic user,model=virtio-net-pci,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:env A=127.0.0.1:9 /bin/relay", ""},
 		{Config{Kernel: "k", OpenNetwork: true}, "user,model=virtio-net-pci", "restrict"},
 		{Config{Kernel: "k", NoNetwork: true}, "-nic none", "user"},
 	}
@@ -29,6 +30,9 @@ func TestNetworkIsolatedByDefault(t *testing.T) {
 		if !strings.Contains(line, tt.want) || (tt.not != "" && strings.Contains(line, tt.not)) {
 			t.Errorf("args %q: want %q, not %q", line, tt.want, tt.not)
 		}
+	}
+	if _, err := Args(Config{Kernel: "k", GuestFwds: []string{"tcp:10.0.2.100:80-cmd:a,b"}}, ""); err == nil {
+		t.Error("guestfwd with a comma accepted")
 	}
 	if _, err := Args(Config{Disk: "d"}, ""); err == nil {
 		t.Error("UEFI boot without VARS accepted")

@@ -50,6 +50,10 @@ func (s *sysinit) machineConfig(ctx context.Context, net *netState) {
 		ignition.OEM(func() (string, error) { return oemDevice(string(cmdline)) }, oemMountpoint),
 		ignition.URL(string(cmdline)),
 	}
+	md := s.platformMetadata(net)
+	if md != nil {
+		ignition.UserData = md.userData()
+	}
 	if ignition.UserData != nil {
 		sources = append(sources, *ignition.UserData)
 	}
@@ -61,10 +65,20 @@ func (s *sysinit) machineConfig(ctx context.Context, net *netState) {
 	case out.Earlier:
 		s.logf("per-machine config sha256:%.12s was applied on an earlier boot; not applied again", out.SHA256)
 	case out.None:
-		s.logf("no per-machine config (fw_cfg %s, OEM partition, %s=)", contract.IgnitionFwCfg, contract.IgnitionURLKey)
+		s.logf("no per-machine config (fw_cfg %s, OEM partition, %s=%s)", contract.IgnitionFwCfg, contract.IgnitionURLKey, userDataName())
 	default:
 		s.logf("per-machine config sha256:%.12s from %s applied (%.2fs)", out.SHA256, out.Source, time.Since(start).Seconds())
 	}
+	if md != nil {
+		md.apply(ctx)
+	}
+}
+
+func userDataName() string {
+	if ignition.UserData == nil {
+		return ""
+	}
+	return ", " + ignition.UserData.Name
 }
 
 // refuseConfig prints one banner naming every refused field, as
