@@ -3,6 +3,7 @@ package qemutests
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,6 +26,10 @@ func TestRunUntilHealthy(t *testing.T) {
 	if code != cli.ExitOK || !strings.Contains(stderr, "imgbuild-sysinit: healthy") {
 		t.Fatalf("healthy image: exit %d\n%s", code, stderr)
 	}
+	// make image runs exactly this: it must say how to log in over SSH.
+	if !sshLine.MatchString(stderr) {
+		t.Errorf("run --until-healthy does not print how to log in over SSH (want %s):\n%s", sshLine, stderr)
+	}
 
 	broken := diskCopy(t, res)
 	r, err := inspect.Image(broken)
@@ -45,6 +50,10 @@ func TestRunUntilHealthy(t *testing.T) {
 		t.Fatalf("wiped USR: exit %d, want %d with the stage-1 failure\n%s", code, cli.ExitUnhealthy, stderr)
 	}
 }
+
+// sshLine is the login line run prints for an image with an SSH server:
+// the port, the development key and the user.
+var sshLine = regexp.MustCompile(`imgbuild: to log in over SSH, boot it with imgbuild run \S+ --ssh-port 2222, then: ssh -p 2222 -i \S+ .*root@127\.0\.0\.1`)
 
 // TestRunDirect boots slot A's kernel and initrd without firmware, as
 // imgbuild run --direct does for fast development boots.

@@ -24,11 +24,7 @@ import (
 // of the same disk presents the same host key.
 func TestSSH(t *testing.T) {
 	skipShort(t)
-	for _, tool := range []string{"ssh", "ssh-keygen", "ssh-keyscan"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found (scripts/deps.sh installs openssh-client): %v", tool, err)
-		}
-	}
+	needOpenSSH(t)
 	work := t.TempDir()
 	key, pub := sshKeygen(t, work, "id_test")
 	wrong, _ := sshKeygen(t, work, "id_wrong")
@@ -80,6 +76,17 @@ func TestSSH(t *testing.T) {
 		t.Errorf("second boot: hostname = %q, %v", out, err)
 	}
 	v.powerdown()
+}
+
+// needOpenSSH fails the test without OpenSSH's client tools, the peer
+// the SSH tests log in with.
+func needOpenSSH(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ssh", "ssh-keygen", "ssh-keyscan"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found (scripts/deps.sh installs openssh-client): %v", tool, err)
+		}
+	}
 }
 
 // buildWithSSH builds manifests/minimal.yaml with pub as root's key.
