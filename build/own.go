@@ -14,7 +14,7 @@ import (
 )
 
 // ownPackages are imgbuild's on-image programs, built from its source.
-var ownPackages = []string{"./initramfs/stage1", "./rootfs/sysinit"}
+var ownPackages = []string{"./initramfs/stage1", "./rootfs/sysinit", "./rootfs/agent"}
 
 // ownSourceKey hashes the main module's files that the on-image programs
 // are built from (as go list -deps reports them), go.mod and go.sum (which
@@ -66,7 +66,7 @@ func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
 	}
 	stage1, hit, err := cached(b.opts.CacheDir, "own", k, "stage1", func(path string) error {
 		dir := filepath.Dir(path)
-		for _, p := range []struct{ pkg, out string }{{ownPackages[0], path}, {ownPackages[1], filepath.Join(dir, "sysinit")}} {
+		for _, p := range []struct{ pkg, out string }{{ownPackages[0], path}, {ownPackages[1], filepath.Join(dir, "sysinit")}, {ownPackages[2], filepath.Join(dir, "agent")}} {
 			b.verbose(fmt.Sprintf("go build -o %s %s %s (in %s)", p.out, strings.Join(gobuild.Flags, " "), p.pkg, src))
 			if err := gobuild.Own(ctx, src, p.pkg, p.out); err != nil {
 				return err
@@ -77,6 +77,6 @@ func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b.stage1, b.sysinit = stage1, filepath.Join(filepath.Dir(stage1), "sysinit")
+	b.stage1, b.sysinit, b.agent = stage1, filepath.Join(filepath.Dir(stage1), "sysinit"), filepath.Join(filepath.Dir(stage1), "agent")
 	return cacheNote(hit, "source "+k[:12]), nil
 }

@@ -32,6 +32,7 @@ type builder struct {
 	binaries map[string]string // binary name -> built file
 	stage1   string
 	sysinit  string
+	agent    string // the update agent, built with sysinit
 	kernel   *kernel.Kernel
 	modules  []kernel.Module
 	sec      security           // signing keys, verity tree, release record (sign.go)
