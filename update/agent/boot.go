@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -82,10 +83,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 
 // rolledBack handles a passive slot whose trial boots ran out of tries.
 func (a *Agent) rolledBack(ctx context.Context, dead slotState, st *State) error {
-	reason := "its trial boots did not become healthy"
-	if data, err := os.ReadFile(a.TrialFailure); err == nil && len(data) > 0 {
-		reason = strings.TrimSpace(string(data))
-	}
+	reason := trialReason(a.TrialFailure)
 	ver := dead.Version
 	if ver == "" && st.Installed != nil {
 		ver = st.Installed.Version
@@ -182,4 +180,21 @@ func (a *Agent) otherVersion() string {
 		return ""
 	}
 	return rec.Version
+}
+
+// trialReason reads what the failed trial boot left on ROOT; stage-1
+// failures leave nothing (ROOT is not mounted yet).
+func trialReason(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) == 0 {
+		return "its trial boots failed before sysinit could say why (stage-1, or a power cut)"
+	}
+	var r contract.TrialFailureReport
+	if json.Unmarshal(data, &r) != nil || r.Reason == "" {
+		return strings.TrimSpace(string(data))
+	}
+	if r.Probe != "" {
+		return r.Reason + "; last failing probe: " + r.Probe
+	}
+	return r.Reason
 }

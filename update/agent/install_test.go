@@ -256,7 +256,7 @@ func TestRollbackIsReportedAndDenied(t *testing.T) {
 	// Three trial boots of B failed; systemd-boot is back on A.
 	esp := filepath.Join(m.a.ESP, contract.EntriesDir)
 	must(t, os.Rename(filepath.Join(esp, "imgbuild-b+3.conf"), filepath.Join(esp, "imgbuild-b+0-3.conf")))
-	writeFile(t, m.a.TrialFailure, []byte(`{"reason":"service web: health check tcp 8080 failed"}`))
+	writeFile(t, m.a.TrialFailure, []byte(`{"version":"2.0.0","slot":"b","reason":"services not healthy within 20s","probe":"web health check failing: tcp 8080 refused"}`))
 	st, _ := m.a.Status("x", "stable")
 	if st.Other.State != "dead" {
 		t.Errorf("other slot state %q, want dead", st.Other.State)
