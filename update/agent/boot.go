@@ -1,8 +1,8 @@
 package agent
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"

@@ -267,7 +267,7 @@ func TestRollbackIsReportedAndDenied(t *testing.T) {
 	if installed || !errors.As(err, &r) || r.Code != contract.ErrDenied {
 		t.Fatalf("check after rollback = %v, %v; want refused as denied", installed, err)
 	}
-	if len(rec.events) == 0 || rec.events[0].ErrorCode != contract.ErrRollback || !strings.Contains(rec.events[0].Reason, "health check tcp 8080") {
+	if len(rec.events) == 0 || rec.events[0].ErrorCode != contract.ErrRollback || !strings.Contains(rec.events[0].Reason, "tcp 8080 refused") {
 		t.Errorf("events %+v: want 3/0 code 44 with the reason first", rec.events)
 	}
 	if es, _ := slotEntries(m.a.ESP, "b"); len(es) != 0 {
