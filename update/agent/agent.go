@@ -26,6 +26,7 @@ type Agent struct {
 	// (contract.TrialFailure).
 	TrialFailure string
 	Keys         []ed25519.PublicKey // trusted release keys (contract.USRKeysDir)
+	MachineID    string              // contract.MachineID; made on first use
 	Pin          string              // update.pin: install at most this version
 	Reporter     Reporter            // Omaha events; nil: none
 	// Logf prints one console line; nil: silent.

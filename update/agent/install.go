@@ -84,11 +84,13 @@ func (a *Agent) install(ctx context.Context, o Offer) error {
 	if err != nil {
 		return err
 	}
-	a.report(ctx, Event{Type: EventDownloadStarted, Result: ResultSuccess})
 	p, err := a.verifyOffer(ctx, o, running)
 	if err != nil {
 		return err
 	}
+	// Only a release that passed every check on its record is
+	// downloaded, as update_engine reports it.
+	a.report(ctx, Event{Type: EventDownloadStarted, Result: ResultSuccess})
 	for _, kind := range p.kinds() {
 		if kind == repo.KindRecord || kind == repo.KindSignature {
 			continue

@@ -1,0 +1,68 @@
+package qemutests
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imgbuild/imgbuild/images/inspect"
+	"github.com/imgbuild/imgbuild/qemu"
+)
+
+// TestUpdateThenRollback: v1 follows a static repository (reached only
+// through a guestfwd) that offers v2; the agent installs it, the machine
+// reboots into v2 by itself and marks it good. Then the channel offers
+// v3, whose service never becomes healthy: the machine tries it, each
+// trial boot reboots after v3's health_timeout, systemd-boot falls back
+// to v2 once v3's tries are gone, and the agent reports the rollback,
+// denies v3 and does not install it again. No human action in between.
+func TestUpdateThenRollback(t *testing.T) {
+	skipShort(t)
+	u := buildUpdateImages(t)
+	root := t.TempDir()
+	u.publish(t, root, "stable", u.v2)
+	srv := serveRepo(t, root)
+	img := diskCopy(t, u.v1)
+	vars := filepath.Join(t.TempDir(), "vars.fd")
+	v := start(t, qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true,
+		GuestFwds: []string{guestFwd(t, srv.addr)}})
+
+	t0 := time.Now()
+	i, _ := v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, 5*time.Minute)
+	i, _ = v.expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
+	i, _ = v.expect(i, `imgbuild-sysinit: reboot`, time.Minute)
+	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	i, _ = v.expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
+	i, _ = v.expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
+	t.Logf("update v1 -> v2: %.1fs from boot to marked good", time.Since(t0).Seconds())
+	if got := v.run("/usr/lib/imgbuild/imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
+		!strings.Contains(got, "slot A, 1.0.0, good") {
+		t.Errorf("status on v2: %s", got)
+	}
+
+	u.publish(t, root, "stable", u.v3)
+	t1 := time.Now()
+	i, _ = v.expect(i, `\[imgbuild-agent\] installed 3.0.0 into slot a`, 3*time.Minute)
+	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
+	for try := 1; try <= 3; try++ {
+		i, _ = v.expect(i, `imgbuild-sysinit: TRIAL FAILED`, 3*time.Minute)
+	}
+	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	i, _ = v.expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
+	t.Logf("rollback v3 -> v2: %.1fs from publishing v3 to the report", time.Since(t1).Seconds())
+	i, _ = v.expect(i, `\[imgbuild-agent\] REFUSED 3.0.0: .*denylist`, time.Minute)
+	got := v.run("/usr/lib/imgbuild/imgbuild-agent status --json | grep -c '\"3.0.0\"'", time.Minute)
+	if got == "0" {
+		t.Errorf("3.0.0 not on the denylist in the status")
+	}
+	v.powerdown()
+	r, err := inspect.Image(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Entries) != 1 || r.Entries[0].File != "imgbuild-b.conf" {
+		t.Errorf("entries after the rollback = %+v, want only imgbuild-b.conf", r.Entries)
+	}
+	t.Logf("server requests: %d, first %v", len(srv.requests()), srv.requests()[:min(4, len(srv.requests()))])
+}
