@@ -66,3 +66,36 @@ func TestUpdateThenRollback(t *testing.T) {
 	}
 	t.Logf("server requests: %d, first %v", len(srv.requests()), srv.requests()[:min(4, len(srv.requests()))])
 }
+
+// TestUpdatePowerCut kills QEMU while the agent writes v2 into USR-B.
+// The next boot must still be v1 from slot A, and the agent's next
+// attempt must install v2, which then boots and is marked good.
+func TestUpdatePowerCut(t *testing.T) {
+	skipShort(t)
+	u := buildUpdateImages(t)
+	root := t.TempDir()
+	u.publish(t, root, "stable", u.v2)
+	srv := serveRepo(t, root)
+	img := diskCopy(t, u.v1)
+	vars := filepath.Join(t.TempDir(), "vars.fd")
+	cfg := qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true, GuestFwds: []string{guestFwd(t, srv.addr)}}
+	v := start(t, cfg)
+	v.expect(0, `\[imgbuild-agent\] writing 2.0.0 to USR-B: 25%`, 8*time.Minute)
+	v.Kill()
+	<-v.Done()
+
+	r, err := inspect.Image(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range r.Entries {
+		if strings.HasPrefix(e.File, "imgbuild-b") {
+			t.Errorf("power cut while writing USR-B left an entry for it: %s", e.File)
+		}
+	}
+	v = start(t, cfg)
+	i, _ := v.expect(0, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
+	i, _ = v.expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
+	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	v.expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 3*time.Minute)
+}

@@ -66,6 +66,7 @@ func (a *Agent) CheckStatic(ctx context.Context, src Source, channel string) (in
 	if err := a.Reconcile(ctx); err != nil {
 		return false, err
 	}
+	a.logf("checking channel %s of %s", channel, src)
 	o, err := a.StaticOffer(ctx, src, channel)
 	_ = a.updateState(func(s *State) {
 		s.LastCheck = now()

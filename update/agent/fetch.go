@@ -38,7 +38,7 @@ func (s Source) repo() repo.Source {
 	if s.Dir != "" {
 		return repo.Dir(s.Dir)
 	}
-	return repo.URL{Base: s.URL, Client: s.Client}
+	return repo.URL{Base: s.URL, Client: s.client()}
 }
 
 // open returns rel's content from byte offset on, and whether the
@@ -69,11 +69,7 @@ func (s Source) open(ctx context.Context, rel string, offset int64) (io.ReadClos
 	if offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
 	}
-	c := s.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
+	resp, err := s.client().Do(req)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,6 +109,7 @@ func (a *Agent) download(ctx context.Context, src Source, f repo.File) (string, 
 		have = 0
 	}
 	if have < f.Size {
+		a.logf("fetching %s %s (%d bytes) from %s", f.Kind, f.Path, f.Size, src)
 		if err := a.fetchInto(ctx, src, f, out, have); err != nil {
 			return "", err
 		}

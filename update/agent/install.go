@@ -95,7 +95,6 @@ func (a *Agent) install(ctx context.Context, o Offer) error {
 		if kind == repo.KindRecord || kind == repo.KindSignature {
 			continue
 		}
-		a.logf("downloading %s %s (%d bytes)", p.rec.Version, kind, p.byKind[kind].Size)
 		path, err := a.download(ctx, o.Source, p.byKind[kind])
 		if err != nil {
 			return err
@@ -149,6 +148,7 @@ func (a *Agent) verifyOffer(ctx context.Context, o Offer, running *sign.Record) 
 			p.sigRaw = data
 		}
 	}
+	a.logf("offered %s; checking its signed record", o.Version)
 	rec, err := sign.Verify(p.recRaw, p.sigRaw, a.Keys)
 	if err != nil {
 		return nil, refuse(contract.ErrSignature, "release record of %s: %v", o.Version, err)

@@ -60,7 +60,7 @@ func (o *Omaha) post(ctx context.Context, req *omaha.Request) (*omaha.AppRespons
 	hreq.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	c := o.Client
 	if c == nil {
-		c = http.DefaultClient
+		c = httpClient
 	}
 	resp, err := c.Do(hreq)
 	if err != nil {
