@@ -61,12 +61,13 @@ func guestFwd(t *testing.T, addr string) string {
 	return fmt.Sprintf("tcp:%s:80-cmd:%s %s %s", updateServerIP, exe, relayArg, addr)
 }
 
-// updateImages are v1 and v2 of the minimal image following a static
-// repository, and a v3 whose service never becomes healthy, all signed
-// by one key.
+// updateImages are v1 and v2 of the minimal image following an update
+// server, and a v3 whose service never becomes healthy, all signed by
+// one key.
 type updateImages struct {
 	once       sync.Once
 	err        error
+	server     string
 	dir        string
 	key        ed25519Key
 	v1, v2, v3 *build.Result
@@ -74,18 +75,26 @@ type updateImages struct {
 
 type ed25519Key struct{ priv, pub string }
 
-var updImages updateImages
+// Update servers as the guest sees them.
+const (
+	staticServer = "http://" + updateServerIP + "/"
+	omahaServer  = "http://" + updateServerIP + "/v1/update/"
+)
 
-const updateSection = `
-update:
-  server: http://` + updateServerIP + `/
-  channel: stable
-  interval: 5s
-`
+var (
+	updMu     sync.Mutex
+	updImages = map[string]*updateImages{}
+)
 
-func buildUpdateImages(t *testing.T) *updateImages {
+func buildUpdateImages(t *testing.T, server string) *updateImages {
 	t.Helper()
-	u := &updImages
+	updMu.Lock()
+	u, ok := updImages[server]
+	if !ok {
+		u = &updateImages{server: server}
+		updImages[server] = u
+	}
+	updMu.Unlock()
 	u.once.Do(func() { u.err = u.make() })
 	if u.err != nil {
 		t.Fatalf("build update images: %v", u.err)
@@ -110,13 +119,14 @@ func (u *updateImages) make() error {
 		return err
 	}
 	src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
-	good := append(append([]byte(nil), src...), updateSection+"  health_timeout: 90s\n"...)
+	section := "\nupdate:\n  server: " + u.server + "\n  channel: stable\n  interval: 5s\n"
+	good := append(append([]byte(nil), src...), section+"  health_timeout: 90s\n"...)
 	// v3's health check asks a port nothing listens on.
 	sick := bytes.Replace(src, []byte("http: http://127.0.0.1:8080/"), []byte("http: http://127.0.0.1:8089/"), 1)
 	if bytes.Equal(sick, src) {
 		return fmt.Errorf("manifests/minimal.yaml no longer checks http://127.0.0.1:8080/; update this test")
 	}
-	sick = append(sick, updateSection+"  health_timeout: 15s\n"...)
+	sick = append(sick, section+"  health_timeout: 15s\n"...)
 	for _, b := range []struct {
 		res     **build.Result
 		version string
@@ -147,7 +157,7 @@ func (u *updateImages) make() error {
 
 // publish puts a build's payload into the repository at root and
 // points channel at it.
-func (u *updateImages) publish(t *testing.T, root, channel string, res *build.Result) {
+func (u *updateImages) publish(t *testing.T, root, channel string, res *build.Result) *repo.Channel {
 	t.Helper()
 	kinds := map[string]string{"release": repo.KindRecord, "signature": repo.KindSignature, "usr": repo.KindUSR,
 		"kernel": repo.KindKernel, "initramfs": repo.KindInitramfs}
@@ -163,9 +173,11 @@ func (u *updateImages) publish(t *testing.T, root, channel string, res *build.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.Publish(root, channel, p, key, time.Now()); err != nil {
+	c, err := repo.Publish(root, channel, p, key, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
+	return c
 }
 
 // repoServer serves a static repository on 127.0.0.1 and logs requests.
@@ -178,17 +190,22 @@ type repoServer struct {
 
 func serveRepo(t *testing.T, root string) *repoServer {
 	t.Helper()
+	return serve(t, root, http.FileServer(http.Dir(root)))
+}
+
+// serve runs h on 127.0.0.1, logging requests.
+func serve(t *testing.T, root string, h http.Handler) *repoServer {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &repoServer{root: root, addr: l.Addr().String()}
-	fs := http.FileServer(http.Dir(root))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.log = append(s.log, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+r.Header.Get("Range")))
 		s.mu.Unlock()
-		fs.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
