@@ -44,7 +44,7 @@ func TestUpdateThenRollback(t *testing.T) {
 		t.Errorf("status on v2: %s", got)
 	}
 
-	if got, want := strings.Join(omaha.Events(), " "), "13/1 14/1 3/1 3/2<1.0.0"; got != want {
+	if got, want := waitEvents(omaha, "13/1 14/1 3/1 3/2<1.0.0"), "13/1 14/1 3/1 3/2<1.0.0"; got != want {
 		t.Errorf("events after v2: %q, want %q", got, want)
 	}
 	omaha.Offer(u.publish(t, root, "stable", u.v3))
@@ -58,7 +58,7 @@ func TestUpdateThenRollback(t *testing.T) {
 	i, _ = v.expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
 	t.Logf("rollback v3 -> v2: %.1fs from publishing v3 to the report", time.Since(t1).Seconds())
 	i, _ = v.expect(i, `\[imgbuild-agent\] REFUSED 3.0.0: .*denylist`, time.Minute)
-	events := strings.Join(omaha.Events(), " ")
+	events := waitEvents(omaha, "13/1 14/1 3/1 3/2<1.0.0 13/1 14/1 3/1 3/0:44 3/0:17")
 	if want := "13/1 14/1 3/1 3/2<1.0.0 13/1 14/1 3/1 3/0:44 3/0:17"; !strings.HasPrefix(events, want) {
 		t.Errorf("events %q, want them to start with %q", events, want)
 	}
@@ -125,4 +125,17 @@ func TestUpdatePowerCut(t *testing.T) {
 		v.expect(0, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	}
 	v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
+}
+
+// waitEvents waits a little for the events to start with want: the agent
+// prints its console line before it reports.
+func waitEvents(s *omahatest.Server, want string) string {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := strings.Join(s.Events(), " ")
+		if strings.HasPrefix(got, want) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -97,6 +97,9 @@ func (a *Agent) consider(ctx context.Context, o Offer) (bool, error) {
 	if in := st.Installed; in != nil && in.Version == o.Version && in.Slot == a.Passive() {
 		return false, nil // written already; waiting for the reboot
 	}
+	if st.LastRefused == o.Version && final(st.LastErrorCode) {
+		return false, nil // refused already, and it would be again
+	}
 	if err := a.Install(ctx, o); err != nil {
 		return false, err
 	}
@@ -114,4 +117,16 @@ func (a *Agent) failed(ctx context.Context, err error) error {
 	}
 	_ = a.updateState(func(s *State) { s.LastError, s.LastErrorCode = err.Error(), code })
 	return err
+}
+
+// final says whether a refusal stands however often the same release is
+// offered: unlike a broken download, these come from the signed record
+// or this machine's own rules.
+func final(code int) bool {
+	switch code {
+	case contract.ErrName, contract.ErrArch, contract.ErrNotNewer, contract.ErrDenied, contract.ErrTooBig,
+		contract.ErrMinVersion, contract.ErrPinned, contract.ErrUnknownPayload:
+		return true
+	}
+	return false
 }

@@ -73,7 +73,7 @@ func (a *Agent) Install(ctx context.Context, o Offer) error {
 		code := Code(err, contract.ErrWrite)
 		a.logf("REFUSED %s: %v (error %d)", o.Version, err, code)
 		a.report(ctx, Event{Type: EventUpdateComplete, Result: ResultError, ErrorCode: code, Reason: err.Error()})
-		_ = a.updateState(func(s *State) { s.LastError, s.LastErrorCode = err.Error(), code })
+		_ = a.updateState(func(s *State) { s.LastError, s.LastErrorCode, s.LastRefused = err.Error(), code, o.Version })
 		return err
 	}
 	return nil

@@ -279,6 +279,14 @@ func TestRollbackIsReportedAndDenied(t *testing.T) {
 	if _, err := os.Stat(m.a.TrialFailure); err == nil {
 		t.Error("trial failure not cleared")
 	}
+	// Offered again: refused quietly, without a new event.
+	rec.events = nil
+	if installed, err := m.a.CheckStatic(context.Background(), m.src, "stable"); installed || err != nil || len(rec.events) != 0 {
+		t.Errorf("third check = %v, %v, events %+v; want a quiet no", installed, err, rec.events)
+	}
+	if st, _ := m.a.Status("x", "stable"); st.LastErrorCode != contract.ErrDenied {
+		t.Errorf("status after the quiet refusal: %+v", st)
+	}
 	if a := m.attrs(); a["b"] != 0 || a["a"] != contract.USRAttributes(2, 0, true) {
 		t.Errorf("GPT attributes after rollback: a %#x b %#x", a["a"], a["b"])
 	}

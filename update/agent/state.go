@@ -20,6 +20,10 @@ type State struct {
 	LastOffered   string    `json:"last_offered,omitempty"` // version the server offered at LastCheck
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorCode int       `json:"last_error_code,omitempty"`
+	// LastRefused is the version the last refusal was about: a release
+	// refused for a reason that cannot change is not tried (nor
+	// reported) again at every check.
+	LastRefused string `json:"last_refused,omitempty"`
 	// Installed is a release written to the passive slot and not yet
 	// confirmed by a boot of it.
 	Installed *Installed `json:"installed,omitempty"`
