@@ -2,7 +2,7 @@
 #             boot it under QEMU until its services are healthy.
 # make run:   the same image, with its console on this terminal.
 # make test:  unit tests and QEMU boot tests, then make bench.
-# make bench: build times, memory, sizes, boot time, squashfs/verity vs the reference tools.
+# make bench: build times, memory, sizes, boot, update and rollback times, squashfs/verity vs the reference tools.
 SHELL := /bin/bash
 GO ?= go
 MANIFEST ?= manifests/minimal.yaml
