@@ -4,7 +4,7 @@
 # make test:  unit tests and QEMU boot tests, then make bench.
 # make test-short: the inner loop, under a minute: go test -short skips
 #             every image build, apt download and VM boot.
-# make bench: build times, memory, sizes, boot time, squashfs/verity vs the reference tools.
+# make bench: build times, memory, sizes, boot, update and rollback times, squashfs/verity vs the reference tools.
 # make nightly: build manifests/minimal.yaml and release it to the alpha channel of out/repo.
 SHELL := /bin/bash
 GO ?= go

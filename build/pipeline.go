@@ -35,6 +35,7 @@ type builder struct {
 	stage1   string
 	sysinit  string
 	sshd     string
+	agent    string // the update agent, built with sysinit
 	kernel   *kernel.Kernel
 	modules  []kernel.Module
 	sec      security           // signing keys, verity tree, release record (sign.go)

@@ -21,7 +21,7 @@ func TestPlatformFileInUSR(t *testing.T) {
 	os.WriteFile(sysinit, []byte("x"), 0o755)
 	want := map[string]string{"qemu": "", "": "", "aws": "aws\n"}
 	for target, content := range want {
-		es, err := usrEntries(m, usrInput{sysinit: sysinit, platform: platformOf(target)})
+		es, err := usrEntries(m, usrInput{sysinit: sysinit, agent: sysinit, platform: platformOf(target)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,10 +16,10 @@ func TestSSHInUSR(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, n := range []string{"sysinit", "sshd"} {
+	for _, n := range []string{"sysinit", "sshd", "agent"} {
 		os.WriteFile(filepath.Join(dir, n), []byte(n), 0o755)
 	}
-	es, err := usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit"), sshd: filepath.Join(dir, "sshd")})
+	es, err := usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit"), sshd: filepath.Join(dir, "sshd"), agent: filepath.Join(dir, "agent")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,8 @@ func TestSSHInUSR(t *testing.T) {
 	}
 
 	m.SSH = nil
-	if es, _ := usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit")}); len(es) != 2 {
-		t.Errorf("without ssh: %d entries, want sysinit and config", len(es))
+	es, err = usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit"), agent: filepath.Join(dir, "agent")})
+	if err != nil || len(es) != 3 {
+		t.Errorf("without ssh: %d entries (%v), want sysinit, the update agent and the config", len(es), err)
 	}
 }

@@ -29,6 +29,7 @@ type usrInput struct {
 	binaries map[string]string // name -> built file on the host
 	sysinit  string
 	sshd     string
+	agent    string
 	epoch    time.Time
 	keys     []initramfs.File // trusted release keys, named <key id>.pub
 	// platform goes into contract.PlatformFile; empty (the qemu target)
@@ -57,6 +58,11 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("sysinit: %w", err)
 	}
 	add(sysinit)
+	agent, err := hostFile(usrPath(contract.AgentPath), in.agent, 0o755, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("update agent: %w", err)
+	}
+	add(agent)
 	for _, k := range in.keys {
 		add(bytesEntry(usrPath(contract.USRKeysDir+"/"+k.Path), k.Data, 0o644, 0, 0))
 	}
@@ -161,11 +167,22 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 		}
 		c.Services = append(c.Services, svc)
 	}
+	if u := m.Update; u.Server != "" {
+		c.Update = &contract.UpdateConfig{Server: u.Server, Channel: u.Channel, IntervalMS: time.Duration(u.Interval).Milliseconds(),
+			Reboot: u.Reboot, Pin: u.Pin, HealthTimeoutMS: time.Duration(u.HealthTimeout).Milliseconds()}
+		c.Services = append(c.Services, agentService)
+	}
 	if svc, ok := sshService(m); ok {
 		c.Services = append(c.Services, svc)
 	}
 	return c
 }
+
+// agentService runs the update agent. It has no health check: a trial
+// boot must not wait for an update server to answer, and the agent
+// does nothing that a service depends on.
+var agentService = contract.Service{Name: "imgbuild-agent", Command: contract.AgentPath, Args: []string{"run"},
+	Restart: "always", BackoffMS: 5000, MaxBackoffMS: 300000}
 
 // metered returns entries whose contents report progress as the
 // squashfs writer reads them.
@@ -203,7 +220,7 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 			b.binaries[bin.Name] = b.rel(bin.Local)
 		}
 	}
-	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, epoch: b.epoch, keys: b.trustedKeys(),
+	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, agent: b.agent, epoch: b.epoch, keys: b.trustedKeys(),
 		platform: platformOf(b.opts.Target)})
 	if err != nil {
 		return "", err

@@ -8,6 +8,19 @@ type Config struct {
 	Version  string    `json:"version"`
 	Hostname string    `json:"hostname"`
 	Services []Service `json:"services,omitempty"`
+	// Update configures the update agent; nil when the manifest has no
+	// update server (no agent runs, trial boots still roll back).
+	Update *UpdateConfig `json:"update,omitempty"`
+}
+
+// UpdateConfig is the manifest's update section, resolved.
+type UpdateConfig struct {
+	Server          string `json:"server"`  // Omaha endpoint or static repository URL
+	Channel         string `json:"channel"` // track
+	IntervalMS      int64  `json:"interval_ms"`
+	Reboot          string `json:"reboot"`        // "immediate" or "off"
+	Pin             string `json:"pin,omitempty"` // stay at this version
+	HealthTimeoutMS int64  `json:"health_timeout_ms"`
 }
 
 // Service is one supervised process.

@@ -47,20 +47,28 @@ func main() {
 		se = &stepError{"stage1", err}
 	}
 	con.fatal(se.step, se.err)
-	halt(cfg)
+	halt(con, cfg)
 }
 
-// halt ends a failed boot: a shell when asked for and present, otherwise
-// power off after the console had time to drain.
-func halt(cfg contract.Cmdline) {
+// halt ends a failed boot: a shell when asked for and present; during a
+// trial boot a reboot, so that systemd-boot counts the try and falls
+// back to the last good slot once none are left (ROOT is not mounted
+// yet, so the reason stays on the console); otherwise power off after
+// the console had time to drain.
+func halt(con *console, cfg contract.Cmdline) {
 	if cfg.DebugShell {
 		if _, err := os.Stat("/bin/sh"); err == nil {
 			unix.Exec("/bin/sh", []string{"/bin/sh"}, os.Environ())
 		}
 	}
+	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
+	if trialBoot() {
+		con.printf("trial boot failed: rebooting so that the boot loader falls back")
+		cmd = unix.LINUX_REBOOT_CMD_RESTART
+	}
 	time.Sleep(consoleFlushAt)
 	unix.Sync()
-	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	unix.Reboot(cmd)
 	for {
 		time.Sleep(time.Hour) // PID 1 must not exit
 	}

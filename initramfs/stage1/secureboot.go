@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgbuild/imgbuild/contract"
 )
 
 const (
@@ -43,4 +45,16 @@ func parseSecureBootVar(data []byte, err error) (string, error) {
 	default:
 		return "disabled", nil
 	}
+}
+
+// trialBoot mounts efivarfs when an early failure came before
+// secureBootState did, and asks whether systemd-boot counted this boot.
+func trialBoot() bool {
+	if _, err := os.Stat(efiDir); err != nil {
+		return false
+	}
+	if err := unix.Mount(efivarsType, efivarsDir, efivarsType, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return false
+	}
+	return contract.TrialBoot(efivarsDir)
 }

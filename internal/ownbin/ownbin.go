@@ -27,6 +27,7 @@ var Programs = []Program{
 	{Name: "stage1", Package: "./initramfs/stage1"},
 	{Name: "sysinit", Package: "./rootfs/sysinit"},
 	{Name: "sshd", Package: "./rootfs/sshd"},
+	{Name: "agent", Package: "./rootfs/agent"},
 }
 
 // Dir is where the generator writes the programs, relative to this

@@ -15,7 +15,7 @@ func set(files map[string]string) fstest.MapFS {
 }
 
 func TestLoad(t *testing.T) {
-	full := map[string]string{ToolchainFile: "go1.26.8\n", "stage1": "one", "sysinit": "two", "sshd": "three"}
+	full := map[string]string{ToolchainFile: "go1.26.8\n", "stage1": "one", "sysinit": "two", "sshd": "three", "agent": "four"}
 	s, err := load(set(full))
 	if err != nil || s == nil {
 		t.Fatalf("load: %v, %v", s, err)

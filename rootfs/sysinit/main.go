@@ -35,6 +35,7 @@ type sysinit struct {
 	// marking is closed when a started mark-good is done: shutdown
 	// waits for it so the ESP is not left mounted mid-rename.
 	marking chan struct{}
+	cfg     *contract.Config // nil until loaded
 }
 
 func (s *sysinit) logf(format string, args ...any) {
@@ -76,6 +77,7 @@ func (s *sysinit) run() {
 	if err != nil {
 		s.fatal(err)
 	}
+	s.cfg = cfg
 	s.logf("started %s %s", cfg.Name, cfg.Version)
 	if s.pid1 {
 		go s.keepSeed()
@@ -121,10 +123,13 @@ func (s *sysinit) run() {
 	sup.Start(ctx)
 	power := evdev.WatchPower(ctx, "/dev/input/event*", 2*time.Second)
 	healthy := sup.Healthy()
+	watchdog := s.trialWatchdog(cfg)
 	for {
 		select {
+		case <-watchdog:
+			s.trialFailed(sup, cfg, fmt.Sprintf("services not healthy within %s of sysinit's start", healthTimeout(cfg)))
 		case <-healthy:
-			healthy = nil // once per boot
+			healthy, watchdog = nil, nil // once per boot
 			s.con.Printf(contract.HealthyLine+" (%d services, %.2fs since boot)", len(cfg.Services), sinceBoot().Seconds())
 			s.marking = make(chan struct{})
 			go func() {
@@ -180,11 +185,19 @@ func (s *sysinit) markGood() {
 }
 
 // fatal reports an unrecoverable error. As PID 1 exiting would panic the
-// kernel, so power off instead.
+// kernel, so power off instead; or, during a trial boot, reboot so that
+// the boot loader counts the try and falls back.
 func (s *sysinit) fatal(err error) {
 	s.con.Printf(contract.SysinitFatal+": %v", err)
 	if !s.pid1 {
 		os.Exit(1)
+	}
+	if contract.TrialBoot(contract.EfivarsDir) {
+		s.writeTrialFailure(s.cfg, "sysinit: "+err.Error())
+		unix.Sync()
+		s.logf("trial boot failed: reboot")
+		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+		select {}
 	}
 	unix.Sync()
 	s.logf("power off")

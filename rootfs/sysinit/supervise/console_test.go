@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -83,5 +84,16 @@ func TestConsoleService(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "[shell]") {
 		t.Errorf("console service output was prefixed:\n%s", buf.String())
+	}
+}
+
+func TestConsoleRecentKeepsTheLastLines(t *testing.T) {
+	c := NewConsole(io.Discard)
+	for i := 0; i < recentLines+5; i++ {
+		c.Printf("line %d", i)
+	}
+	got := c.Recent()
+	if len(got) != recentLines || got[0] != "line 5" || got[len(got)-1] != fmt.Sprintf("line %d", recentLines+4) {
+		t.Errorf("Recent() = %d lines, first %q last %q", len(got), got[0], got[len(got)-1])
 	}
 }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/update/agent/omahatest"
+	"github.com/imgbuild/imgbuild/update/repo"
+)
+
+// relayArg makes this program a TCP relay for QEMU's guestfwd cmd:, so
+// the guest reaches the Omaha server on 127.0.0.1 and nothing else.
+const relayArg = "imgbuild-bench-relay"
+
+func relay(addr string) int {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 1
+	}
+	go func() {
+		io.Copy(c, os.Stdin)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	io.Copy(os.Stdout, c)
+	return 0
+}
+
+// updateTimes boots v1 of the minimal image following an Omaha server
+// that offers v2, and measures first boot to v2 marked good; then offers
+// a v3 that never becomes healthy and measures publishing it to the
+// rollback report on v2 (three trial boots with a 15 s health timeout).
+func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
+	dir := filepath.Join(b.tmp, "update")
+	if err := os.MkdirAll(filepath.Join(dir, "key"), 0o700); err != nil {
+		return 0, 0, err
+	}
+	_, priv, err := sign.GenerateKey(filepath.Join(dir, "key"))
+	if err != nil {
+		return 0, 0, err
+	}
+	src, err := os.ReadFile(filepath.Join(b.src, "manifests", "minimal.yaml"))
+	if err != nil {
+		return 0, 0, err
+	}
+	src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
+	section := "\nupdate:\n  server: http://10.0.2.100/v1/update/\n  interval: 5s\n"
+	sick := bytes.Replace(src, []byte("http: http://127.0.0.1:8080/"), []byte("http: http://127.0.0.1:8089/"), 1)
+	res := map[string]*build.Result{}
+	for v, mf := range map[string][]byte{"1.0.0": src, "2.0.0": src, "3.0.0": sick} {
+		timeout := "90s"
+		if v == "3.0.0" {
+			timeout = "15s"
+		}
+		text := bytes.Replace(mf, []byte("\nversion: 1.0.0\n"), []byte("\nversion: "+v+"\n"), 1)
+		text = append(text, section+"  health_timeout: "+timeout+"\n"...)
+		p := filepath.Join(dir, v, "minimal.yaml")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return 0, 0, err
+		}
+		if err := os.WriteFile(p, text, 0o644); err != nil {
+			return 0, 0, err
+		}
+		if res[v], err = build.Run(context.Background(), build.Options{Manifest: p, OutDir: filepath.Join(dir, v, "out"),
+			SignKey: priv, CacheDir: filepath.Join(b.tmp, "cache")}); err != nil {
+			return 0, 0, fmt.Errorf("build %s: %w", v, err)
+		}
+	}
+	root := filepath.Join(dir, "repo")
+	key, err := sign.LoadPrivate(priv)
+	if err != nil {
+		return 0, 0, err
+	}
+	publish := func(r *build.Result) (*repo.Channel, error) {
+		kinds := map[string]string{"release": repo.KindRecord, "signature": repo.KindSignature, "usr": repo.KindUSR,
+			"kernel": repo.KindKernel, "initramfs": repo.KindInitramfs}
+		files := map[string]string{}
+		for _, a := range r.Artifacts {
+			if k, ok := kinds[a.Kind]; ok {
+				files[k] = a.Path
+			}
+		}
+		p, err := repo.AddPayload(root, files)
+		if err != nil {
+			return nil, err
+		}
+		return repo.Publish(root, "stable", p, key, time.Now())
+	}
+	srv := &omahatest.Server{Repo: root}
+	c, err := publish(res["2.0.0"])
+	if err != nil {
+		return 0, 0, err
+	}
+	srv.Offer(c)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(l)
+	defer hs.Close()
+	exe, err := os.Executable()
+	if err != nil || strings.ContainsAny(exe, ", ") {
+		return 0, 0, fmt.Errorf("bench binary path %q unusable in a guestfwd rule: %v", exe, err)
+	}
+	var disk string
+	for _, a := range res["1.0.0"].Artifacts {
+		if a.Kind == "disk" {
+			disk = a.Path
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	start := time.Now()
+	vm, err := qemu.Start(ctx, qemu.Config{Disk: disk, Vars: filepath.Join(dir, "vars.fd"), MemoryMiB: 512, AllowReboot: true,
+		GuestFwds: []string{fmt.Sprintf("tcp:10.0.2.100:80-cmd:%s %s %s", exe, relayArg, l.Addr())}})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer vm.Kill()
+	expect := func(from int, re string) (int, error) {
+		i, _, err := vm.Console.Expect(ctx, from, regexp.MustCompile(re), qemu.FailurePattern)
+		if err != nil {
+			return 0, fmt.Errorf("waiting for %q: %w", re, err)
+		}
+		return i, nil
+	}
+	i, err := expect(0, `\[imgbuild-agent\] 2.0.0 is marked good`)
+	if err != nil {
+		return 0, 0, err
+	}
+	update = time.Since(start)
+	if c, err = publish(res["3.0.0"]); err != nil {
+		return 0, 0, err
+	}
+	srv.Offer(c)
+	start = time.Now()
+	if _, err := expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0`); err != nil {
+		return 0, 0, err
+	}
+	return update, time.Since(start), nil
+}
