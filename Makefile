@@ -58,7 +58,7 @@ vet:
 # go test's summary closes the output.
 test: deps vet
 	-$(MAKE) bench
-	eval "$$(scripts/test-kernel.sh)" && $(GO) test -timeout 45m -p 2 ./...
+	eval "$$(scripts/test-kernel.sh)" && $(GO) test -timeout 80m -p 2 ./...
 
 # make bench: one markdown table measured in one run (reported, never
 # asserted; a failing measurement does not fail make test).
