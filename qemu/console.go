@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/qemu/timeline"
 )
 
 // Console collects a VM's serial output line by line so that callers can
@@ -17,16 +19,32 @@ type Console struct {
 	mu      sync.Mutex
 	partial []byte
 	lines   []string
-	changed chan struct{} // closed and replaced on every new line or close
-	closed  bool
+	// at is when each line's first byte arrived, since start: the
+	// firmware's first line is drawn long before its newline.
+	at        []time.Duration
+	partialAt time.Duration
+	start     time.Time
+	changed   chan struct{} // closed and replaced on every new line or close
+	closed    bool
 }
 
 // NewConsole returns an empty console.
-func NewConsole() *Console { return &Console{changed: make(chan struct{})} }
+func NewConsole() *Console { return &Console{changed: make(chan struct{}), start: time.Now()} }
+
+// restart sets the time lines are counted from (QEMU's start).
+func (c *Console) restart() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.start = time.Now()
+}
 
 func (c *Console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := time.Since(c.start)
+	if len(c.partial) == 0 {
+		c.partialAt = now
+	}
 	c.partial = append(c.partial, p...)
 	added := false
 	for {
@@ -35,7 +53,9 @@ func (c *Console) Write(p []byte) (int, error) {
 			break
 		}
 		c.lines = append(c.lines, string(bytes.TrimRight(c.partial[:i], "\r")))
+		c.at = append(c.at, c.partialAt)
 		c.partial = c.partial[i+1:]
+		c.partialAt = now
 		added = true
 	}
 	if added {
@@ -50,6 +70,7 @@ func (c *Console) Close() {
 	defer c.mu.Unlock()
 	if len(c.partial) > 0 {
 		c.lines = append(c.lines, string(c.partial))
+		c.at = append(c.at, c.partialAt)
 		c.partial = nil
 	}
 	c.closed = true
@@ -66,6 +87,18 @@ func (c *Console) Lines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.lines...)
+}
+
+// Timed returns every complete line so far with when it arrived,
+// counted from QEMU's start.
+func (c *Console) Timed() []timeline.Line {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]timeline.Line, len(c.lines))
+	for i, l := range c.lines {
+		out[i] = timeline.Line{At: c.at[i], Text: l}
+	}
+	return out
 }
 
 // Len is the number of complete lines so far; pass it as from to wait

@@ -250,6 +250,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
 	}
+	vm.Console.restart()
 	if err := vm.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("qemu: start: %w", err)

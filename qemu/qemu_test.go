@@ -135,3 +135,21 @@ func TestCPUAndRNG(t *testing.T) {
 		}
 	}
 }
+
+// A line's time is when its first byte arrived: the firmware draws its
+// first line long before the newline.
+func TestConsoleTimed(t *testing.T) {
+	c := NewConsole()
+	c.Write([]byte("BdsDxe"))
+	time.Sleep(30 * time.Millisecond)
+	c.Write([]byte(": starting\nnext"))
+	time.Sleep(30 * time.Millisecond)
+	c.Write([]byte(" line\n"))
+	got := c.Timed()
+	if len(got) != 2 || got[0].Text != "BdsDxe: starting" || got[1].Text != "next line" {
+		t.Fatalf("lines %+v", got)
+	}
+	if got[1].At-got[0].At < 25*time.Millisecond {
+		t.Errorf("second line at %v, first at %v: want the first's first byte ~30ms earlier", got[1].At, got[0].At)
+	}
+}

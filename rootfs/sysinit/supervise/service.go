@@ -43,7 +43,14 @@ func (s *service) ok() bool {
 	return s.running || s.finished
 }
 
-func (s *service) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
+// markReady reports the service ready once per boot, with the guest
+// clock for the host's boot timeline.
+func (s *service) markReady() {
+	s.readyOnce.Do(func() {
+		close(s.ready)
+		s.sup.opts.Logf(contract.ServiceReady, s.cfg.Name, sinceBoot().Seconds())
+	})
+}
 
 func (s *service) logf(format string, args ...any) {
 	s.sup.opts.Logf(s.cfg.Name+" "+format, args...)

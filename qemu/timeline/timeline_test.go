@@ -1,0 +1,139 @@
+package timeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func readTestdata(t *testing.T) []Line {
+	t.Helper()
+	f, err := os.Open("testdata/minimal-tcg.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines, err := ReadTranscript(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// The recorded transcript is a first boot of manifests/minimal.yaml under
+// OVMF and TCG with a fresh VARS copy (imgbuild run --transcript).
+func TestParseRecorded(t *testing.T) {
+	tl := Parse(readTestdata(t))
+	var names []string
+	for _, p := range tl.Phases {
+		names = append(names, p.Name)
+	}
+	want := "firmware loader efi-stub kernel init stage-1 modules partitions ROOT verity mount switch sysinit ready shell ready sshd ready httpd healthy"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("phases:\n got %s\nwant %s", got, want)
+	}
+	for _, c := range []struct {
+		name        string
+		host, guest float64 // guest < 0: none
+	}{
+		{"firmware", 12.365, -1},
+		{"loader", 14.852, -1},
+		{"init", 20.593, 2.284922},
+		{"stage-1", 20.732, 2.45},
+		{"ROOT", 23.069, 4.80},
+		{"switch", 23.842, 5.57},
+		{"ready sshd", 25.409, 7.15},
+		{"healthy", 25.456, 7.20},
+	} {
+		p, ok := tl.Get(c.name)
+		if !ok {
+			t.Fatalf("no phase %s", c.name)
+		}
+		if math.Abs(p.Host-c.host) > 0.0005 {
+			t.Errorf("%s: host %.3f, want %.3f", c.name, p.Host, c.host)
+		}
+		if (p.Guest == nil) != (c.guest < 0) || p.Guest != nil && math.Abs(*p.Guest-c.guest) > 0.0005 {
+			t.Errorf("%s: guest %v, want %v", c.name, fmtGuest(p.Guest), c.guest)
+		}
+	}
+}
+
+// The kernel's start is the smallest arrival minus timestamp, and never
+// after the kernel's first line.
+func TestKernelStart(t *testing.T) {
+	lines := []Line{
+		{1 * time.Second, "BdsDxe: starting Boot0002"},
+		{5 * time.Second, "[    0.000000] Linux version 6.1"},
+		{7 * time.Second, "[    2.500000] Run /init as init process"},
+		{8 * time.Second, "[    2.900000] late line"},
+	}
+	tl := Parse(lines)
+	k, ok := tl.Get("kernel")
+	if !ok || k.Host != 4.5 || *k.Guest != 0 {
+		t.Fatalf("kernel %+v, want host 4.5 (7 s - 2.5 s)", k)
+	}
+	if tl.Phases[2].Name != "kernel" {
+		t.Errorf("phases %+v: kernel not after loader", tl.Phases)
+	}
+}
+
+// Lines without markers give no phases; a stage-1 line without a time is
+// not a phase; service output that quotes a marker is not one either.
+func TestParseIgnores(t *testing.T) {
+	tl := Parse([]Line{
+		{0, ""},
+		{time.Second, "imgbuild-stage1: Secure Boot disabled"},
+		{2 * time.Second, "[httpd] imgbuild-sysinit: healthy (1 services, 1.00s since boot)"},
+	})
+	if len(tl.Phases) != 1 || tl.Phases[0].Name != "firmware" || tl.Phases[0].Host != 1 {
+		t.Fatalf("phases %+v, want firmware at 1 s only", tl.Phases)
+	}
+}
+
+func TestTranscriptRoundTrip(t *testing.T) {
+	lines := readTestdata(t)
+	var b bytes.Buffer
+	if err := WriteTranscript(&b, lines); err != nil {
+		t.Fatal(err)
+	}
+	again, err := ReadTranscript(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != len(lines) || again[100] != lines[100] {
+		t.Fatalf("round trip changed the transcript")
+	}
+	if _, err := ReadTranscript(strings.NewReader("x hello\n")); err == nil {
+		t.Fatal("a line without seconds was accepted")
+	}
+}
+
+func TestTableAndJSON(t *testing.T) {
+	tl := Parse(readTestdata(t))
+	var b bytes.Buffer
+	if err := tl.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "  ROOT") || !strings.Contains(b.String(), "healthy") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	j, err := json.Marshal(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(j), `{"name":"firmware","host_s":12.365}`) {
+		t.Errorf("json: %s", j)
+	}
+}
+
+func fmtGuest(g *float64) string {
+	if g == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*g, 'f', -1, 64)
+}

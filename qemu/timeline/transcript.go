@@ -1,0 +1,39 @@
+package timeline
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WriteTranscript writes lines as "SECONDS TEXT", one a line, the
+// format ReadTranscript reads (and testdata keeps).
+func WriteTranscript(w io.Writer, lines []Line) error {
+	bw := bufio.NewWriter(w)
+	for _, l := range lines {
+		fmt.Fprintf(bw, "%.3f %s\n", l.At.Seconds(), l.Text)
+	}
+	return bw.Flush()
+}
+
+// ReadTranscript reads what WriteTranscript wrote.
+func ReadTranscript(r io.Reader) ([]Line, error) {
+	var lines []Line
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; s.Scan(); n++ {
+		at, text, _ := strings.Cut(strings.TrimLeft(s.Text(), " "), " ")
+		v, err := strconv.ParseFloat(at, 64)
+		if err != nil {
+			return nil, fmt.Errorf("transcript line %d: want SECONDS TEXT: %w", n, err)
+		}
+		lines = append(lines, Line{At: time.Duration(v * float64(time.Second)), Text: text})
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("transcript: %w", err)
+	}
+	return lines, nil
+}
