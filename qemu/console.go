@@ -23,9 +23,13 @@ type Console struct {
 	// firmware's first line is drawn long before its newline.
 	at        []time.Duration
 	partialAt time.Duration
+	cpu       []time.Duration
+	partCPU   time.Duration
 	start     time.Time
-	changed   chan struct{} // closed and replaced on every new line or close
-	closed    bool
+	// cpuTime reads QEMU's CPU time; nil until QEMU runs.
+	cpuTime func() time.Duration
+	changed chan struct{} // closed and replaced on every new line or close
+	closed  bool
 }
 
 // NewConsole returns an empty console.
@@ -38,12 +42,30 @@ func (c *Console) restart() {
 	c.start = time.Now()
 }
 
+// measureCPU makes each line record QEMU's CPU time when it began.
+func (c *Console) measureCPU(f func() time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cpuTime = f
+}
+
+func (c *Console) cpuNow() time.Duration {
+	if c.cpuTime == nil {
+		return 0
+	}
+	return c.cpuTime()
+}
+
 func (c *Console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Since(c.start)
+	var cpu time.Duration
+	if len(c.partial) == 0 || bytes.IndexByte(p, '\n') >= 0 {
+		cpu = c.cpuNow()
+	}
 	if len(c.partial) == 0 {
-		c.partialAt = now
+		c.partialAt, c.partCPU = now, cpu
 	}
 	c.partial = append(c.partial, p...)
 	added := false
@@ -54,8 +76,9 @@ func (c *Console) Write(p []byte) (int, error) {
 		}
 		c.lines = append(c.lines, string(bytes.TrimRight(c.partial[:i], "\r")))
 		c.at = append(c.at, c.partialAt)
+		c.cpu = append(c.cpu, c.partCPU)
 		c.partial = c.partial[i+1:]
-		c.partialAt = now
+		c.partialAt, c.partCPU = now, cpu
 		added = true
 	}
 	if added {
@@ -71,6 +94,7 @@ func (c *Console) Close() {
 	if len(c.partial) > 0 {
 		c.lines = append(c.lines, string(c.partial))
 		c.at = append(c.at, c.partialAt)
+		c.cpu = append(c.cpu, c.partCPU)
 		c.partial = nil
 	}
 	c.closed = true
@@ -96,7 +120,7 @@ func (c *Console) Timed() []timeline.Line {
 	defer c.mu.Unlock()
 	out := make([]timeline.Line, len(c.lines))
 	for i, l := range c.lines {
-		out[i] = timeline.Line{At: c.at[i], Text: l}
+		out[i] = timeline.Line{At: c.at[i], CPU: c.cpu[i], Text: l}
 	}
 	return out
 }

@@ -255,6 +255,8 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("qemu: start: %w", err)
 	}
+	pid := vm.cmd.Process.Pid
+	vm.Console.measureCPU(func() time.Duration { return processCPU(pid) })
 	if stdin != nil {
 		go func() {
 			io.Copy(stdin, cfg.Stdin)

@@ -3,8 +3,10 @@ package qemu
 import (
 	"context"
 	"errors"
+	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -151,5 +153,25 @@ func TestConsoleTimed(t *testing.T) {
 	}
 	if got[1].At-got[0].At < 25*time.Millisecond {
 		t.Errorf("second line at %v, first at %v: want the first's first byte ~30ms earlier", got[1].At, got[0].At)
+	}
+}
+
+// processCPU agrees with getrusage on this process (to /proc's 10 ms
+// ticks), after enough spinning that a zero would show.
+func TestProcessCPU(t *testing.T) {
+	var ru syscall.Rusage
+	for {
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		if time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) > 100*time.Millisecond {
+			break
+		}
+	}
+	want := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	got := processCPU(os.Getpid())
+	if got < want-30*time.Millisecond || got > want+100*time.Millisecond {
+		t.Errorf("processCPU = %v, getrusage said %v", got, want)
+	}
+	if got := processCPU(-1); got != 0 {
+		t.Errorf("processCPU(-1) = %v", got)
 	}
 }

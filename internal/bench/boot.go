@@ -91,14 +91,17 @@ func (b *bencher) bootOnce(img string, i int) (timeline.Timeline, time.Duration,
 // medians over the runs that have it.
 func timelineTable(runs []timeline.Timeline) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Boot timeline, first boot with fresh UEFI variables under TCG, median of %d: seconds since QEMU started (host, includes this machine's load) and since the kernel started (guest clock)\n\n", len(runs))
-	sb.WriteString("| phase | host (s) | step (s) | guest (s) |\n| --- | --- | --- | --- |\n")
-	prev := 0.0
+	fmt.Fprintf(&sb, "Boot timeline, first boot with fresh UEFI variables under TCG, median of %d: seconds since QEMU started (host: includes this machine's load), QEMU's CPU seconds by then (the emulation's own work, nearly load-independent) and seconds since the kernel started (guest clock; under TCG it follows the host's, load included)\n\n", len(runs))
+	sb.WriteString("| phase | host (s) | step (s) | QEMU CPU (s) | step (s) | guest (s) |\n| --- | --- | --- | --- | --- | --- |\n")
+	prev, prevCPU := 0.0, 0.0
 	for _, p := range runs[0].Phases {
-		var host, guest []float64
+		var host, guest, cpu []float64
 		for _, r := range runs {
 			if q, ok := r.Get(p.Name); ok {
 				host = append(host, q.Host)
+				if q.CPU > 0 {
+					cpu = append(cpu, q.CPU)
+				}
 				if q.Guest != nil {
 					guest = append(guest, *q.Guest)
 				}
@@ -112,8 +115,14 @@ func timelineTable(runs []timeline.Timeline) string {
 		if len(guest) > 0 {
 			g = fmt.Sprintf("%.2f", median(guest))
 		}
+		c, cStep := "—", "—"
+		if len(cpu) > 0 {
+			m := median(cpu)
+			c, cStep = fmt.Sprintf("%.2f", m), fmt.Sprintf("%+.2f", m-prevCPU)
+			prevCPU = m
+		}
 		h := median(host)
-		fmt.Fprintf(&sb, "| %s | %.2f | %+.2f | %s |\n", name, h, h-prev, g)
+		fmt.Fprintf(&sb, "| %s | %.2f | %+.2f | %s | %s | %s |\n", name, h, h-prev, c, cStep, g)
 		prev = h
 	}
 	return sb.String()

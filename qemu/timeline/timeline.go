@@ -18,7 +18,11 @@ import (
 // Line is one console line and when its first byte arrived, counted
 // from QEMU's start.
 type Line struct {
-	At   time.Duration
+	At time.Duration
+	// CPU is the CPU time QEMU had used by then: under TCG it counts the
+	// guest's work whatever else the host runs, where At and the guest's
+	// own clock (which follows the host's) grow with the host's load.
+	CPU  time.Duration
 	Text string
 }
 
@@ -31,6 +35,8 @@ type Phase struct {
 	Host float64 `json:"host_s"`
 	// Guest is seconds since the kernel started, when known.
 	Guest *float64 `json:"guest_s,omitempty"`
+	// CPU is QEMU's CPU seconds when the line arrived (0: unknown).
+	CPU float64 `json:"cpu_s,omitempty"`
 	// Sub marks a phase inside the one before it (stage-1's steps, each
 	// service), so a table indents it.
 	Sub bool `json:"sub,omitempty"`
@@ -69,7 +75,7 @@ func Parse(lines []Line) Timeline {
 	for _, l := range lines {
 		text := strings.TrimLeft(l.Text, "\r")
 		if len(t.Phases) == 0 && strings.TrimSpace(text) != "" {
-			add(Phase{Name: "firmware", Host: ms(l.At)})
+			add(Phase{Name: "firmware", Host: ms(l.At), CPU: ms(l.CPU)})
 		}
 		if m := kernelStamp.FindStringSubmatch(text); m != nil {
 			g := parseSeconds(m[1])
@@ -77,17 +83,17 @@ func Parse(lines []Line) Timeline {
 				kernelAt = off
 			}
 			if strings.Contains(text, "Run /init as init process") {
-				add(guestPhase("init", l.At, g, false))
+				add(guestPhase("init", l, g, false))
 			}
 			continue
 		}
 		if i := strings.Index(text, "BdsDxe: starting Boot"); i >= 0 {
-			add(Phase{Name: "loader", Host: ms(l.At)})
+			add(Phase{Name: "loader", Host: ms(l.At), CPU: ms(l.CPU)})
 		}
 		if strings.HasPrefix(text, "EFI stub: ") {
-			add(Phase{Name: "efi-stub", Host: ms(l.At)})
+			add(Phase{Name: "efi-stub", Host: ms(l.At), CPU: ms(l.CPU)})
 		}
-		if p, ok := markerPhase(text, l.At); ok {
+		if p, ok := markerPhase(text, l); ok {
 			add(p)
 			if p.Name == "healthy" {
 				break
@@ -101,7 +107,7 @@ func Parse(lines []Line) Timeline {
 }
 
 // markerPhase classifies one stage-1 or sysinit line with a guest time.
-func markerPhase(text string, at time.Duration) (Phase, bool) {
+func markerPhase(text string, l Line) (Phase, bool) {
 	m := sinceBoot.FindStringSubmatch(text)
 	if m == nil {
 		m = switchAfter.FindStringSubmatch(strings.TrimPrefix(text, contract.Stage1Marker))
@@ -113,24 +119,24 @@ func markerPhase(text string, at time.Duration) (Phase, bool) {
 	if rest, ok := strings.CutPrefix(text, contract.Stage1Marker); ok {
 		switch {
 		case strings.HasPrefix(rest, "started"):
-			return guestPhase("stage-1", at, g, false), true
+			return guestPhase("stage-1", l, g, false), true
 		case strings.HasPrefix(rest, "switching to USR"):
-			return guestPhase("switch", at, g, true), true
+			return guestPhase("switch", l, g, true), true
 		}
 		if s := phaseDone.FindStringSubmatch(rest); s != nil {
-			return guestPhase(s[1], at, g, true), true
+			return guestPhase(s[1], l, g, true), true
 		}
 		return Phase{}, false
 	}
 	if rest, ok := strings.CutPrefix(text, contract.SysinitMarker); ok {
 		switch {
 		case strings.HasPrefix(text, contract.HealthyLine):
-			return guestPhase("healthy", at, g, false), true
+			return guestPhase("healthy", l, g, false), true
 		case strings.HasPrefix(rest, "started"):
-			return guestPhase("sysinit", at, g, false), true
+			return guestPhase("sysinit", l, g, false), true
 		}
 		if s := serviceUp.FindStringSubmatch(rest); s != nil {
-			return guestPhase("ready "+s[1], at, g, true), true
+			return guestPhase("ready "+s[1], l, g, true), true
 		}
 	}
 	return Phase{}, false
@@ -148,9 +154,9 @@ func (t *Timeline) insertKernel(at time.Duration) {
 	t.Phases = append(t.Phases[:i], append([]Phase{k}, t.Phases[i:]...)...)
 }
 
-func guestPhase(name string, at, guest time.Duration, sub bool) Phase {
+func guestPhase(name string, l Line, guest time.Duration, sub bool) Phase {
 	g := math.Round(guest.Seconds()*1e6) / 1e6
-	return Phase{Name: name, Host: ms(at), Guest: &g, Sub: sub}
+	return Phase{Name: name, Host: ms(l.At), Guest: &g, Sub: sub, CPU: ms(l.CPU)}
 }
 
 // ms is d in seconds to the millisecond, as a transcript keeps it.

@@ -41,18 +41,21 @@ func TestParseRecorded(t *testing.T) {
 		name        string
 		host, guest float64 // guest < 0: none
 	}{
-		{"firmware", 12.365, -1},
-		{"loader", 14.852, -1},
-		{"init", 20.593, 2.284922},
-		{"stage-1", 20.732, 2.45},
-		{"ROOT", 23.069, 4.80},
-		{"switch", 23.842, 5.57},
-		{"ready sshd", 25.409, 7.15},
-		{"healthy", 25.456, 7.20},
+		{"firmware", 11.468, -1},
+		{"loader", 13.551, -1},
+		{"init", 19.101, 2.348813},
+		{"stage-1", 19.236, 2.52},
+		{"ROOT", 21.613, 4.91},
+		{"switch", 21.911, 5.21},
+		{"ready sshd", 23.567, 6.87},
+		{"healthy", 23.616, 6.92},
 	} {
 		p, ok := tl.Get(c.name)
 		if !ok {
 			t.Fatalf("no phase %s", c.name)
+		}
+		if p.CPU == 0 {
+			t.Errorf("%s: no CPU time", c.name)
 		}
 		if math.Abs(p.Host-c.host) > 0.0005 {
 			t.Errorf("%s: host %.3f, want %.3f", c.name, p.Host, c.host)
@@ -67,10 +70,10 @@ func TestParseRecorded(t *testing.T) {
 // after the kernel's first line.
 func TestKernelStart(t *testing.T) {
 	lines := []Line{
-		{1 * time.Second, "BdsDxe: starting Boot0002"},
-		{5 * time.Second, "[    0.000000] Linux version 6.1"},
-		{7 * time.Second, "[    2.500000] Run /init as init process"},
-		{8 * time.Second, "[    2.900000] late line"},
+		{At: 1 * time.Second, Text: "BdsDxe: starting Boot0002"},
+		{At: 5 * time.Second, Text: "[    0.000000] Linux version 6.1"},
+		{At: 7 * time.Second, Text: "[    2.500000] Run /init as init process"},
+		{At: 8 * time.Second, Text: "[    2.900000] late line"},
 	}
 	tl := Parse(lines)
 	k, ok := tl.Get("kernel")
@@ -86,9 +89,9 @@ func TestKernelStart(t *testing.T) {
 // not a phase; service output that quotes a marker is not one either.
 func TestParseIgnores(t *testing.T) {
 	tl := Parse([]Line{
-		{0, ""},
-		{time.Second, "imgbuild-stage1: Secure Boot disabled"},
-		{2 * time.Second, "[httpd] imgbuild-sysinit: healthy (1 services, 1.00s since boot)"},
+		{At: 0, Text: ""},
+		{At: time.Second, Text: "imgbuild-stage1: Secure Boot disabled"},
+		{At: 2 * time.Second, Text: "[httpd] imgbuild-sysinit: healthy (1 services, 1.00s since boot)"},
 	})
 	if len(tl.Phases) != 1 || tl.Phases[0].Name != "firmware" || tl.Phases[0].Host != 1 {
 		t.Fatalf("phases %+v, want firmware at 1 s only", tl.Phases)
@@ -126,7 +129,7 @@ func TestTableAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(j), `{"name":"firmware","host_s":12.365}`) {
+	if !strings.Contains(string(j), `{"name":"firmware","host_s":11.468,"cpu_s":3.03}`) {
 		t.Errorf("json: %s", j)
 	}
 }
