@@ -84,8 +84,8 @@ func TestDiskBus(t *testing.T) {
 	tests := []struct {
 		bus, want string
 	}{
-		{"", "file=d,format=raw,if=virtio"},
-		{"nvme", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device nvme,serial=imgbuild0,drive=disk0"},
+		{"", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device virtio-blk-pci,drive=disk0,bootindex=0"},
+		{"nvme", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device nvme,serial=imgbuild0,drive=disk0,bootindex=0"},
 	}
 	for _, tt := range tests {
 		args, err := Args(Config{Disk: "d", DiskBus: tt.bus, Vars: "v"}, "")
@@ -173,5 +173,27 @@ func TestProcessCPU(t *testing.T) {
 	}
 	if got := processCPU(-1); got != 0 {
 		t.Errorf("processCPU(-1) = %v", got)
+	}
+}
+
+// A disk boot has no CD-ROM or VGA, and no iPXE ROM on the NIC; a
+// diskless one keeps the ROM.
+func TestFirmwareTrimmed(t *testing.T) {
+	args, err := Args(Config{Disk: "d", Vars: "v"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"-nodefaults", "-global virtio-net-pci.romfile= ", "bootindex=0"} {
+		if !strings.Contains(line+" ", want) {
+			t.Errorf("args %q lack %q", line, want)
+		}
+	}
+	args, err = Args(Config{Vars: "v"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); strings.Contains(line, "romfile") {
+		t.Errorf("diskless args %q drop the NIC's boot ROM", line)
 	}
 }
