@@ -244,19 +244,25 @@ func dedupEnv(env []string) []string {
 	return out
 }
 
+// firstProbe is the wait before the first health check: a service is
+// often up within milliseconds, and boot is healthy no sooner than its
+// slowest check passes. The wait doubles after each failure up to the
+// check's interval.
+const firstProbe = 20 * time.Millisecond
+
 // watchHealth polls the check until it first passes, reporting a failing
 // check every FailLogEvery.
 func (s *service) watchHealth(ctx context.Context) {
 	h := s.cfg.Health
-	tick := time.NewTicker(interval(h))
-	defer tick.Stop()
+	wait := min(firstProbe, interval(h))
 	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, interval(h))
 		if s.pid() == 0 {
 			continue
 		}
