@@ -60,8 +60,9 @@ var (
 // marker is missing (a direct kernel boot has no firmware) are left out.
 //
 // The kernel's start on the host clock is the smallest difference
-// between a kernel line's arrival and its own timestamp: no line can
-// arrive before the kernel printed it, so that is the closest bound.
+// between a line's arrival and the guest time it carries (a kernel
+// line's timestamp, a stamped marker's seconds since boot): no line can
+// arrive before it was printed, so that is the closest bound.
 func Parse(lines []Line) Timeline {
 	var t Timeline
 	seen := map[string]bool{}
@@ -94,6 +95,11 @@ func Parse(lines []Line) Timeline {
 			add(Phase{Name: "efi-stub", Host: ms(l.At), CPU: ms(l.CPU)})
 		}
 		if p, ok := markerPhase(text, l); ok {
+			// With quiet the kernel prints no lines of its own: our
+			// stamped lines bound its start as well.
+			if off := l.At - seconds(*p.Guest); kernelAt < 0 || off < kernelAt {
+				kernelAt = off
+			}
 			add(p)
 			if p.Name == "healthy" {
 				break

@@ -140,3 +140,15 @@ func fmtGuest(g *float64) string {
 	}
 	return strconv.FormatFloat(*g, 'f', -1, 64)
 }
+
+// With the kernel's quiet, stamped marker lines alone place its start.
+func TestKernelStartQuiet(t *testing.T) {
+	tl := Parse([]Line{
+		{At: 2 * time.Second, Text: "EFI stub: Loaded initrd"},
+		{At: 6 * time.Second, Text: "imgbuild-stage1: started (kernel 6.1.0, 3.00s since boot)"},
+		{At: 7 * time.Second, Text: "imgbuild-stage1: modules done at 3.50s since boot"},
+	})
+	if k, ok := tl.Get("kernel"); !ok || k.Host != 3 {
+		t.Fatalf("kernel %+v, want host 3 (6 s - 3 s)", k)
+	}
+}
