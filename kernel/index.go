@@ -139,8 +139,8 @@ func readOne(dir, rel string) (indexed, error) {
 	return indexed{
 		info: &moduleInfo{
 			name: name, path: abs, relPath: rel,
-			depends: splitList(mi.first("depends")),
-			softPre: softdepPre(mi["softdep"]),
+			depends:    splitList(mi.first("depends")),
+			softPre:    softdepPre(mi["softdep"]),
 			modaliases: mi["alias"],
 		},
 		aliases: aliases,
