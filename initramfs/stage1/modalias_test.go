@@ -74,3 +74,15 @@ func TestReadSelectionErrors(t *testing.T) {
 		t.Fatalf("bad alias line: %v", err)
 	}
 }
+
+func TestUeventModalias(t *testing.T) {
+	for _, c := range []struct{ msg, want string }{
+		{"add@/devices/pci0000:00/0000:00:04.0/virtio2/host0/target0:0:0/0:0:0:0\x00ACTION=add\x00SUBSYSTEM=scsi\x00MODALIAS=scsi:t-0x00\x00SEQNUM=9", "scsi:t-0x00"},
+		{"change@/devices/x\x00MODALIAS=scsi:t-0x00", ""},
+		{"add@/devices/virtual/block/loop0\x00SUBSYSTEM=block", ""},
+	} {
+		if got := ueventModalias([]byte(c.msg)); got != c.want {
+			t.Errorf("%q: %q, want %q", c.msg, got, c.want)
+		}
+	}
+}
