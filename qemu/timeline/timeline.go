@@ -74,7 +74,7 @@ func Parse(lines []Line) Timeline {
 	}
 	kernelAt := time.Duration(-1)
 	for _, l := range lines {
-		text := strings.TrimLeft(l.Text, "\r")
+		text := markerText(strings.TrimLeft(l.Text, "\r"))
 		if len(t.Phases) == 0 && strings.TrimSpace(text) != "" {
 			add(Phase{Name: "firmware", Host: ms(l.At), CPU: ms(l.CPU)})
 		}
@@ -181,4 +181,19 @@ func (t Timeline) Get(name string) (Phase, bool) {
 		}
 	}
 	return Phase{}, false
+}
+
+// markerText drops what a console service (the shell's prompt) left on
+// the line before a marker: a marker counts mid-line too, unless the
+// line is a service's output ("[name] ..."), which may quote anything.
+func markerText(text string) string {
+	if strings.HasPrefix(text, "[") {
+		return text
+	}
+	for _, m := range []string{contract.Stage1Marker, contract.SysinitMarker} {
+		if i := strings.Index(text, m); i > 0 {
+			return text[i:]
+		}
+	}
+	return text
 }

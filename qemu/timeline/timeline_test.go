@@ -87,6 +87,17 @@ func TestKernelStart(t *testing.T) {
 
 // Lines without markers give no phases; a stage-1 line without a time is
 // not a phase; service output that quotes a marker is not one either.
+// The shell's prompt may share a line with the next marker.
+func TestParseAfterPrompt(t *testing.T) {
+	tl := Parse([]Line{
+		{At: time.Second, Text: "imgbuild-sysinit: started minimal 1.0.0 at 4.00s since boot"},
+		{At: 2 * time.Second, Text: "/ # \x1b[6nimgbuild-sysinit: httpd ready at 5.00s since boot"},
+	})
+	if p, ok := tl.Get("ready httpd"); !ok || *p.Guest != 5 {
+		t.Fatalf("phases %+v: no httpd ready at 5 s", tl.Phases)
+	}
+}
+
 func TestParseIgnores(t *testing.T) {
 	tl := Parse([]Line{
 		{At: 0, Text: ""},
