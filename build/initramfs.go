@@ -17,7 +17,7 @@ import (
 func (b *builder) initramfs(paths map[string]string) (string, error) {
 	in := initramfs.Input{Init: b.stage1, MTime: b.epoch.Unix(), Files: b.trustFiles()}
 	for _, m := range b.modules {
-		in.Modules = append(in.Modules, initramfs.Module{Name: m.Name, Path: m.Path})
+		in.Modules = append(in.Modules, initramfs.Module{Name: m.Name, Path: m.Path, Asked: m.Asked, DeviceAliases: m.DeviceAliases, Depends: m.Depends})
 	}
 	hit, err := b.writeInitramfs(paths["initramfs"], in)
 	if err != nil {
@@ -34,6 +34,8 @@ func (b *builder) writeInitramfs(out string, in initramfs.Input) (bool, error) {
 	names := []string{"init"}
 	for _, m := range in.Modules {
 		files, names = append(files, m.Path), append(names, m.Name)
+		// What stage-1 loads when: from the manifest, not the files.
+		fmt.Fprintf(h, "%q %t %q\n", m.Name, m.Asked, m.Depends)
 	}
 	for i, f := range files {
 		sum, _, err := fsutil.FileSHA256(f)

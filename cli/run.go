@@ -39,6 +39,9 @@ type runFlags struct {
 	sshPort      int
 	cpu          string
 	rng          bool
+	timeline     bool
+	asJSON       bool
+	transcript   string
 }
 
 func newRun(env Env) *cobra.Command {
@@ -81,12 +84,18 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.StringVar(&f.cpu, "cpu", qemu.CPUPlain, "QEMU CPU model under TCG: "+qemu.CPUPlain+" (QEMU's default) has no RDRAND, as many hypervisors' default models; "+qemu.CPUMax+" has")
 	fl.BoolVar(&f.rng, "rng", false, "attach a virtio-rng device fed from this machine's /dev/urandom")
 	fl.BoolVar(&f.direct, "direct", false, "boot slot A's kernel and initrd directly, skipping the firmware and systemd-boot (faster development boots; boot counting is not exercised)")
+	fl.BoolVar(&f.timeline, "timeline", false, "once healthy, print the boot's phases (firmware, loader, kernel, stage-1 and its steps, sysinit, each service) in seconds since QEMU started and by the guest's clock")
+	fl.BoolVar(&f.asJSON, "json", false, "with --until-healthy: print the outcome and the boot timeline as JSON on stdout (the console goes to stderr)")
+	fl.StringVar(&f.transcript, "transcript", "", "once healthy (or failed), save the console with each line's arrival time to this file")
 	return cmd
 }
 
 func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	if _, err := os.Stat(image); err != nil {
 		return err
+	}
+	if f.asJSON && !f.untilHealthy {
+		return usageError{fmt.Errorf("--json needs --until-healthy: it prints the outcome of a boot")}
 	}
 	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy,
 		CPU: f.cpu, RNG: f.rng}
@@ -128,9 +137,7 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	if login != nil && !f.untilHealthy {
 		fmt.Fprintf(env.Stderr, "imgbuild: once healthy, log in with: %s\n", login.command(login.port))
 	}
-	if !f.quiet {
-		cfg.Output = env.Stdout
-	}
+	cfg.Output = consoleOutput(env, f)
 	if !f.untilHealthy {
 		cfg.Stdin = env.Stdin
 	}
@@ -141,10 +148,17 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		return err
 	}
 	if !f.untilHealthy {
-		if login != nil {
+		if login != nil || f.timeline || f.transcript != "" {
 			go func() {
-				if _, _, err := vm.Console.Expect(ctx, 0, HealthyPattern, nil); err == nil {
+				_, line, err := vm.Console.Expect(ctx, 0, HealthyPattern, nil)
+				if err != nil {
+					return
+				}
+				if login != nil {
 					fmt.Fprintf(env.Stderr, "\r\nimgbuild: log in with: %s\r\n", login.command(login.port))
+				}
+				if rerr := report(env, runFlags{timeline: f.timeline, transcript: f.transcript}, vm.Console, line, nil); rerr != nil {
+					fmt.Fprintf(env.Stderr, "imgbuild: %v\r\n", rerr)
 				}
 			}()
 		}
@@ -153,6 +167,10 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	wctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	_, line, err := vm.Console.Expect(wctx, 0, HealthyPattern, qemu.FailurePattern)
+	if rerr := report(env, f, vm.Console, line, err); rerr != nil {
+		vm.Kill()
+		return rerr
+	}
 	if err == nil {
 		fmt.Fprintf(env.Stderr, "imgbuild: %s\n", line)
 		if login != nil {

@@ -15,8 +15,12 @@ const (
 	KeyDebug  = "imgbuild.debug"  // shell: a shell instead of power-off on failure
 )
 
-// BaseArgs come first on every entry's command line.
-var BaseArgs = []string{"console=ttyS0,115200", "panic=10"}
+// BaseArgs come first on every entry's command line. quiet keeps the
+// kernel's informational lines off the serial console, which under
+// emulation costs boot time (errors still show; a manifest's
+// loglevel=7 brings the rest back); stage-1's and sysinit's lines are
+// written to /dev/console and always show.
+var BaseArgs = []string{"console=ttyS0,115200", "panic=10", "quiet"}
 
 // Cmdline is what the booted system takes from the kernel command line.
 // The builder writes it with Args; stage-1 reads it with ParseCmdline.

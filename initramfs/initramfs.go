@@ -20,6 +20,15 @@ import (
 type Module struct {
 	Name string // module name, e.g. dm_verity
 	Path string // the .ko file on the build host
+	// Asked: the manifest or the defaults named it, rather than it being
+	// only another's dependency.
+	Asked bool
+	// DeviceAliases: for a module that drives hardware, the modalias
+	// patterns of the devices it drives; stage-1 loads it only when the
+	// machine has one.
+	DeviceAliases []string
+	// Depends are the names of the modules it needs loaded first.
+	Depends []string
 }
 
 // File is an extra file in the archive.
@@ -39,6 +48,16 @@ type Input struct {
 
 // LoadList is where the module load order lives inside the initramfs.
 const LoadList = "/lib/modules/load.list"
+
+// Module selection by device, in kmod's formats: stage-1 loads the
+// modules of AlwaysList, and those of AliasList whose pattern matches a
+// device's modalias, each after its DepList dependencies. Without
+// AliasList it loads all of LoadList.
+const (
+	AliasList  = "/lib/modules/modules.alias"
+	DepList    = "/lib/modules/modules.dep"
+	AlwaysList = "/lib/modules/modules.always"
+)
 
 // Write writes the compressed archive to w. The same input always gives
 // the same bytes: records are in a fixed order with fixed inode numbers,
@@ -96,6 +115,11 @@ func records(in Input) ([]cpio.Record, error) {
 		fmt.Fprintln(&order, path.Base(m.Path))
 	}
 	files[strings.TrimPrefix(LoadList, "/")] = cpio.StaticRecord([]byte(order.String()), cpio.Info{Name: strings.TrimPrefix(LoadList, "/"), Mode: cpio.S_IFREG | 0o644})
+	if len(in.Modules) > 0 {
+		for name, data := range selectionFiles(in.Modules) {
+			files[name] = cpio.StaticRecord(data, cpio.Info{Name: name, Mode: cpio.S_IFREG | 0o644})
+		}
+	}
 	for _, f := range in.Files {
 		name := strings.TrimPrefix(path.Clean(f.Path), "/")
 		if _, dup := files[name]; dup || name == "" || name == "." {
@@ -128,4 +152,36 @@ func withParents(files map[string]cpio.Record) []cpio.Record {
 		out = append(out, all[n])
 	}
 	return out
+}
+
+// selectionFiles are AliasList, DepList and AlwaysList for mods.
+func selectionFiles(mods []Module) map[string][]byte {
+	file := map[string]string{}
+	for _, m := range mods {
+		file[m.Name] = path.Base(m.Path)
+	}
+	var alias, dep, always strings.Builder
+	for _, m := range mods {
+		f := file[m.Name]
+		fmt.Fprintf(&dep, "%s:", f)
+		for _, d := range m.Depends {
+			if df, ok := file[d]; ok {
+				fmt.Fprintf(&dep, " %s", df)
+			}
+		}
+		dep.WriteString("\n")
+		switch {
+		case m.Asked && len(m.DeviceAliases) > 0:
+			for _, a := range m.DeviceAliases {
+				fmt.Fprintf(&alias, "alias %s %s\n", a, f)
+			}
+		case m.Asked:
+			fmt.Fprintln(&always, f)
+		}
+	}
+	return map[string][]byte{
+		strings.TrimPrefix(AliasList, "/"):  []byte(alias.String()),
+		strings.TrimPrefix(DepList, "/"):    []byte(dep.String()),
+		strings.TrimPrefix(AlwaysList, "/"): []byte(always.String()),
+	}
 }

@@ -43,7 +43,7 @@ func TestWrite(t *testing.T) {
 		got[r.Name] = r.Info
 		names = append(names, r.Name)
 	}
-	want := "dev dev/console etc etc/imgbuild etc/imgbuild/keys init lib lib/modules lib/modules/dm-mod.ko lib/modules/load.list"
+	want := "dev dev/console etc etc/imgbuild etc/imgbuild/keys init lib lib/modules lib/modules/dm-mod.ko lib/modules/load.list lib/modules/modules.alias lib/modules/modules.always lib/modules/modules.dep"
 	if strings.Join(names, " ") != want {
 		t.Errorf("records:\n %s\nwant\n %s", strings.Join(names, " "), want)
 	}
@@ -76,5 +76,25 @@ func TestWriteErrors(t *testing.T) {
 	err := Write(&buf, Input{Init: init, Modules: []Module{{Name: "x", Path: filepath.Join(dir, "x.ko")}}})
 	if err == nil || !strings.Contains(err.Error(), "module x") {
 		t.Errorf("missing module: %v", err)
+	}
+}
+
+// Asked modules that drive hardware go to modules.alias, the other asked
+// ones to modules.always; dependencies are named by file in modules.dep.
+func TestSelectionFiles(t *testing.T) {
+	got := selectionFiles([]Module{
+		{Name: "virtio", Path: "/k/virtio.ko"},
+		{Name: "virtio_blk", Path: "/k/virtio_blk.ko", Asked: true, DeviceAliases: []string{"virtio:d00000002v*"}, Depends: []string{"virtio"}},
+		{Name: "dm_mod", Path: "/k/dm-mod.ko", Asked: true},
+	})
+	want := map[string]string{
+		"lib/modules/modules.alias":  "alias virtio:d00000002v* virtio_blk.ko\n",
+		"lib/modules/modules.dep":    "virtio.ko:\nvirtio_blk.ko: virtio.ko\ndm-mod.ko:\n",
+		"lib/modules/modules.always": "dm-mod.ko\n",
+	}
+	for name, w := range want {
+		if string(got[name]) != w {
+			t.Errorf("%s = %q, want %q", name, got[name], w)
+		}
 	}
 }

@@ -10,6 +10,16 @@ type Module struct {
 	Name    string // as the kernel knows it (underscores)
 	Path    string // absolute path of the file
 	RelPath string // path below the modules dir, e.g. kernel/fs/fat/vfat.ko
+	// Asked is true for a module named in Closure's call, false for one
+	// only there as another's dependency.
+	Asked bool
+	// DeviceAliases are its alias= patterns that match a device's
+	// modalias in sysfs (pci:..., virtio:..., acpi:...): a module with
+	// some drives hardware a machine may not have.
+	DeviceAliases []string
+	// Depends are the modules to load before it (depends= and pre:
+	// softdeps), by name, among those Closure returned.
+	Depends []string
 }
 
 // UnknownModuleError is returned by Closure for a name that is neither a
@@ -42,18 +52,20 @@ func (k *Kernel) Closure(names []string) ([]Module, error) {
 		return nil, err
 	}
 	c := &closer{idx: idx, state: map[string]visitState{}}
+	asked := map[string]bool{}
 	for _, n := range names {
 		mods, ok := idx.lookup(n)
 		if !ok {
 			return nil, &UnknownModuleError{Name: n, Suggestions: idx.suggest(n)}
 		}
 		for _, m := range mods {
+			asked[m.name] = true
 			if err := c.visit(m, false); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return c.order, nil
+	return c.annotate(asked), nil
 }
 
 type visitState int
@@ -106,6 +118,53 @@ func (c *closer) visit(m *moduleInfo, soft bool) error {
 	}
 	c.stack = c.stack[:len(c.stack)-1]
 	c.state[m.name] = done
-	c.order = append(c.order, Module{Name: m.name, Path: m.path, RelPath: m.relPath})
+	c.order = append(c.order, Module{Name: m.name, Path: m.path, RelPath: m.relPath, DeviceAliases: deviceAliases(m.modaliases)})
 	return nil
+}
+
+// annotate marks the asked modules and names each one's dependencies
+// among the carried ones.
+func (c *closer) annotate(asked map[string]bool) []Module {
+	carried := map[string]bool{}
+	for _, m := range c.order {
+		carried[m.Name] = true
+	}
+	for i := range c.order {
+		m := &c.order[i]
+		m.Asked = asked[m.Name]
+		info := c.idx.modules[m.Name]
+		var deps []string
+		for _, s := range info.softPre {
+			mods, _ := c.idx.lookup(s)
+			for _, d := range mods {
+				if carried[d.name] {
+					deps = append(deps, d.name)
+				}
+			}
+		}
+		for _, d := range info.depends {
+			if carried[d] {
+				deps = append(deps, d)
+			}
+		}
+		m.Depends = deps
+	}
+	return c.order
+}
+
+// deviceBuses are the modalias prefixes of buses whose devices list their
+// modalias under /sys/bus/*/devices: what stage-1 matches at boot.
+var deviceBuses = map[string]bool{
+	"pci": true, "virtio": true, "acpi": true, "platform": true, "input": true, "scsi": true,
+	"usb": true, "cpu": true, "of": true, "hid": true, "serio": true, "pnp": true, "vmbus": true, "xen": true,
+}
+
+func deviceAliases(aliases []string) []string {
+	var out []string
+	for _, a := range aliases {
+		if bus, _, ok := strings.Cut(a, ":"); ok && deviceBuses[bus] {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -98,7 +98,7 @@ func TestClosure(t *testing.T) {
 		{[]string{"ext4"}, nil},                        // built in
 		{[]string{"nvme", "ext4"}, nil},                // built in
 		{[]string{"libcrc32c"}, []string{"libcrc32c"}}, // softdep pre: crc32c
-		{DefaultModules, []string{"virtio_pci", "dm_verity", "squashfs", "nls_cp437", "sd_mod", "ena"}},
+		{DefaultModules, []string{"virtio_pci", "dm_verity", "squashfs", "nls_cp437", "sd_mod", "ena", "sha256_ssse3"}},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.request, ","), func(t *testing.T) {
@@ -122,6 +122,28 @@ func TestClosure(t *testing.T) {
 			}
 			checkAgainstModinfo(t, k, mods)
 		})
+	}
+	// What stage-1 needs to load by device: the asked modules, their
+	// device aliases, their dependencies.
+	mods, err := k.Closure(DefaultModules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]Module{}
+	for _, m := range mods {
+		by[m.Name] = m
+	}
+	if m := by["virtio_pci"]; !m.Asked || !slices.ContainsFunc(m.DeviceAliases, func(a string) bool { return strings.HasPrefix(a, "pci:v00001AF4") }) {
+		t.Errorf("virtio_pci: asked %v, device aliases %v", m.Asked, m.DeviceAliases)
+	}
+	if m := by["virtio_blk"]; !slices.Contains(m.Depends, "virtio") || !slices.Contains(m.Depends, "virtio_ring") {
+		t.Errorf("virtio_blk depends on %v", m.Depends)
+	}
+	if m := by["virtio"]; m.Asked {
+		t.Error("virtio, only a dependency, is marked asked")
+	}
+	if m := by["squashfs"]; !m.Asked || len(m.DeviceAliases) != 0 {
+		t.Errorf("squashfs: asked %v, device aliases %v: want always loaded", m.Asked, m.DeviceAliases)
 	}
 }
 

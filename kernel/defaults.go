@@ -25,6 +25,11 @@ package kernel
 //   - efivarfs: EFI variables, for boot counting and updates (module).
 //   - button, evdev: ACPI power button events, for a clean shutdown on a
 //     hypervisor's power-off request (modules).
+//   - sha256_ssse3: the SSSE3/AVX2/SHA-NI sha256 for dm-verity, which
+//     otherwise hashes every USR block read with sha256-generic; the
+//     crypto API picks it by priority when verity sets up, after all
+//     modules loaded. On a CPU without SSSE3 it finds nothing to use and
+//     is skipped (ENODEV), like efivarfs without UEFI (module).
 //   - qemu_fw_cfg: QEMU's fw_cfg entries in sysfs, where the per-machine
 //     config comes in (opt/com.coreos/config); a platform driver, it
 //     loads and binds nothing on other machines (module, CONFIG_FW_CFG_SYSFS=m).
@@ -35,4 +40,5 @@ var DefaultModules = []string{
 	"vfat", "nls_cp437", "nls_ascii", "efivarfs",
 	"button", "evdev",
 	"qemu_fw_cfg",
+	"sha256_ssse3",
 }

@@ -22,6 +22,9 @@ type moduleInfo struct {
 	relPath string // relative to the modules dir
 	depends []string
 	softPre []string
+	// modaliases are the alias= patterns as the module declares them
+	// (not normalized: "-" matters in a pattern).
+	modaliases []string
 }
 
 // index maps every name a module can be asked for to its file, as depmod
@@ -136,8 +139,9 @@ func readOne(dir, rel string) (indexed, error) {
 	return indexed{
 		info: &moduleInfo{
 			name: name, path: abs, relPath: rel,
-			depends: splitList(mi.first("depends")),
-			softPre: softdepPre(mi["softdep"]),
+			depends:    splitList(mi.first("depends")),
+			softPre:    softdepPre(mi["softdep"]),
+			modaliases: mi["alias"],
 		},
 		aliases: aliases,
 	}, nil

@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/qemu/timeline"
 )
 
 // Console collects a VM's serial output line by line so that callers can
@@ -17,16 +19,54 @@ type Console struct {
 	mu      sync.Mutex
 	partial []byte
 	lines   []string
+	// at is when each line's first byte arrived, since start: the
+	// firmware's first line is drawn long before its newline.
+	at        []time.Duration
+	partialAt time.Duration
+	cpu       []time.Duration
+	partCPU   time.Duration
+	start     time.Time
+	// cpuTime reads QEMU's CPU time; nil until QEMU runs.
+	cpuTime func() time.Duration
 	changed chan struct{} // closed and replaced on every new line or close
 	closed  bool
 }
 
 // NewConsole returns an empty console.
-func NewConsole() *Console { return &Console{changed: make(chan struct{})} }
+func NewConsole() *Console { return &Console{changed: make(chan struct{}), start: time.Now()} }
+
+// restart sets the time lines are counted from (QEMU's start).
+func (c *Console) restart() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.start = time.Now()
+}
+
+// measureCPU makes each line record QEMU's CPU time when it began.
+func (c *Console) measureCPU(f func() time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cpuTime = f
+}
+
+func (c *Console) cpuNow() time.Duration {
+	if c.cpuTime == nil {
+		return 0
+	}
+	return c.cpuTime()
+}
 
 func (c *Console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := time.Since(c.start)
+	var cpu time.Duration
+	if len(c.partial) == 0 || bytes.IndexByte(p, '\n') >= 0 {
+		cpu = c.cpuNow()
+	}
+	if len(c.partial) == 0 {
+		c.partialAt, c.partCPU = now, cpu
+	}
 	c.partial = append(c.partial, p...)
 	added := false
 	for {
@@ -35,7 +75,10 @@ func (c *Console) Write(p []byte) (int, error) {
 			break
 		}
 		c.lines = append(c.lines, string(bytes.TrimRight(c.partial[:i], "\r")))
+		c.at = append(c.at, c.partialAt)
+		c.cpu = append(c.cpu, c.partCPU)
 		c.partial = c.partial[i+1:]
+		c.partialAt, c.partCPU = now, cpu
 		added = true
 	}
 	if added {
@@ -50,6 +93,8 @@ func (c *Console) Close() {
 	defer c.mu.Unlock()
 	if len(c.partial) > 0 {
 		c.lines = append(c.lines, string(c.partial))
+		c.at = append(c.at, c.partialAt)
+		c.cpu = append(c.cpu, c.partCPU)
 		c.partial = nil
 	}
 	c.closed = true
@@ -66,6 +111,18 @@ func (c *Console) Lines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.lines...)
+}
+
+// Timed returns every complete line so far with when it arrived,
+// counted from QEMU's start.
+func (c *Console) Timed() []timeline.Line {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]timeline.Line, len(c.lines))
+	for i, l := range c.lines {
+		out[i] = timeline.Line{At: c.at[i], CPU: c.cpu[i], Text: l}
+	}
+	return out
 }
 
 // Len is the number of complete lines so far; pass it as from to wait

@@ -131,7 +131,9 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	if cfg.SecureBoot {
 		machine = "q35,smm=on"
 	}
-	args := []string{"-machine", machine, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
+	// -nodefaults: no CD-ROM drive for the firmware to try first, no VGA
+	// for it and the kernel to draw on; the serial console is all we read.
+	args := []string{"-machine", machine, "-nodefaults", "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
 		"-display", "none", "-serial", "stdio", "-monitor", "none"}
 	if !cfg.AllowReboot {
 		args = append(args, "-no-reboot")
@@ -176,14 +178,23 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		if format == "" {
 			format = "raw"
 		}
+		// bootindex puts the disk in QEMU's fw_cfg boot order, and with a
+		// boot order OVMF connects only the devices in it: not the NIC's
+		// network stack, which a disk boot never uses.
+		var dev string
 		switch cfg.DiskBus {
 		case "", "virtio":
-			args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=virtio,cache=unsafe")
+			dev = "virtio-blk-pci,drive=disk0,bootindex=0"
 		case "nvme":
-			args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=none,id=disk0,cache=unsafe",
-				"-device", "nvme,serial=imgbuild0,drive=disk0")
+			dev = "nvme,serial=imgbuild0,drive=disk0,bootindex=0"
 		default:
 			return nil, fmt.Errorf("qemu: disk bus %q: want virtio or nvme", cfg.DiskBus)
+		}
+		args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=none,id=disk0,cache=unsafe", "-device", dev)
+		if !cfg.NoNetwork {
+			// Nor does it need the NIC's iPXE option ROM, which OVMF
+			// would load anyway. A diskless boot keeps it.
+			args = append(args, "-global", "virtio-net-pci.romfile=")
 		}
 	}
 	for _, g := range cfg.GuestFwds {
@@ -260,10 +271,13 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
 	}
+	vm.Console.restart()
 	if err := vm.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("qemu: start: %w", err)
 	}
+	pid := vm.cmd.Process.Pid
+	vm.Console.measureCPU(func() time.Duration { return processCPU(pid) })
 	if stdin != nil {
 		go func() {
 			io.Copy(stdin, cfg.Stdin)

@@ -3,8 +3,10 @@ package qemu
 import (
 	"context"
 	"errors"
+	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -86,8 +88,8 @@ func TestDiskBus(t *testing.T) {
 	tests := []struct {
 		bus, want string
 	}{
-		{"", "file=d,format=raw,if=virtio"},
-		{"nvme", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device nvme,serial=imgbuild0,drive=disk0"},
+		{"", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device virtio-blk-pci,drive=disk0,bootindex=0"},
+		{"nvme", "file=d,format=raw,if=none,id=disk0,cache=unsafe -device nvme,serial=imgbuild0,drive=disk0,bootindex=0"},
 	}
 	for _, tt := range tests {
 		args, err := Args(Config{Disk: "d", DiskBus: tt.bus, Vars: "v"}, "")
@@ -137,5 +139,65 @@ func TestCPUAndRNG(t *testing.T) {
 		if !strings.Contains(line, tt.want) || (tt.not != "" && strings.Contains(line, tt.not)) {
 			t.Errorf("args %q: want %q, not %q", line, tt.want, tt.not)
 		}
+	}
+}
+
+// A line's time is when its first byte arrived: the firmware draws its
+// first line long before the newline.
+func TestConsoleTimed(t *testing.T) {
+	c := NewConsole()
+	c.Write([]byte("BdsDxe"))
+	time.Sleep(30 * time.Millisecond)
+	c.Write([]byte(": starting\nnext"))
+	time.Sleep(30 * time.Millisecond)
+	c.Write([]byte(" line\n"))
+	got := c.Timed()
+	if len(got) != 2 || got[0].Text != "BdsDxe: starting" || got[1].Text != "next line" {
+		t.Fatalf("lines %+v", got)
+	}
+	if got[1].At-got[0].At < 25*time.Millisecond {
+		t.Errorf("second line at %v, first at %v: want the first's first byte ~30ms earlier", got[1].At, got[0].At)
+	}
+}
+
+// processCPU agrees with getrusage on this process (to /proc's 10 ms
+// ticks), after enough spinning that a zero would show.
+func TestProcessCPU(t *testing.T) {
+	var ru syscall.Rusage
+	for {
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		if time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) > 100*time.Millisecond {
+			break
+		}
+	}
+	want := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	got := processCPU(os.Getpid())
+	if got < want-30*time.Millisecond || got > want+100*time.Millisecond {
+		t.Errorf("processCPU = %v, getrusage said %v", got, want)
+	}
+	if got := processCPU(-1); got != 0 {
+		t.Errorf("processCPU(-1) = %v", got)
+	}
+}
+
+// A disk boot has no CD-ROM or VGA, and no iPXE ROM on the NIC; a
+// diskless one keeps the ROM.
+func TestFirmwareTrimmed(t *testing.T) {
+	args, err := Args(Config{Disk: "d", Vars: "v"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"-nodefaults", "-global virtio-net-pci.romfile= ", "bootindex=0"} {
+		if !strings.Contains(line+" ", want) {
+			t.Errorf("args %q lack %q", line, want)
+		}
+	}
+	args, err = Args(Config{Vars: "v"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); strings.Contains(line, "romfile") {
+		t.Errorf("diskless args %q drop the NIC's boot ROM", line)
 	}
 }

@@ -27,6 +27,12 @@ func (c *console) printf(format string, args ...any) {
 	fmt.Fprintf(c.w, contract.Stage1Marker+format+"\n", args...)
 }
 
+// phase marks the end of one boot step with the guest clock, for the
+// host's timeline (contract.PhaseDone).
+func (c *console) phase(name string) {
+	c.printf(contract.PhaseDone, name, sinceBoot().Seconds())
+}
+
 // fatal prints the FATAL marker naming the step that failed.
 func (c *console) fatal(step string, err error) {
 	fmt.Fprintf(c.w, contract.Stage1Fatal+"%s: %v\n", step, err)

@@ -91,6 +91,7 @@ func run(conp **console, cfg *contract.Cmdline) error {
 		return fail("load modules", err)
 	}
 	con.printf("loaded %d modules in %s", n, seconds(time.Since(t)))
+	con.phase("modules")
 	if len(skipped) > 0 {
 		con.printf("skipped %s: no such device here", strings.Join(skipped, ", "))
 	}
@@ -119,6 +120,7 @@ func run(conp **console, cfg *contract.Cmdline) error {
 	}
 	usr, root := parts[cfg.USR], parts[cfg.Root]
 	con.printf("USR %s, ROOT %s", usr.Node, root.Node)
+	con.phase("partitions")
 
 	t = time.Now()
 	msg, err := prepareRoot(root)
@@ -126,6 +128,7 @@ func run(conp **console, cfg *contract.Cmdline) error {
 		return fail("ROOT", err)
 	}
 	con.printf("ROOT: %s in %s", msg, seconds(time.Since(t)))
+	con.phase("ROOT")
 
 	t = time.Now()
 	usrDev, err := openUSR(con, usr, parts[cfg.ESP], *cfg)
@@ -133,9 +136,11 @@ func run(conp **console, cfg *contract.Cmdline) error {
 		return fail("verify USR", err)
 	}
 	con.printf("dm-verity set up in %s", seconds(time.Since(t)))
+	con.phase("verity")
 	if err := mountSysroot(root.Node, usrDev); err != nil {
 		return fail("mount", err)
 	}
+	con.phase("mount")
 	// As early as ROOT is there: nothing after this may wait for the
 	// kernel's entropy pool, and a credited seed makes it ready now.
 	if l, err := randomseed.Load(sysroot+contract.RandomSeed, randomseed.Linux{}); err != nil {

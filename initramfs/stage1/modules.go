@@ -35,11 +35,20 @@ func parseLoadList(r io.Reader) ([]string, error) {
 	return names, nil
 }
 
-// loadModules loads every module of dir/load.list in order. A missing
-// load.list means a kernel with everything built in. A module that
+// loadModules loads the modules this machine needs (loadSelected) or,
+// from an initramfs without the selection files, every module of
+// dir/load.list in order. A missing load.list means a kernel with
+// everything built in. A module that
 // finds nothing to drive (ENODEV: efivarfs on a machine booted without
 // UEFI) is skipped, not fatal: one image boots on both.
 func loadModules(dir string, load func(path string) error) (loaded int, skipped []string, err error) {
+	sel, ok, err := readSelection(dir)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ok {
+		return loadSelected(dir, "/sys", sel, load)
+	}
 	f, err := os.Open(filepath.Join(dir, "load.list"))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil, nil

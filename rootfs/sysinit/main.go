@@ -78,7 +78,7 @@ func (s *sysinit) run() {
 		s.fatal(err)
 	}
 	s.cfg = cfg
-	s.logf("started %s %s", cfg.Name, cfg.Version)
+	s.logf("started %s %s at %.2f"+contract.SinceBoot, cfg.Name, cfg.Version, sinceBoot().Seconds())
 	if s.pid1 {
 		go s.keepSeed()
 	}

@@ -43,7 +43,14 @@ func (s *service) ok() bool {
 	return s.running || s.finished
 }
 
-func (s *service) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
+// markReady reports the service ready once per boot, with the guest
+// clock for the host's boot timeline.
+func (s *service) markReady() {
+	s.readyOnce.Do(func() {
+		close(s.ready)
+		s.sup.opts.Logf(contract.ServiceReady, s.cfg.Name, sinceBoot().Seconds())
+	})
+}
 
 func (s *service) logf(format string, args ...any) {
 	s.sup.opts.Logf(s.cfg.Name+" "+format, args...)
@@ -237,19 +244,25 @@ func dedupEnv(env []string) []string {
 	return out
 }
 
+// firstProbe is the wait before the first health check: a service is
+// often up within milliseconds, and boot is healthy no sooner than its
+// slowest check passes. The wait doubles after each failure up to the
+// check's interval.
+const firstProbe = 20 * time.Millisecond
+
 // watchHealth polls the check until it first passes, reporting a failing
 // check every FailLogEvery.
 func (s *service) watchHealth(ctx context.Context) {
 	h := s.cfg.Health
-	tick := time.NewTicker(interval(h))
-	defer tick.Stop()
+	wait := min(firstProbe, interval(h))
 	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, interval(h))
 		if s.pid() == 0 {
 			continue
 		}

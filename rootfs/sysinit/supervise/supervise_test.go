@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -449,5 +450,27 @@ func TestRunsAsUser(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("missing %q in\n%s", want, buf.String())
 		}
+	}
+}
+
+// A check that passes at once is seen long before its interval, and the
+// supervisor says when, with the guest clock.
+func TestFirstProbeEarly(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	start := time.Now()
+	sup, buf := newTestSupervisor(t, []contract.Service{sh("web", "sleep 30", func(s *contract.Service) {
+		s.Health = &contract.Health{HTTPURL: srv.URL, IntervalMS: 5000}
+	})})
+	select {
+	case <-sup.Healthy():
+	case <-time.After(4 * time.Second):
+		t.Fatal("not healthy before the first 5 s interval")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("healthy after %v with a check that passes at once", d)
+	}
+	if !regexp.MustCompile(`sysinit: web ready at \d+\.\d\ds since boot`).MatchString(buf.String()) {
+		t.Errorf("no ready line in %q", buf.String())
 	}
 }

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/timeline"
+)
+
+// runResult is run --json's output: one object once the boot is over.
+type runResult struct {
+	Healthy  bool               `json:"healthy"`
+	Line     string             `json:"line,omitempty"`
+	Error    string             `json:"error,omitempty"`
+	Timeline *timeline.Timeline `json:"timeline"`
+}
+
+// report prints what --timeline, --json and --transcript ask for about
+// the boot so far.
+func report(env Env, f runFlags, con *qemu.Console, line string, bootErr error) error {
+	lines := con.Timed()
+	tl := timeline.Parse(lines)
+	if f.transcript != "" {
+		if err := writeTranscript(f.transcript, lines); err != nil {
+			return err
+		}
+	}
+	if f.timeline {
+		fmt.Fprintln(env.Stderr, "imgbuild: boot timeline (host: seconds since QEMU started; guest: since the kernel started)")
+		if err := tl.WriteTable(env.Stderr); err != nil {
+			return err
+		}
+	}
+	if f.asJSON {
+		r := runResult{Healthy: bootErr == nil, Line: line, Timeline: &tl}
+		if bootErr != nil {
+			r.Error = bootErr.Error()
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return nil
+}
+
+// writeTranscript saves the console with arrival times, the input
+// timeline.ReadTranscript reads back.
+func writeTranscript(path string, lines []timeline.Line) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".transcript-*")
+	if err != nil {
+		return fmt.Errorf("--transcript: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := timeline.WriteTranscript(tmp, lines); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--transcript: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--transcript: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// consoleOutput is where the console copy goes: stdout, unless --json
+// keeps stdout for its object.
+func consoleOutput(env Env, f runFlags) io.Writer {
+	switch {
+	case f.quiet:
+		return nil
+	case f.asJSON:
+		return env.Stderr
+	}
+	return env.Stdout
+}
