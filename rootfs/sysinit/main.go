@@ -164,6 +164,10 @@ func (s *sysinit) markGood() {
 		s.logf("mark good: %v", err)
 		return
 	}
+	if contract.IsPXE(string(cmdline)) {
+		s.logf("nothing to mark: diskless boot (%s=1), no ESP", contract.KeyPXE)
+		return
+	}
 	if _, ok := contract.Param(string(cmdline), contract.KeyESP); !ok {
 		s.logf("nothing to mark: no imgbuild.esp= on the command line")
 		return
