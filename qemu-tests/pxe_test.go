@@ -192,3 +192,33 @@ func TestPXEDisklessTFTP(t *testing.T) {
 		})
 	}
 }
+
+// TestPXEDisklessHTTP boots diskless with everything over HTTP from the
+// test's server (DHCP's boot file is the script's URL; no TFTP), under
+// UEFI, with the per-machine config from ignition.config.url=.
+func TestPXEDisklessHTTP(t *testing.T) {
+	skipShort(t)
+	res := buildPXE(t)
+	base := "http://" + guestHTTP + "/"
+	dir := pxeRoot(t, res, contract.IgnitionURLKey+"="+base+"machine-pxe.ign")
+	cfgFile := machineConfig(t, "machine-pxe")
+	if err := os.Symlink(cfgFile, filepath.Join(dir, "machine-pxe.ign")); err != nil {
+		t.Fatal(err)
+	}
+	srv := serveHTTP(t, dir)
+	cfg := pxeMachine(t, false, 256)
+	cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
+	cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
+	v := start(t, cfg)
+	checkDiskless(t, v, "OVMF HTTP")
+	checkMachine(t, v, "machine-pxe")
+	got := srv.served()
+	for _, kind := range []string{"ipxe", "kernel", "pxe-initrd"} {
+		if p := "/" + filepath.Base(artifact(t, res, kind)); !strings.Contains(got, p) {
+			t.Errorf("HTTP server was not asked for %s (asked: %s)", p, got)
+		}
+	}
+	if !strings.Contains(got, "/machine-pxe.ign") {
+		t.Errorf("the config was not fetched over HTTP (asked: %s)", got)
+	}
+}
