@@ -1,6 +1,7 @@
 package qemutests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +222,106 @@ func TestPXEDisklessHTTP(t *testing.T) {
 	}
 	if !strings.Contains(got, "/machine-pxe.ign") {
 		t.Errorf("the config was not fetched over HTTP (asked: %s)", got)
+	}
+}
+
+// installBoot boots diskless over HTTP with the installer pointed at a
+// blank disk and image (a file name in the served directory).
+func installBoot(t *testing.T, res *build.Result, image string) (*vm, string, string) {
+	t.Helper()
+	base := "http://" + guestHTTP + "/"
+	dir := pxeRoot(t, res, contract.IgnitionURLKey+"="+base+"machine-inst.ign",
+		contract.KeyInstall+"=/dev/vda", contract.KeyInstallURL+"="+base+filepath.Base(image))
+	for _, f := range []string{machineConfig(t, "machine-inst"), image} {
+		if err := os.Symlink(f, filepath.Join(dir, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := serveHTTP(t, dir)
+	blank := filepath.Join(t.TempDir(), "blank.img")
+	if err := os.WriteFile(blank, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(blank, 512<<20); err != nil {
+		t.Fatal(err)
+	}
+	cfg := pxeMachine(t, false, 256)
+	cfg.Disk = blank
+	cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
+	cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
+	return start(t, cfg), blank, cfg.Vars
+}
+
+// TestPXEInstall boots diskless with imgbuild.install=/dev/vda: the
+// installer writes the image from the test's HTTP server to a blank
+// disk, checks its sha256 against the signed description, puts the
+// machine's config on the OEM partition and reboots; the disk then boots
+// (UEFI, no network boot) to healthy with the same config.
+func TestPXEInstall(t *testing.T) {
+	skipShort(t)
+	res := buildPXE(t)
+	v, blank, vars := installBoot(t, res, artifact(t, res, "disk"))
+	t0 := time.Now()
+	v.expect(0, `imgbuild-sysinit: install: /dev/vda written and its sha256 checked`, 8*time.Minute)
+	v.expect(0, `imgbuild-sysinit: install: per-machine config sha256:\w+ put on the OEM partition`, time.Minute)
+	v.expect(0, `imgbuild-sysinit: install: rebooting into /dev/vda`, time.Minute)
+	v.waitExit(time.Minute)
+	t.Logf("installed and rebooting %.1fs after QEMU started", time.Since(t0).Seconds())
+
+	t1 := time.Now()
+	d := start(t, qemu.Config{Disk: blank, Vars: vars, MemoryMiB: 256})
+	d.expect(0, `imgbuild-stage1: USR /dev/vda3`, 3*time.Minute)
+	d.expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from OEM partition config.ign applied`, 3*time.Minute)
+	checkMachine(t, d, "machine-inst")
+	d.expect(0, `imgbuild-sysinit: marked good `, time.Minute)
+	t.Logf("installed disk healthy %.1fs after QEMU started", time.Since(t1).Seconds())
+	d.powerdown()
+}
+
+// TestPXEInstallRefusesOtherImage serves an image with one byte changed:
+// the installer must stop before the reboot and leave no partition
+// table on the disk.
+func TestPXEInstallRefusesOtherImage(t *testing.T) {
+	skipShort(t)
+	res := buildPXE(t)
+	data, err := os.ReadFile(artifact(t, res, "disk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	bad := filepath.Join(t.TempDir(), "other.img")
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, blank, _ := installBoot(t, res, bad)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	_, line, err := v.Console.Expect(ctx, 0, regexp.MustCompile(`imgbuild-sysinit: FATAL.*`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "does not match its signed description") {
+		t.Errorf("FATAL line %q: want the image mismatch", line)
+	}
+	if consoleHas(v, `install: rebooting`) {
+		t.Error("the installer rebooted after a mismatch")
+	}
+	v.waitExit(time.Minute)
+	disk, err := os.ReadFile(blank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !allZero(disk[:1<<20]) {
+		t.Error("the refused image's partition table area was written")
+	}
+	// A GPT header is at LBA 1 or, as the backup, in the last sector of
+	// the image or of the disk.
+	for _, lba := range []int{1, len(data)/512 - 1, len(disk)/512 - 1} {
+		if bytes.HasPrefix(disk[lba*512:], []byte("EFI PART")) {
+			t.Errorf("a GPT header at LBA %d after a refused image", lba)
+		}
+	}
+	if !bytes.HasPrefix(data[len(data)-512:], []byte("EFI PART")) {
+		t.Error("the image has no backup GPT header in its last sector: the check above checks nothing")
 	}
 }

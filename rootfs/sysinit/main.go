@@ -110,6 +110,8 @@ func (s *sysinit) run() {
 		}
 	}
 
+	s.installIfAsked(ctx, net) // PXE installer: reboots, never returns
+
 	reaper := supervise.NewReaper()
 	go reaper.Run(ctx)
 	sup, err := supervise.New(cfg.Services, supervise.Options{
