@@ -17,7 +17,9 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/contract"
+	pkguki "github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
 // relayEnv makes this test binary, run by QEMU for each connection a
@@ -161,9 +163,8 @@ func pxeMachine(t *testing.T, bios bool, mem int) qemu.Config {
 
 // checkDiskless checks a diskless boot's console and state from its shell.
 // It logs the time from QEMU's start to healthy services (under TCG).
-func checkDiskless(t *testing.T, v *vm, what string) {
+func checkDiskless(t *testing.T, v *vm, what string, t0 time.Time) {
 	t.Helper()
-	t0 := time.Now()
 	v.expect(0, `imgbuild-stage1: diskless: USR from the initramfs`, 5*time.Minute)
 	_, line := v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
 	t.Logf("%s: healthy %.1fs after QEMU started (%s)", what, time.Since(t0).Seconds(), strings.TrimSpace(line))
@@ -190,7 +191,7 @@ func TestPXEDisklessTFTP(t *testing.T) {
 			cfg := pxeMachine(t, fw.bios, 256)
 			cfg.TFTPDir = pxeRoot(t, res)
 			cfg.BootFile = filepath.Base(artifact(t, res, "ipxe"))
-			checkDiskless(t, start(t, cfg), fw.name+" TFTP")
+			checkDiskless(t, start(t, cfg), fw.name+" TFTP", time.Now())
 		})
 	}
 }
@@ -211,8 +212,9 @@ func TestPXEDisklessHTTP(t *testing.T) {
 	cfg := pxeMachine(t, false, 256)
 	cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
 	cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
+	t0 := time.Now()
 	v := start(t, cfg)
-	checkDiskless(t, v, "OVMF HTTP")
+	checkDiskless(t, v, "OVMF HTTP", t0)
 	checkMachine(t, v, "machine-pxe")
 	got := srv.served()
 	for _, kind := range []string{"ipxe", "kernel", "pxe-initrd"} {
@@ -324,4 +326,90 @@ func TestPXEInstallRefusesOtherImage(t *testing.T) {
 	if !bytes.HasPrefix(data[len(data)-512:], []byte("EFI PART")) {
 		t.Error("the image has no backup GPT header in its last sector: the check above checks nothing")
 	}
+}
+
+// ukiMachine boots NAME.pxe.efi as firmware without iPXE does: the NIC
+// has no option ROM, so OVMF's own PXE client fetches the UKI from TFTP
+// and runs it. bootindex puts the NIC first in the firmware's boot
+// order even when the VARS store already lists other options (a disk
+// booted there before, as when Secure Boot keys were enrolled).
+func ukiMachine(t *testing.T, uki, vars string, secure bool) qemu.Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(uki, filepath.Join(dir, filepath.Base(uki))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := qemu.Config{NetBoot: true, MemoryMiB: 256, Vars: vars, TFTPDir: dir, BootFile: filepath.Base(uki),
+		Extra: []string{"-global", "virtio-net-pci.romfile=", "-global", "virtio-net-pci.bootindex=0"}}
+	if secure {
+		cfg.Code, cfg.SecureBoot = ovmfSecbootCode, true
+	}
+	return cfg
+}
+
+// TestPXEUKIWithoutIPXE boots the unsigned build's NAME.pxe.efi through
+// OVMF's own PXE client.
+func TestPXEUKIWithoutIPXE(t *testing.T) {
+	skipShort(t)
+	res := buildPXE(t)
+	t0 := time.Now()
+	v := start(t, ukiMachine(t, artifact(t, res, "pxe-efi"), filepath.Join(t.TempDir(), "vars.fd"), false))
+	checkDiskless(t, v, "OVMF PXE, UKI over TFTP", t0)
+}
+
+// TestPXEUKISecureBoot: a machine whose firmware trusts our db key (the
+// keys enrolled by booting the same build's disk once in setup mode)
+// boots the signed PXE UKI over the network with Secure Boot on, and
+// refuses a copy whose command line was changed on the way.
+func TestPXEUKISecureBoot(t *testing.T) {
+	skipShort(t)
+	res := buildSignedVariant(t, "pxe-secureboot", func(dir string, o *build.Options) error {
+		o.Target = "pxe"
+		o.SecureBootKeys = filepath.Join(dir, "sbkeys")
+		if err := os.MkdirAll(o.SecureBootKeys, 0o700); err != nil {
+			return err
+		}
+		_, err := secureboot.Generate(o.SecureBootKeys, "imgbuild qemu-test", secureboot.DefaultBits, time.Now())
+		return err
+	}).res
+	vars := copyVars(t, qemu.OVMFVars)
+	// Enrolled with no NIC, so the store holds no network boot option
+	// of the iPXE ROM's making that the ROM-less PXE machine would lack.
+	enroll := start(t, qemu.Config{Disk: diskCopy(t, res), Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, NoNetwork: true, MemoryMiB: 512})
+	enroll.expect(0, `Enrolling secure boot keys`, 90*time.Second)
+	enroll.waitExit(90 * time.Second)
+
+	uki := artifact(t, res, "pxe-efi")
+	t0 := time.Now()
+	v := start(t, ukiMachine(t, uki, copyVars(t, vars), true))
+	v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
+	v.expect(0, `imgbuild-stage1: USR verified by dm-verity, root hash \S+, signed by key`, time.Minute)
+	checkDiskless(t, v, "Secure Boot PXE UKI", t0)
+
+	data, err := os.ReadFile(uki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := pkguki.SectionOffset(data, ".cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := pkguki.SectionData(data, ".cmdline")
+	i := bytes.Index(cmd, []byte("panic=10"))
+	if i < 0 {
+		t.Fatalf(".cmdline %q has no panic=10 to edit", cmd)
+	}
+	data[off+int64(i)+7] = '9'
+	bad := filepath.Join(t.TempDir(), filepath.Base(uki))
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, ukiMachine(t, bad, copyVars(t, vars), true))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, line, err := r.Console.Expect(ctx, 0, regexp.MustCompile(`Access Denied|Security Violation`), kernelStarted)
+	if err != nil {
+		t.Fatalf("want the firmware to refuse the edited PXE UKI: %v", err)
+	}
+	t.Logf("refused: %q", line)
 }
