@@ -179,16 +179,18 @@ func checkDiskless(t *testing.T, v *vm, what string, t0 time.Time) {
 
 // TestPXEDisklessTFTP boots minimal diskless as bare metal does: no
 // disk, the NIC's iPXE ROM fetches our script, kernel and initramfs from
-// QEMU's TFTP server, under legacy BIOS (SeaBIOS) and UEFI (OVMF).
+// QEMU's TFTP server, under legacy BIOS (SeaBIOS) and UEFI (OVMF), in
+// little RAM.
 func TestPXEDisklessTFTP(t *testing.T) {
 	skipShort(t)
 	res := buildPXE(t)
 	for _, fw := range []struct {
 		name string
 		bios bool
-	}{{"SeaBIOS", true}, {"OVMF", false}} {
+		mem  int // MiB: a little above the smallest that boots (docs/targets.md)
+	}{{"SeaBIOS", true, 128}, {"OVMF", false, 192}} {
 		t.Run(fw.name, func(t *testing.T) {
-			cfg := pxeMachine(t, fw.bios, 256)
+			cfg := pxeMachine(t, fw.bios, fw.mem)
 			cfg.TFTPDir = pxeRoot(t, res)
 			cfg.BootFile = filepath.Base(artifact(t, res, "ipxe"))
 			checkDiskless(t, start(t, cfg), fw.name+" TFTP", time.Now())
@@ -412,4 +414,33 @@ func TestPXEUKISecureBoot(t *testing.T) {
 		t.Fatalf("want the firmware to refuse the edited PXE UKI: %v", err)
 	}
 	t.Logf("refused: %q", line)
+}
+
+// TestPXETooBigForRAM: a manifest whose run.memory cannot hold its PXE
+// initramfs twice (while the kernel unpacks it) fails the build with a
+// clear error and leaves nothing in the output directory.
+func TestPXETooBigForRAM(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	mf := manifestCopy(t, "minimal", dir)
+	src, err := os.ReadFile(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := strings.Replace(string(src), "memory: 512MiB", "memory: 64MiB", 1)
+	if small == string(src) {
+		t.Fatal("manifests/minimal.yaml no longer sets memory: 512MiB; update this test")
+	}
+	writeTo(t, mf, small)
+	out := filepath.Join(dir, "out")
+	code, _, stderr := imgbuild(t, "build", "-q", "-f", mf, "--target", "pxe", "-o", out)
+	if code == 0 {
+		t.Fatal("build succeeded")
+	}
+	if !strings.Contains(stderr, "the PXE initramfs is") || !strings.Contains(stderr, "run.memory (64 MiB)") {
+		t.Errorf("stderr:\n%s\nwant the PXE initramfs size against run.memory", stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
+		t.Errorf("output directory holds %d files after a failed build", len(entries))
+	}
 }
