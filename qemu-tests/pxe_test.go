@@ -20,6 +20,7 @@ import (
 	pkguki "github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // relayEnv makes this test binary, run by QEMU for each connection a
@@ -443,4 +444,74 @@ func TestPXETooBigForRAM(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
 		t.Errorf("output directory holds %d files after a failed build", len(entries))
 	}
+}
+
+// TestPXEStage1Refuses boots the signed PXE build directly (no
+// firmware: only stage-1 is under test) with what an attacker on the
+// network could do to the initramfs short of replacing it: a later cpio
+// archive overriding the release record (the kernel unpacks archives in
+// order, so the last copy of a file wins), and a command line naming
+// another root hash. Each must stop the boot.
+func TestPXEStage1Refuses(t *testing.T) {
+	skipShort(t)
+	res := buildSignedVariant(t, "pxe-secureboot", func(dir string, o *build.Options) error {
+		o.Target = "pxe"
+		o.SecureBootKeys = filepath.Join(dir, "sbkeys")
+		if err := os.MkdirAll(o.SecureBootKeys, 0o700); err != nil {
+			return err
+		}
+		_, err := secureboot.Generate(o.SecureBootKeys, "imgbuild qemu-test", secureboot.DefaultBits, time.Now())
+		return err
+	}).res
+	script, err := os.ReadFile(artifact(t, res, "ipxe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cmdline, _ := strings.Cut(regexp.MustCompile(`(?m)^kernel (.*)$`).FindStringSubmatch(string(script))[1], " ")
+	record, err := os.ReadFile(artifact(t, res, "release"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd := artifact(t, res, "pxe-initrd")
+	other := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, initrd, cmdline, want string
+	}{
+		{"record overridden", withArchive(t, initrd, contract.PXERecordFile, bytes.Replace(record, []byte(`"1.0.0"`), []byte(`"1.0.1"`), 1)),
+			cmdline, `imgbuild-stage1: FATAL: verify USR: /release.sig: sign: signature does not match`},
+		{"other root hash", initrd, regexp.MustCompile(`imgbuild\.verity=\S+`).ReplaceAllString(cmdline, "imgbuild.verity="+other),
+			`imgbuild-stage1: FATAL: verify USR: imgbuild.verity=` + other + ` on the kernel command line differs`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := start(t, qemu.Config{Kernel: artifact(t, res, "kernel"), Initrd: tc.initrd, Append: tc.cmdline, MemoryMiB: 256, NoNetwork: true})
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			if _, _, err := v.Console.Expect(ctx, 0, regexp.MustCompile(regexp.QuoteMeta(tc.want)), regexp.MustCompile(`imgbuild-sysinit: `)); err != nil {
+				t.Fatalf("want %q: %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// withArchive is initrd followed by one more cpio archive holding path.
+func withArchive(t *testing.T, initrd, path string, data []byte) string {
+	t.Helper()
+	b, err := os.ReadFile(initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.Write(b)
+	w := cpio.Newc.Writer(&buf)
+	if err := w.WriteRecord(cpio.StaticRecord(data, cpio.Info{Name: strings.TrimPrefix(path, "/"), Mode: cpio.S_IFREG | 0o444, Ino: 1 << 21, NLink: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(initrd))
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
