@@ -133,7 +133,7 @@ func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
-	files, err := b.pxeFiles()
+	files, err := b.pxeFiles(paths["disk"])
 	if err != nil {
 		return 0, err
 	}
@@ -152,10 +152,10 @@ func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
 
 // pxeFiles are the small files of the PXE archive: the release record,
 // the disk image description, and their signatures in signed builds.
-func (b *builder) pxeFiles() (map[string][]byte, error) {
+func (b *builder) pxeFiles(disk string) (map[string][]byte, error) {
 	img := sign.DiskImage{Format: sign.DiskImageFormat, Name: b.m.Name, Version: b.m.Version,
 		VerityRoot: b.rootHash(), SHA256: b.diskSum}
-	st, err := os.Stat(filepath.Join(b.stage, b.m.Name+".img"))
+	st, err := os.Stat(disk)
 	if err != nil {
 		return nil, fmt.Errorf("pxe: disk image: %w", err)
 	}
