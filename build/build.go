@@ -58,7 +58,7 @@ type Options struct {
 
 // Artifact is one output file.
 type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, uki-a, uki-b, qcow2, vmdk, aws, summary
+	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, uki-a, uki-b, qcow2, vmdk, aws, pxe-initrd, ipxe, pxe-efi, summary
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
@@ -95,8 +95,9 @@ const Arch = "amd64"
 
 // Targets lists the supported --target values: qemu (a raw disk, and
 // qcow2 with --qcow2) and aws (the raw disk, a stream-optimized VMDK and
-// an AMI registration file).
-var Targets = []string{"qemu", "aws"}
+// an AMI registration file) and pxe (the raw disk, and a kernel, a PXE
+// initramfs carrying USR, an iPXE script and a UKI for a diskless boot).
+var Targets = []string{"qemu", "aws", "pxe"}
 
 // Run builds the image described by opts.
 func Run(ctx context.Context, opts Options) (*Result, error) {

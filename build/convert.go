@@ -11,7 +11,8 @@ import (
 )
 
 // convert writes the disk in the formats its target consumes (aws: a
-// stream-optimized VMDK and the AMI registration file) and those asked
+// stream-optimized VMDK and the AMI registration file; pxe: build/pxe.go)
+// and those asked
 // for (--qcow2), and returns the artifact kinds it added.
 func (b *builder) convert(paths map[string]string) ([]string, error) {
 	var kinds []string
@@ -32,6 +33,13 @@ func (b *builder) convert(paths map[string]string) ([]string, error) {
 			return nil, err
 		}
 		kinds = append(kinds, "vmdk", "aws")
+	}
+	if b.opts.Target == "pxe" {
+		more, err := b.pxe(paths)
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, more...)
 	}
 	return kinds, nil
 }

@@ -21,7 +21,8 @@ func (b *builder) kernelPhase(paths map[string]string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: kernel: %w", b.m.File, err)
 	}
-	mods, err := k.Closure(append(append([]string(nil), kernel.DefaultModules...), b.m.Kernel.Modules...))
+	want := append(append([]string(nil), kernel.DefaultModules...), b.pxeExtraModules()...)
+	mods, err := k.Closure(append(want, b.m.Kernel.Modules...))
 	if err != nil {
 		return "", fmt.Errorf("%s: kernel.modules: %w", b.m.File, err)
 	}

@@ -50,6 +50,18 @@ type Config struct {
 	// Direct kernel boot, for fast development boots and tests.
 	Kernel, Initrd, Append string
 
+	// BIOS boots through QEMU's default legacy BIOS (SeaBIOS) instead
+	// of OVMF: no pflash, no VARS file.
+	BIOS bool
+	// NetBoot boots from the network first (-boot n), as a diskless
+	// machine does: the NIC's iPXE option ROM (Debian's ipxe-qemu:
+	// pxe-virtio.rom under SeaBIOS, efi-virtio.rom under OVMF) gets a
+	// DHCP lease and its boot file from QEMU's user-mode network.
+	NetBoot bool
+	// TFTPDir is served by QEMU's built-in TFTP server; BootFile is the
+	// file name (or URL) DHCP hands the firmware.
+	TFTPDir, BootFile string
+
 	Code string // OVMF code; default OVMFCode
 	// Vars is this VM's own copy of the UEFI variable store. It is made
 	// from VarsTemplate when missing and kept, so reboots of the same VM
@@ -158,7 +170,7 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		if cfg.Initrd != "" {
 			args = append(args, "-initrd", cfg.Initrd)
 		}
-	} else {
+	} else if !cfg.BIOS {
 		code := cfg.Code
 		if code == "" {
 			code = OVMFCode
@@ -203,6 +215,9 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 			return nil, fmt.Errorf("qemu: guestfwd %q: no commas", g)
 		}
 	}
+	if cfg.NetBoot {
+		args = append(args, "-boot", "n")
+	}
 	args = append(args, netArgs(cfg)...)
 	fw, err := fwCfgArgs(cfg.FwCfg)
 	if err != nil {
@@ -226,6 +241,12 @@ func netArgs(cfg Config) []string {
 	for _, f := range cfg.Forwards {
 		nic = append(nic, fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest))
 	}
+	if cfg.TFTPDir != "" {
+		nic = append(nic, "tftp="+strings.ReplaceAll(cfg.TFTPDir, ",", ",,"))
+	}
+	if cfg.BootFile != "" {
+		nic = append(nic, "bootfile="+strings.ReplaceAll(cfg.BootFile, ",", ",,"))
+	}
 	for _, g := range cfg.GuestFwds {
 		nic = append(nic, "guestfwd="+g)
 	}
@@ -237,7 +258,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		return nil, fmt.Errorf("qemu: qemu-system-x86_64 not found (apt-get install qemu-system-x86): %w", err)
 	}
-	if cfg.Kernel == "" {
+	if cfg.Kernel == "" && !cfg.BIOS {
 		if err := ensureVars(cfg); err != nil {
 			return nil, err
 		}

@@ -201,3 +201,26 @@ func TestFirmwareTrimmed(t *testing.T) {
 		t.Errorf("diskless args %q drop the NIC's boot ROM", line)
 	}
 }
+
+func TestNetBoot(t *testing.T) {
+	args, err := Args(Config{BIOS: true, NetBoot: true, TFTPDir: "/srv/a,b", BootFile: "m.ipxe"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"-boot n", "restrict=on,tftp=/srv/a,,b,bootfile=m.ipxe"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args %q: want %q", line, want)
+		}
+	}
+	if strings.Contains(line, "pflash") || strings.Contains(line, "-drive") {
+		t.Errorf("BIOS net boot %q: want no pflash and no disk", line)
+	}
+	args, err = Args(Config{NetBoot: true, Vars: "v"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); !strings.Contains(line, "if=pflash") || !strings.Contains(line, "-boot n") {
+		t.Errorf("UEFI net boot %q: want OVMF's pflash and -boot n", line)
+	}
+}

@@ -107,6 +107,11 @@ func run(conp **console, cfg *contract.Cmdline) error {
 	if err != nil {
 		return fail("read /proc/cmdline", err)
 	}
+	if contract.IsPXE(string(b)) { // diskless: pxe.go
+		v, _ := contract.Param(string(b), contract.KeyDebug)
+		cfg.DebugShell = v == "shell"
+		return runPXE(con, string(b))
+	}
 	if *cfg, err = contract.ParseCmdline(string(b)); err != nil {
 		return fail("kernel command line", err)
 	}

@@ -112,6 +112,8 @@ func (s *sysinit) run() {
 		}
 	}
 
+	s.installIfAsked(ctx, net) // PXE installer: reboots, never returns
+
 	reaper := supervise.NewReaper()
 	go reaper.Run(ctx)
 	sup, err := supervise.New(cfg.Services, supervise.Options{
@@ -167,6 +169,10 @@ func (s *sysinit) markGood() {
 	cmdline, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
 		s.logf("mark good: %v", err)
+		return
+	}
+	if contract.IsPXE(string(cmdline)) {
+		s.logf("nothing to mark: diskless boot (%s=1), no ESP", contract.KeyPXE)
 		return
 	}
 	if _, ok := contract.Param(string(cmdline), contract.KeyESP); !ok {
