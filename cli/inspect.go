@@ -80,7 +80,11 @@ func printReport(w io.Writer, r *inspect.Report) {
 	if len(r.Entries) > 0 {
 		fmt.Fprintln(w, "\nboot entries:")
 		for _, e := range r.Entries {
-			fmt.Fprintf(w, "  %s: %s, %s\n    linux %s  initrd %s\n    options %s\n", e.File, e.Title, e.State(), e.Linux, e.Initrd, e.Options)
+			boot := "linux " + e.Linux + "  initrd " + e.Initrd
+			if e.EFI != "" {
+				boot = "efi " + e.EFI
+			}
+			fmt.Fprintf(w, "  %s: %s, %s\n    %s\n    options %s\n", e.File, e.Title, e.State(), boot, e.Options)
 		}
 	}
 	if len(r.ESPFiles) > 0 {

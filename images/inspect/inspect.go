@@ -80,6 +80,7 @@ type Entry struct {
 	Version   string `json:"version"`
 	Linux     string `json:"linux"`
 	Initrd    string `json:"initrd"`
+	EFI       string `json:"efi,omitempty"` // a UKI entry's image
 	Options   string `json:"options"`
 }
 
@@ -170,6 +171,8 @@ func ParseEntry(file, content string) Entry {
 			e.Linux = v
 		case "initrd":
 			e.Initrd = v
+		case "efi":
+			e.EFI = v
 		case "options":
 			e.Options = v
 		}
