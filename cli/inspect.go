@@ -45,12 +45,23 @@ func newInspect(env Env) *cobra.Command {
 
 func printReport(w io.Writer, r *inspect.Report) {
 	fmt.Fprintf(w, "%s: %.1f MiB, disk GUID %s\n\n", r.Path, float64(r.Size)/(1<<20), r.DiskGUID)
-	if rel := r.Release; rel != nil {
-		signed := "UNSIGNED"
-		if rel.Signed {
-			signed = "signed by key " + rel.KeyID + " (imgbuild verify --pub checks it)"
+	for _, s := range r.Slots {
+		slot := strings.ToUpper(s.Slot)
+		switch rel := s.Release; {
+		case s.Empty:
+			fmt.Fprintf(w, "slot %s: empty (no release record on the ESP)\n", slot)
+		case rel == nil:
+			fmt.Fprintf(w, "slot %s: unreadable release record: %s\n", slot, s.Error)
+		default:
+			signed := "UNSIGNED"
+			if rel.Signed {
+				signed = "signed by key " + rel.KeyID + " (imgbuild verify --pub checks it)"
+			}
+			fmt.Fprintf(w, "slot %s: release %s (%s): %s\n  dm-verity root hash %s\n", slot, rel.Version, rel.Arch, signed, rel.VerityRoot)
 		}
-		fmt.Fprintf(w, "release %s (%s): %s\n  dm-verity root hash %s\n\n", rel.Version, rel.Arch, signed, rel.VerityRoot)
+	}
+	if len(r.Slots) > 0 {
+		fmt.Fprintln(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tLABEL\tSTART\tSIZE\tTYPE\tGUID\tSLOT")
@@ -69,7 +80,11 @@ func printReport(w io.Writer, r *inspect.Report) {
 	if len(r.Entries) > 0 {
 		fmt.Fprintln(w, "\nboot entries:")
 		for _, e := range r.Entries {
-			fmt.Fprintf(w, "  %s: %s, %s\n    linux %s  initrd %s\n    options %s\n", e.File, e.Title, e.State(), e.Linux, e.Initrd, e.Options)
+			boot := "linux " + e.Linux + "  initrd " + e.Initrd
+			if e.EFI != "" {
+				boot = "efi " + e.EFI
+			}
+			fmt.Fprintf(w, "  %s: %s, %s\n    %s\n    options %s\n", e.File, e.Title, e.State(), boot, e.Options)
 		}
 	}
 	if len(r.ESPFiles) > 0 {

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,10 +17,12 @@ func newVerify(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE --pub KEY.pub [--pub KEY2.pub]",
 		Short: "Check an image's signed release record against its content",
-		Long: `Verify reads slot A's release record and signature from the image's ESP,
-checks the signature against the given public keys, recomputes the sha256
-of the kernel and initramfs on the ESP and of the USR-A slot, and checks
-USR-A's dm-verity tree block by block against the record's root hash.
+		Long: `Verify reads each slot's release record and signature from the image's
+ESP, checks the signature against the given public keys, recomputes the
+sha256 of the slot's kernel and initramfs (or UKI sections) on the ESP
+and of its USR partition, and checks the partition's dm-verity tree block
+by block against the record's root hash. Slot A must have a release;
+slot B is checked when an update wrote one, and reported empty otherwise.
 Every check is printed; the exit code is 1 if any failed.`,
 		Example: `  imgbuild verify out/minimal.img --pub keys/release.pub
   imgbuild verify out/minimal.img --pub old.pub --pub new.pub`,
@@ -41,14 +44,29 @@ Every check is printed; the exit code is 1 if any failed.`,
 				}
 				keys = append(keys, k)
 			}
-			checks, err := verify.Verify(args[0], keys)
+			slots, err := verify.VerifySlots(args[0], keys)
 			if err != nil {
 				return err
 			}
-			if failed := printChecks(env.Stdout, checks); failed > 0 {
-				return &exitError{ExitFailure, fmt.Errorf("verify %s: %d of %d checks FAILED", args[0], failed, len(checks))}
+			failed, total := 0, 0
+			for _, s := range slots {
+				slot := strings.ToUpper(s.Slot)
+				switch {
+				case s.Empty:
+					fmt.Fprintf(env.Stdout, "slot %s: empty (no release record on the ESP): nothing to check\n", slot)
+					continue
+				case s.Release != nil:
+					fmt.Fprintf(env.Stdout, "slot %s: release %s\n", slot, s.Release.Parsed.Version)
+				default:
+					fmt.Fprintf(env.Stdout, "slot %s:\n", slot)
+				}
+				failed += printChecks(env.Stdout, s.Checks)
+				total += len(s.Checks)
 			}
-			fmt.Fprintf(env.Stdout, "%s: all %d checks ok\n", args[0], len(checks))
+			if failed > 0 {
+				return &exitError{ExitFailure, fmt.Errorf("verify %s: %d of %d checks FAILED", args[0], failed, total)}
+			}
+			fmt.Fprintf(env.Stdout, "%s: all %d checks ok\n", args[0], total)
 			return nil
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,8 +129,42 @@ func TestSignedBuildVerify(t *testing.T) {
 
 	t.Run("good", func(t *testing.T) {
 		code, o := run(t, "verify", img, "--pub", filepath.Join(keys, sign.PublicKeyFile))
-		if code != ExitOK || strings.Contains(o, "FAILED") || strings.Count(o, "ok      ") != 5 {
+		if code != ExitOK || strings.Contains(o, "FAILED") || strings.Count(o, "ok      ") != 5 ||
+			!strings.Contains(o, "slot A: release 1.0.0") || !strings.Contains(o, "slot B: empty") {
 			t.Fatalf("verify: exit %d\n%s", code, o)
+		}
+		if code, o := run(t, "inspect", img); code != ExitOK || !strings.Contains(o, "slot A: release 1.0.0") || !strings.Contains(o, "slot B: empty") {
+			t.Fatalf("inspect: exit %d\n%s", code, o)
+		}
+	})
+	t.Run("slot B", func(t *testing.T) {
+		// Slot B as an update leaves it: slot A's release copied into
+		// USR-B and imgbuild/b/ on the ESP.
+		two := filepath.Join(t.TempDir(), "two.img")
+		copySparse(t, img, two)
+		copyPartition(t, two, 3, 4)
+		for _, f := range []string{"vmlinuz", "initrd", "release.sig", "release.json"} {
+			mcopyTo(t, two, mcopyFile(t, two, "imgbuild/a/"+f), "imgbuild/b/"+f)
+		}
+		pubFile := filepath.Join(keys, sign.PublicKeyFile)
+		code, o := run(t, "verify", two, "--pub", pubFile)
+		if code != ExitOK || strings.Count(o, "ok      ") != 10 || !strings.Contains(o, "slot B: release 1.0.0") ||
+			!strings.Contains(o, "ok      USR-B sha256") || !strings.Contains(o, "ok      dm-verity tree of USR-B") {
+			t.Fatalf("verify with slot B: exit %d\n%s", code, o)
+		}
+		if code, o := run(t, "inspect", two); code != ExitOK || !strings.Contains(o, "slot B: release 1.0.0") {
+			t.Fatalf("inspect with slot B: exit %d\n%s", code, o)
+		}
+		info, err := disk.Read(two)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := info.Partition(4)
+		flip(t, two, p.Start+7*4096+5)
+		code, o = run(t, "verify", two, "--pub", pubFile)
+		if code != ExitFailure || !strings.Contains(o, "FAILED  USR-B sha256") || !strings.Contains(o, "ok      USR-A sha256") ||
+			!strings.Contains(o, "verity: data block 7 ") {
+			t.Fatalf("verify after flipping a USR-B byte: exit %d\n%s", code, o)
 		}
 	})
 	t.Run("other key", func(t *testing.T) {
@@ -187,6 +222,47 @@ func mcopyFile(t *testing.T, img, path string) []byte {
 		t.Fatalf("mcopy %s: %v", path, err)
 	}
 	return o
+}
+
+// mcopyTo writes data to path on the image's ESP with mtools.
+func mcopyTo(t *testing.T, img string, data []byte, path string) {
+	t.Helper()
+	info, err := disk.Read(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := info.Partition(1)
+	fs := img + "@@" + strconv.FormatInt(p.Start, 10)
+	_ = exec.Command("mmd", "-i", fs, "::"+filepath.Dir(path)).Run() // may exist
+	local := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := exec.Command("mcopy", "-o", "-i", fs, local, "::"+path).CombinedOutput(); err != nil {
+		t.Fatalf("mcopy %s: %v\n%s", path, err, o)
+	}
+}
+
+// copyPartition copies partition from's bytes into partition to.
+func copyPartition(t *testing.T, img string, from, to int) {
+	t.Helper()
+	info, err := disk.Read(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := info.Partition(from)
+	dst, _ := info.Partition(to)
+	if dst.Size < src.Size {
+		t.Fatalf("partition %d is smaller than %d", to, from)
+	}
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(io.NewOffsetWriter(f, dst.Start), io.NewSectionReader(f, src.Start, src.Size)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func copySparse(t *testing.T, src, dst string) {

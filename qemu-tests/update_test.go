@@ -1,84 +1,197 @@
 package qemutests
 
 import (
+	"context"
+	"crypto/ed25519"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/imgbuild/imgbuild/cli"
+	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
-	"github.com/imgbuild/imgbuild/update/agent/omahatest"
+	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/update/repo"
+	"github.com/imgbuild/imgbuild/update/server"
 )
 
-// TestUpdateThenRollback: v1 asks an Omaha server (reached only through
-// a guestfwd) that offers v2; the agent installs it, the machine
-// reboots into v2 by itself and marks it good. Then the channel offers
-// v3, whose service never becomes healthy: the machine tries it, each
-// trial boot reboots after v3's health_timeout, systemd-boot falls back
-// to v2 once v3's tries are gone, and the agent reports the rollback,
-// denies v3 and does not install it again. No human action in between.
-// The server sees the events of Flatcar's update_engine.
+// TestUpdateThenRollback runs one machine through releases published
+// the way users publish them and served by imgbuild serve's own handler
+// (reached only through a guestfwd), with no human action on the
+// machine:
+//
+//   - v2 is released to alpha with imgbuild release and promoted to beta
+//     with imgbuild promote (no object changes); the machine follows beta,
+//     installs v2, reboots into it and marks it good; USR-B then holds
+//     exactly alpha's usr object (hashed from the disk at the end).
+//   - v3, whose service never becomes healthy: three trial boots, each
+//     rebooting after v3's health_timeout; systemd-boot 252 falls back to
+//     v2; the rollback is reported with 44 and the failed probe, v3 is
+//     denied and never installed again.
+//   - v3b (3.0.1), whose initramfs lacks dm_verity: stage-1 fails on each
+//     of its three trial boots and reboots; back on v2, reported with 44,
+//     denied.
+//
+// The server records the events of Flatcar's update_engine.
 func TestUpdateThenRollback(t *testing.T) {
 	skipShort(t)
-	u := buildUpdateImages(t, omahaServer)
+	u := buildUpdateImages(t, updateSpec{server: omahaServer, channel: "beta", rollback: true})
 	root := t.TempDir()
-	omaha := &omahatest.Server{Repo: root}
-	omaha.Offer(u.publish(t, root, "stable", u.v2))
-	srv := serve(t, root, omaha)
+	u.release(t, root, "alpha", u.v2)
+	u.promote(t, root, "2.0.0", "alpha", "beta")
+	alphaUSR := channelFile(t, root, "alpha", repo.KindUSR, u.key.pub)
+	h, err := server.New(root, server.Options{Keys: []ed25519.PublicKey{mustPublic(t, u.key.pub)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, root, h)
 	img := diskCopy(t, u.v1)
 	vars := filepath.Join(t.TempDir(), "vars.fd")
 	v := start(t, qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true,
 		GuestFwds: []string{guestFwd(t, srv.addr)}})
+	boots := 1
 
 	t0 := time.Now()
 	i, _ := v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, 5*time.Minute)
 	i, _ = v.expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
 	i, _ = v.expect(i, `imgbuild-sysinit: reboot`, time.Minute)
 	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	boots++
 	i, _ = v.expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
 	i, _ = v.expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
-	t.Logf("update v1 -> v2: %.1fs from boot to marked good", time.Since(t0).Seconds())
+	t.Logf("update v1 -> v2 (beta): %.1fs from boot to marked good", time.Since(t0).Seconds())
 	if got := v.run("/usr/lib/imgbuild/imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
 		!strings.Contains(got, "slot A, 1.0.0, good") {
 		t.Errorf("status on v2: %s", got)
 	}
-
-	if got, want := waitEvents(omaha, "13/1 14/1 3/1 3/2<1.0.0"), "13/1 14/1 3/1 3/2<1.0.0"; got != want {
-		t.Errorf("events after v2: %q, want %q", got, want)
+	want := "13/1 14/1 3/1 3/2<1.0.0"
+	if m, got := waitEvents(t, srv.addr, want); got != want || m.Version != "2.0.0" || m.Channel != "beta" || len(m.ID) != 32 {
+		t.Errorf("after v2: events %q (want %q), machine %s on %q %s", got, want, m.ID, m.Channel, m.Version)
 	}
-	omaha.Offer(u.publish(t, root, "stable", u.v3))
+
+	u.release(t, root, "alpha", u.v3)
+	u.promote(t, root, "3.0.0", "alpha", "beta")
 	t1 := time.Now()
 	i, _ = v.expect(i, `\[imgbuild-agent\] installed 3.0.0 into slot a`, 3*time.Minute)
-	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
 	for try := 1; try <= 3; try++ {
+		i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
 		i, _ = v.expect(i, `imgbuild-sysinit: TRIAL FAILED`, 3*time.Minute)
+		boots++
 	}
 	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	boots++
 	i, _ = v.expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
 	t.Logf("rollback v3 -> v2: %.1fs from publishing v3 to the report", time.Since(t1).Seconds())
 	i, _ = v.expect(i, `\[imgbuild-agent\] REFUSED 3.0.0: .*denylist`, time.Minute)
-	events := waitEvents(omaha, "13/1 14/1 3/1 3/2<1.0.0 13/1 14/1 3/1 3/0:44 3/0:17")
-	if want := "13/1 14/1 3/1 3/2<1.0.0 13/1 14/1 3/1 3/0:44 3/0:17"; !strings.HasPrefix(events, want) {
-		t.Errorf("events %q, want them to start with %q", events, want)
+	want += " 13/1 14/1 3/1 3/0:44 3/0:17"
+	m, got := waitEvents(t, srv.addr, want)
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("events %q, want them to start with %q", got, want)
 	}
-	apps := omaha.Apps()
-	if last := apps[len(apps)-1]; last.Version != "2.0.0" || last.Track != "stable" || last.Board != "amd64-usr" || len(last.MachineID) != 32 {
-		t.Errorf("last request's app: %+v", last)
+	if e := rollbackEvent(m, 0); e == nil || e.Version != "2.0.0" || !strings.Contains(e.Reason, "services not healthy") ||
+		!strings.Contains(e.Reason, "127.0.0.1:8089") {
+		t.Errorf("v3's rollback as the server recorded it: %+v; want code 44 and the failed probe (port 8089)", e)
 	}
-	got := v.run("/usr/lib/imgbuild/imgbuild-agent status --json | grep -c '\"3.0.0\"'", time.Minute)
+
+	u.release(t, root, "alpha", u.v3b)
+	u.promote(t, root, "3.0.1", "alpha", "beta")
+	t2 := time.Now()
+	i, _ = v.expect(i, `\[imgbuild-agent\] installed 3.0.1 into slot a`, 3*time.Minute)
+	for try := 1; try <= 3; try++ {
+		i, _ = v.expectFailing(i, `imgbuild-stage1: FATAL: verify USR: `, 3*time.Minute)
+		i, _ = v.expectFailing(i, `imgbuild-stage1: trial boot failed: rebooting`, time.Minute)
+		boots++
+	}
+	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	boots++
+	i, _ = v.expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.1 to slot B: its trial boots failed before sysinit`, 2*time.Minute)
+	t.Logf("rollback v3b -> v2: %.1fs from publishing v3b to the report", time.Since(t2).Seconds())
+	v.expect(i, `\[imgbuild-agent\] REFUSED 3.0.1: .*denylist`, time.Minute)
+	want += " 13/1 14/1 3/1 3/0:44 3/0:17"
+	m, got = waitEvents(t, srv.addr, want)
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("events %q, want them to start with %q", got, want)
+	}
+	if e := rollbackEvent(m, 1); e == nil || !strings.Contains(e.Reason, "3.0.1") || !strings.Contains(e.Reason, "stage-1") {
+		t.Errorf("v3b's rollback as the server recorded it: %+v", e)
+	}
+	for n := 0; n < 2; n++ {
+		if e := rollbackEvent(m, n); e != nil {
+			t.Logf("rollback %d as the server recorded it: %s", n+1, e.Reason)
+		}
+	}
+	if m.Version != "2.0.0" || m.LastError == nil || m.LastError.ErrorCode != contract.ErrDenied {
+		t.Errorf("machine after both rollbacks: version %s, last error %+v", m.Version, m.LastError)
+	}
+	got = v.run("/usr/lib/imgbuild/imgbuild-agent status --json | grep -c -e '\"3.0.0\"' -e '\"3.0.1\"'", time.Minute)
 	if got == "0" {
-		t.Errorf("3.0.0 not on the denylist in the status")
+		t.Errorf("3.0.0 and 3.0.1 not on the denylist in the status")
 	}
+	code, status := imgbuildOut(t, "serve", "--repo", root, "--status")
+	if code != cli.ExitOK || !strings.Contains(status, m.ID) || !strings.Contains(status, "2.0.0") || !strings.Contains(status, "beta") {
+		t.Errorf("imgbuild serve --status: exit %d\n%s", code, status)
+	}
+	t.Logf("imgbuild serve --status:\n%s", status)
 	v.powerdown()
+	t.Logf("%d boots in %.1fs", boots, time.Since(t0).Seconds())
+
 	r, err := inspect.Image(img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Entries) != 1 || r.Entries[0].File != "imgbuild-b.conf" {
-		t.Errorf("entries after the rollback = %+v, want only imgbuild-b.conf", r.Entries)
+		t.Errorf("entries after the rollbacks = %+v, want only imgbuild-b.conf", r.Entries)
 	}
-	t.Logf("server requests: %d, first %v", len(srv.requests()), srv.requests()[:min(4, len(srv.requests()))])
+	// The machine on beta installed exactly alpha's bytes.
+	if got := usrSHA256(t, img, "b", alphaUSR.Size); got != alphaUSR.SHA256 {
+		t.Errorf("USR-B sha256 %s, want alpha's usr object %s", got, alphaUSR.SHA256)
+	}
+	if v3b := channelFile(t, root, "beta", repo.KindUSR, u.key.pub); usrSHA256(t, img, "a", v3b.Size) != v3b.SHA256 {
+		t.Errorf("USR-A does not hold the 3.0.1 usr object beta offers")
+	}
+	t.Logf("server requests: %d", len(srv.requests()))
+}
+
+// panicPattern is what still fails a boot that is expected to fail in
+// stage-1.
+var panicPattern = regexp.MustCompile(`Kernel panic|Access Denied`)
+
+// expectFailing is expect for a boot whose stage-1 is meant to fail: its
+// FATAL line is what is waited for, not a test failure.
+func (v *vm) expectFailing(from int, re string, timeout time.Duration) (int, string) {
+	v.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	i, line, err := v.Console.Expect(ctx, from, regexp.MustCompile(re), panicPattern)
+	if err != nil {
+		v.t.Fatalf("waiting for %q: %v", re, err)
+	}
+	return i, line
+}
+
+// rollbackEvent is a machine's n-th 3/0:44 event.
+func rollbackEvent(m server.Machine, n int) *server.Event {
+	for _, e := range m.Events {
+		if e.Type == 3 && e.Result == 0 && e.ErrorCode == contract.ErrRollback {
+			if n == 0 {
+				return &e
+			}
+			n--
+		}
+	}
+	return nil
+}
+
+func mustPublic(t *testing.T, path string) ed25519.PublicKey {
+	t.Helper()
+	k, err := sign.LoadPublic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // TestUpdatePowerCut kills QEMU while the agent writes v2 into USR-B.
@@ -86,7 +199,7 @@ func TestUpdateThenRollback(t *testing.T) {
 // attempt must install v2, which then boots and is marked good.
 func TestUpdatePowerCut(t *testing.T) {
 	skipShort(t)
-	u := buildUpdateImages(t, staticServer)
+	u := buildUpdateImages(t, updateSpec{server: staticServer, channel: "stable"})
 	root := t.TempDir()
 	u.publish(t, root, "stable", u.v2)
 	srv := serveRepo(t, root)
@@ -125,17 +238,4 @@ func TestUpdatePowerCut(t *testing.T) {
 		v.expect(0, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	}
 	v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
-}
-
-// waitEvents waits a little for the events to start with want: the agent
-// prints its console line before it reports.
-func waitEvents(s *omahatest.Server, want string) string {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := strings.Join(s.Events(), " ")
-		if strings.HasPrefix(got, want) || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

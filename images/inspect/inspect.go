@@ -6,6 +6,7 @@ package inspect
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -26,9 +27,20 @@ type Report struct {
 	Entries    []Entry     `json:"boot_entries"`
 	ESPFiles   []File      `json:"esp_files"`
 	Release    *Release    `json:"release,omitempty"` // slot A's release record, if any
+	// Slots is every USR slot's release, slot A first; a slot without a
+	// record on the ESP (USR-B before the first update) is Empty.
+	Slots []SlotRelease `json:"slots"`
 }
 
-// Release is what slot A's release record says. KeyID is the key the
+// SlotRelease is the release a USR slot holds, as its record says.
+type SlotRelease struct {
+	Slot    string   `json:"slot"`
+	Empty   bool     `json:"empty,omitempty"`
+	Release *Release `json:"release,omitempty"`
+	Error   string   `json:"error,omitempty"` // a record that cannot be read
+}
+
+// Release is what a slot's release record says. KeyID is the key the
 // signature file names; inspect does not check it (imgbuild verify does).
 type Release struct {
 	Version    string `json:"version"`
@@ -68,6 +80,7 @@ type Entry struct {
 	Version   string `json:"version"`
 	Linux     string `json:"linux"`
 	Initrd    string `json:"initrd"`
+	EFI       string `json:"efi,omitempty"` // a UKI entry's image
 	Options   string `json:"options"`
 }
 
@@ -130,9 +143,9 @@ func Image(p string) (*Report, error) {
 			r.Entries = append(r.Entries, ParseEntry(path.Base(name), string(data)))
 		}
 	}
-	if rel, err := verify.Read(p); err == nil {
-		r.Release = &Release{Version: rel.Parsed.Version, Arch: rel.Parsed.Arch, Signed: rel.Signature != nil,
-			KeyID: rel.SignerID, VerityRoot: rel.Parsed.VerityRoot}
+	r.Slots = slotReleases(p)
+	if len(r.Slots) > 0 && r.Slots[0].Release != nil {
+		r.Release = r.Slots[0].Release
 	}
 	sort.Slice(r.ESPFiles, func(i, j int) bool { return r.ESPFiles[i].Path < r.ESPFiles[j].Path })
 	sort.Slice(r.Entries, func(i, j int) bool { return r.Entries[i].File < r.Entries[j].File })
@@ -158,9 +171,31 @@ func ParseEntry(file, content string) Entry {
 			e.Linux = v
 		case "initrd":
 			e.Initrd = v
+		case "efi":
+			e.EFI = v
 		case "options":
 			e.Options = v
 		}
 	}
 	return e
+}
+
+// slotReleases reads each slot's record.
+func slotReleases(p string) []SlotRelease {
+	var out []SlotRelease
+	for _, slot := range contract.Slots {
+		s := SlotRelease{Slot: slot}
+		rel, err := verify.ReadSlot(p, slot)
+		switch {
+		case errors.Is(err, verify.ErrNoRecord):
+			s.Empty = true
+		case err != nil:
+			s.Error = err.Error()
+		default:
+			s.Release = &Release{Version: rel.Parsed.Version, Arch: rel.Parsed.Arch, Signed: rel.Signature != nil,
+				KeyID: rel.SignerID, VerityRoot: rel.Parsed.VerityRoot}
+		}
+		out = append(out, s)
+	}
+	return out
 }

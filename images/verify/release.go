@@ -9,6 +9,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,7 +48,7 @@ func ReadSlot(imagePath, slot string) (*Image, error) {
 	img := &Image{Path: imagePath, Slot: slot, esp: files}
 	rec, ok := files[contract.RecordPath(slot)]
 	if !ok {
-		return nil, fmt.Errorf("release: %s has no %s on its ESP (built before release records?)", imagePath, contract.RecordPath(slot))
+		return nil, fmt.Errorf("release: %s has no %s on its ESP: %w", imagePath, contract.RecordPath(slot), ErrNoRecord)
 	}
 	img.Record = rec
 	if img.Parsed, err = sign.ParseRecord(rec); err != nil {
@@ -81,30 +82,85 @@ type Check struct {
 // OK reports whether the check passed.
 func (c Check) OK() bool { return c.Err == nil }
 
-// Verify runs every check on the image and returns them all, failures
-// included, so that one run shows everything wrong. The error is only
-// for an image that cannot be read at all.
+// ErrNoRecord is returned by ReadSlot for a slot whose release record is
+// not on the ESP: an empty slot (USR-B before the first update).
+var ErrNoRecord = errors.New("no release record")
+
+// Slot is the result of checking one USR slot.
+type Slot struct {
+	Slot    string // "a" or "b"
+	Empty   bool   // no release record on the ESP: nothing to check
+	Release *Image // nil when Empty or the record is unreadable
+	Checks  []Check
+}
+
+// Verify runs every check on slot A, and on slot B when it has a
+// release, and returns them all, failures included, so that one run
+// shows everything wrong. The error is only for an image that cannot be
+// read at all, or whose slot A has no release.
 func Verify(imagePath string, keys []ed25519.PublicKey) ([]Check, error) {
-	img, err := Read(imagePath)
+	slots, err := VerifySlots(imagePath, keys)
 	if err != nil {
 		return nil, err
 	}
+	var checks []Check
+	for _, s := range slots {
+		checks = append(checks, s.Checks...)
+	}
+	return checks, nil
+}
+
+// VerifySlots checks each slot: slot A must have a release (the build
+// puts one there); slot B is reported Empty until an update writes it.
+func VerifySlots(imagePath string, keys []ed25519.PublicKey) ([]Slot, error) {
+	var out []Slot
+	for _, slot := range contract.Slots {
+		img, err := ReadSlot(imagePath, slot)
+		switch {
+		case errors.Is(err, ErrNoRecord) && slot != "a":
+			out = append(out, Slot{Slot: slot, Empty: true})
+			continue
+		case err != nil && slot == "a":
+			return nil, err
+		case err != nil:
+			out = append(out, Slot{Slot: slot, Checks: []Check{{Name: "release record (" + contract.RecordPath(slot) + ")",
+				Expected: "a readable record", Actual: "unreadable", Err: err}}})
+			continue
+		}
+		checks, err := img.verify(keys)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Slot{Slot: slot, Release: img, Checks: checks})
+	}
+	return out, nil
+}
+
+// verify checks one slot's release against what the image holds. A
+// slot that boots a UKI needs no loose kernel and initramfs (an update
+// writes only the UKI): the UKI's sections are checked instead.
+func (img *Image) verify(keys []ed25519.PublicKey) ([]Check, error) {
 	rec := img.Parsed
 	checks := []Check{img.checkSignature(keys)}
 	kernel, initrd, ukiPath := contract.KernelPath(img.Slot), contract.InitrdPath(img.Slot), contract.UKIPath(img.Slot)
-	checks = append(checks, hashCheck("kernel sha256 ("+kernel+")", rec.Kernel, img.esp, kernel))
-	checks = append(checks, hashCheck("initramfs sha256 ("+initrd+")", rec.Initramfs, img.esp, initrd))
-	if u, ok := img.esp[ukiPath]; ok {
+	u, isUKI := img.esp[ukiPath]
+	if _, ok := img.esp[kernel]; ok || !isUKI {
+		checks = append(checks, hashCheck("kernel sha256 ("+kernel+")", rec.Kernel, img.esp, kernel))
+	}
+	if _, ok := img.esp[initrd]; ok || !isUKI {
+		checks = append(checks, hashCheck("initramfs sha256 ("+initrd+")", rec.Initramfs, img.esp, initrd))
+	}
+	if isUKI {
 		checks = append(checks, ukiChecks(recordHashes{rec.Kernel, rec.Initramfs, rec.VerityRoot}, ukiPath, u)...)
 	}
-	usr, err := openUSR(imagePath, img.Slot)
+	usr, err := openUSR(img.Path, img.Slot)
 	if err != nil {
 		return nil, err
 	}
 	defer usr.Close()
 	p, err := params(rec)
 	if err != nil {
-		checks = append(checks, Check{Name: "verity parameters", Err: err})
+		checks = append(checks, Check{Name: "verity parameters (" + contract.RecordPath(img.Slot) + ")", Err: err})
 		return checks, nil
 	}
 	length := p.HashOffset + verity.HashAreaSize(p.DataSize())
@@ -149,7 +205,7 @@ func hashCheck(name, want string, files map[string][]byte, path string) Check {
 	return c
 }
 
-// usr is the USR-A partition of an image as a reader.
+// usr is a USR partition of an image as a reader.
 type usr struct {
 	*io.SectionReader
 	label string
@@ -181,7 +237,7 @@ func openUSR(imagePath, slot string) (usr, error) {
 func usrHashCheck(u usr, length int64, want string) Check {
 	c := Check{Name: fmt.Sprintf("%s sha256 (first %d bytes: squashfs + hash tree)", u.label, length), Expected: want}
 	if length > u.Size() {
-		c.Actual, c.Err = "partition too small", fmt.Errorf("the record covers %d bytes, partition 3 has %d", length, u.Size())
+		c.Actual, c.Err = "partition too small", fmt.Errorf("the record covers %d bytes, %s has %d", length, u.label, u.Size())
 		return c
 	}
 	sum, _, err := fsutil.ReaderSHA256(io.NewSectionReader(u, 0, length))
@@ -191,13 +247,13 @@ func usrHashCheck(u usr, length int64, want string) Check {
 	}
 	c.Actual = sum
 	if c.Actual != want {
-		c.Err = fmt.Errorf("USR-A does not match the release record")
+		c.Err = fmt.Errorf("%s does not match the release record", u.label)
 	}
 	return c
 }
 
 func verityCheck(u usr, p verity.Params) Check {
-	c := Check{Name: "dm-verity tree of USR-A", Expected: "root hash " + hex.EncodeToString(p.RootHash)}
+	c := Check{Name: "dm-verity tree of " + u.label, Expected: "root hash " + hex.EncodeToString(p.RootHash)}
 	if err := verity.Verify(u, p); err != nil {
 		c.Actual, c.Err = err.Error(), err
 		return c

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +17,8 @@ import (
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign"
-	"github.com/imgbuild/imgbuild/update/agent/omahatest"
 	"github.com/imgbuild/imgbuild/update/repo"
+	"github.com/imgbuild/imgbuild/update/server"
 )
 
 // relayArg makes this program a TCP relay for QEMU's guestfwd cmd:, so
@@ -37,10 +38,11 @@ func relay(addr string) int {
 	return 0
 }
 
-// updateTimes boots v1 of the minimal image following an Omaha server
-// that offers v2, and measures first boot to v2 marked good; then offers
-// a v3 that never becomes healthy and measures publishing it to the
-// rollback report on v2 (three trial boots with a 15 s health timeout).
+// updateTimes boots v1 of the minimal image following imgbuild serve's
+// Omaha handler, whose stable channel offers v2, and measures first boot
+// to v2 marked good; then publishes a v3 that never becomes healthy and
+// measures that to the rollback report on v2 (three trial boots with a
+// 15 s health timeout; v1 and v2 keep the default 120 s).
 func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 	dir := filepath.Join(b.tmp, "update")
 	if err := os.MkdirAll(filepath.Join(dir, "key"), 0o700); err != nil {
@@ -55,16 +57,15 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 		return 0, 0, err
 	}
 	src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
-	section := "\nupdate:\n  server: http://10.0.2.100/v1/update/\n  interval: 5s\n"
+	section := "\nupdate:\n  server: http://10.0.2.100/v1/update/\n  channel: stable\n  interval: 5s\n"
 	sick := bytes.Replace(src, []byte("http: http://127.0.0.1:8080/"), []byte("http: http://127.0.0.1:8089/"), 1)
 	res := map[string]*build.Result{}
 	for v, mf := range map[string][]byte{"1.0.0": src, "2.0.0": src, "3.0.0": sick} {
-		timeout := "90s"
-		if v == "3.0.0" {
-			timeout = "15s"
-		}
 		text := bytes.Replace(mf, []byte("\nversion: 1.0.0\n"), []byte("\nversion: "+v+"\n"), 1)
-		text = append(text, section+"  health_timeout: "+timeout+"\n"...)
+		text = append(text, section...)
+		if v == "3.0.0" { // only the release that must fail has a short timeout
+			text = append(text, "  health_timeout: 15s\n"...)
+		}
 		p := filepath.Join(dir, v, "minimal.yaml")
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return 0, 0, err
@@ -97,12 +98,13 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 		}
 		return repo.Publish(root, "stable", p, key, time.Now())
 	}
-	srv := &omahatest.Server{Repo: root}
-	c, err := publish(res["2.0.0"])
+	if _, err := publish(res["2.0.0"]); err != nil {
+		return 0, 0, err
+	}
+	srv, err := server.New(root, server.Options{Keys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}})
 	if err != nil {
 		return 0, 0, err
 	}
-	srv.Offer(c)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, 0, err
@@ -141,10 +143,9 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 		return 0, 0, err
 	}
 	update = time.Since(start)
-	if c, err = publish(res["3.0.0"]); err != nil {
+	if _, err := publish(res["3.0.0"]); err != nil {
 		return 0, 0, err
 	}
-	srv.Offer(c)
 	start = time.Now()
 	if _, err := expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0`); err != nil {
 		return 0, 0, err

@@ -48,8 +48,8 @@ func (o *Omaha) request(app *omaha.AppRequest) *omaha.Request {
 	return req
 }
 
-func (o *Omaha) post(ctx context.Context, req *omaha.Request) (*omaha.AppResponse, error) {
-	body, err := xml.Marshal(req)
+func (o *Omaha) post(ctx context.Context, req *omaha.Request, reason string) (*omaha.AppResponse, error) {
+	body, err := marshalRequest(req, reason)
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +93,32 @@ func (o *Omaha) post(ctx context.Context, req *omaha.Request) (*omaha.AppRespons
 func (o *Omaha) Report(ctx context.Context, e Event) error {
 	ev := &omaha.EventRequest{Type: omaha.EventType(e.Type), Result: omaha.EventResult(e.Result),
 		ErrorCode: e.ErrorCode, PreviousVersion: e.Previous}
-	_, err := o.post(ctx, o.request(&omaha.AppRequest{Events: []*omaha.EventRequest{ev}}))
+	_, err := o.post(ctx, o.request(&omaha.AppRequest{Events: []*omaha.EventRequest{ev}}), e.Reason)
 	return err
+}
+
+// marshalRequest encodes req; a reason goes into the (only) event as the
+// contract.OmahaReasonAttr attribute, which go-omaha's types cannot carry.
+func marshalRequest(req *omaha.Request, reason string) ([]byte, error) {
+	body, err := xml.Marshal(req)
+	if err != nil || reason == "" {
+		return body, err
+	}
+	if len(reason) > contract.OmahaReasonMax {
+		reason = strings.ToValidUTF8(reason[:contract.OmahaReasonMax], "")
+	}
+	var esc bytes.Buffer
+	if err := xml.EscapeText(&esc, []byte(reason)); err != nil {
+		return nil, err
+	}
+	attr := []byte("<event " + contract.OmahaReasonAttr + "=\"" + esc.String() + "\" ")
+	return bytes.Replace(body, []byte("<event "), attr, 1), nil
 }
 
 // Check asks for an update; nil when there is none.
 func (o *Omaha) Check(ctx context.Context) (*Offer, error) {
 	app, err := o.post(ctx, o.request(&omaha.AppRequest{Ping: &omaha.PingRequest{Active: 1},
-		UpdateCheck: &omaha.UpdateRequest{}}))
+		UpdateCheck: &omaha.UpdateRequest{}}), "")
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/update/agent/omahatest"
 	"github.com/imgbuild/imgbuild/update/repo"
+	"github.com/imgbuild/imgbuild/update/server"
 )
 
 func TestOmahaUpdateAndEvents(t *testing.T) {
@@ -99,4 +100,33 @@ func TestOmahaUnknownPackageRefused(t *testing.T) {
 	if _, err := m.a.CheckOmaha(context.Background(), srv.URL+"/v1/update/", "stable"); Code(err, 0) != contract.ErrUnknownPayload {
 		t.Fatalf("err = %v, want code %d", err, contract.ErrUnknownPayload)
 	}
+}
+
+// TestOmahaReasonReachesServe runs a refusal against imgbuild serve's
+// own handler: the error event arrives with its code and, in the
+// extension attribute, the refusal's words.
+func TestOmahaReasonReachesServe(t *testing.T) {
+	m := newMachine(t)
+	m.a.MachineID = filepath.Join(m.a.StateDir, "machine-id")
+	r := newRelease("2.0.0", 1<<20)
+	r.rec.Arch = "arm64"
+	m.publish(r, "stable", m.priv)
+	s, err := server.New(m.repo, server.Options{Keys: m.a.Keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	if _, err := m.a.CheckOmaha(context.Background(), srv.URL+server.OmahaPath, "stable"); Code(err, 0) != contract.ErrArch {
+		t.Fatalf("err = %v, want a refusal with code %d", err, contract.ErrArch)
+	}
+	list, err := server.ReadMachines(server.MachinesFile(m.repo))
+	if err != nil || len(list) != 1 {
+		t.Fatalf("machines: %d, %v", len(list), err)
+	}
+	e := list[0].LastError
+	if e == nil || e.ErrorCode != contract.ErrArch || !strings.Contains(e.Reason, "arm64") {
+		t.Fatalf("last error %+v, want code %d and the refusal's words", e, contract.ErrArch)
+	}
+	t.Logf("recorded: %d %s", e.ErrorCode, e.Reason)
 }

@@ -24,6 +24,8 @@ type Event struct {
 	PreviousVersion string    `json:"previous_version,omitempty"`
 	Version         string    `json:"version"` // what the machine ran when it reported
 	Meaning         string    `json:"meaning"`
+	// Reason is the machine's words for an error (contract.OmahaReasonAttr).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Machine is what the server knows of one machine.

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -26,16 +28,22 @@ func (s *Server) omaha(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Omaha requests are POSTed", http.StatusMethodNotAllowed)
 		return
 	}
-	req, err := omaha.ParseRequest(r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, maxRequest))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequest))
 	if err != nil {
 		http.Error(w, "bad Omaha request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	req, err := omaha.ParseRequest(r.Header.Get("Content-Type"), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, "bad Omaha request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	reasons := eventReasons(body)
 	resp := omaha.NewResponse()
 	resp.Server = "imgbuild"
 	status := http.StatusBadRequest // no app answered ok (go-omaha's rule)
-	for _, app := range req.Apps {
-		if s.app(resp, r, app) == omaha.AppOK {
+	for i, app := range req.Apps {
+		if s.app(resp, r, app, reasons(i)) == omaha.AppOK {
 			status = http.StatusOK
 		}
 	}
@@ -48,12 +56,16 @@ func (s *Server) omaha(w http.ResponseWriter, r *http.Request) {
 }
 
 // app answers one app element and returns its status.
-func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppRequest) omaha.AppStatus {
+func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppRequest, reasons []string) omaha.AppStatus {
 	rep := report{machine: app.MachineID, appID: app.ID, version: app.Version, channel: app.Track,
 		bootID: app.BootID, check: app.UpdateCheck != nil}
-	for _, e := range app.Events {
-		rep.events = append(rep.events, Event{Type: int(e.Type), Result: int(e.Result), ErrorCode: e.ErrorCode,
-			PreviousVersion: e.PreviousVersion, Version: app.Version, Meaning: EventMeaning(int(e.Type), int(e.Result), e.ErrorCode)})
+	for i, e := range app.Events {
+		ev := Event{Type: int(e.Type), Result: int(e.Result), ErrorCode: e.ErrorCode,
+			PreviousVersion: e.PreviousVersion, Version: app.Version, Meaning: EventMeaning(int(e.Type), int(e.Result), e.ErrorCode)}
+		if i < len(reasons) {
+			ev.Reason = reasons[i]
+		}
+		rep.events = append(rep.events, ev)
 	}
 	if err := s.machines.Record(rep, s.opts.Now()); err != nil {
 		s.opts.Log(err.Error())
@@ -138,4 +150,36 @@ func OrderedFiles(files []repo.File) []repo.File {
 		return out[i].Kind < out[j].Kind
 	})
 	return out
+}
+
+// eventReasons reads the contract.OmahaReasonAttr attribute of every
+// event, which go-omaha's types drop: reasons(app)[event].
+func eventReasons(body []byte) func(app int) []string {
+	var req struct {
+		Apps []struct {
+			Events []struct {
+				Attrs []xml.Attr `xml:",any,attr"`
+			} `xml:"event"`
+		} `xml:"app"`
+	}
+	_ = xml.Unmarshal(body, &req) // go-omaha parsed it already
+	return func(app int) []string {
+		if app >= len(req.Apps) {
+			return nil
+		}
+		var out []string
+		for _, e := range req.Apps[app].Events {
+			reason := ""
+			for _, a := range e.Attrs {
+				if a.Name.Local == contract.OmahaReasonAttr && a.Name.Space == "" {
+					reason = a.Value
+				}
+			}
+			if len(reason) > contract.OmahaReasonMax {
+				reason = strings.ToValidUTF8(reason[:contract.OmahaReasonMax], "")
+			}
+			out = append(out, reason)
+		}
+		return out
+	}
 }

@@ -36,10 +36,13 @@ const flatcarRequest = `<?xml version="1.0" encoding="UTF-8"?>
 
 // Bodies of the app element update_engine sends (GetAppBody).
 const (
-	checkBody     = "        <ping active=\"1\"></ping>\n        <updatecheck></updatecheck>\n"
-	rebootedBody  = checkBody + "        <event eventtype=\"3\" eventresult=\"2\" previousversion=\"%s\"></event>\n"
-	eventBody     = "        <event eventtype=\"%d\" eventresult=\"%d\"></event>\n"
-	errorBody     = "        <event eventtype=\"3\" eventresult=\"0\" errorcode=\"%d\"></event>\n"
+	checkBody    = "        <ping active=\"1\"></ping>\n        <updatecheck></updatecheck>\n"
+	rebootedBody = checkBody + "        <event eventtype=\"3\" eventresult=\"2\" previousversion=\"%s\"></event>\n"
+	eventBody    = "        <event eventtype=\"%d\" eventresult=\"%d\"></event>\n"
+	errorBody    = "        <event eventtype=\"3\" eventresult=\"0\" errorcode=\"%d\"></event>\n"
+	// reasonBody is an error event as imgbuild-agent sends it, with its
+	// reason in the extension attribute (escaped: quotes, a newline).
+	reasonBody    = "        <event imgbuild_reason=\"services not healthy; last failing probe: &#34;http&#34;&#xA;refused\" eventtype=\"3\" eventresult=\"0\" errorcode=\"%d\"></event>\n"
 	testMachineID = "8e1d0f3c2b4a49d6a7c5e3f1b2d4c6a8"
 )
 
@@ -214,7 +217,7 @@ func TestEventsRecorded(t *testing.T) {
 		{"1.0.0", fmt.Sprintf(eventBody, 14, 1)},
 		{"1.0.0", fmt.Sprintf(eventBody, 3, 1)},
 		{"1.1.0", fmt.Sprintf(rebootedBody, "1.0.0")},
-		{"1.1.0", fmt.Sprintf(errorBody, contract.ErrRollback)},
+		{"1.1.0", fmt.Sprintf(reasonBody, contract.ErrRollback)},
 	}
 	for _, s := range steps {
 		code, resp := f.post(t, f.appID, s.ver, "alpha", s.body)
@@ -252,7 +255,7 @@ func TestEventsRecorded(t *testing.T) {
 			t.Errorf("events %q, want %q", strings.Join(got, " "), want)
 		}
 		if m.LastEvent == nil || m.LastEvent.Type != 3 || m.LastEvent.Result != 0 || m.LastError == nil || m.LastError.ErrorCode != 44 ||
-			!strings.Contains(m.LastError.Meaning, "rolled back") {
+			!strings.Contains(m.LastError.Meaning, "rolled back") || m.LastError.Reason != "services not healthy; last failing probe: \"http\"\nrefused" {
 			t.Errorf("last event %+v, last error %+v", m.LastEvent, m.LastError)
 		}
 	}

@@ -1,0 +1,10 @@
+package contract
+
+// OmahaReasonAttr is an attribute imgbuild adds to an Omaha <event>: the
+// reason of an error event in words (for a rollback, the failed probe).
+// Omaha v3 has no text field for it; servers that do not know the
+// attribute ignore it, as XML readers ignore attributes they do not know.
+const OmahaReasonAttr = "imgbuild_reason"
+
+// OmahaReasonMax bounds the reason's length in bytes.
+const OmahaReasonMax = 1024
