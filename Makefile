@@ -15,13 +15,18 @@ all: bin/imgbuild
 deps:
 	@scripts/deps.sh
 
+# TAGS=libzstd compresses USR with the system's libzstd through cgo
+# (needs libzstd-dev): smaller and faster than the pure-Go default, and
+# reproducible per libzstd version rather than per imgbuild version.
+TAGS ?=
+
 # bin/imgbuild carries the on-image programs (ownbin.Programs: stage-1,
 # sysinit), built first by the generator: it builds images anywhere,
 # without Go or this source tree (a plain go build compiles them from
 # source at build time instead).
 bin/imgbuild:
 	$(GO) run ./internal/ownbin/generate
-	CGO_ENABLED=0 $(GO) build -tags imgbuild_embed -trimpath -o $@ ./cmd/imgbuild
+	CGO_ENABLED=$(if $(findstring libzstd,$(TAGS)),1,0) $(GO) build -tags "imgbuild_embed $(TAGS)" -trimpath -o $@ ./cmd/imgbuild
 
 image: deps bin/imgbuild
 	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
