@@ -50,7 +50,7 @@ test: deps vet
 # make bench: one markdown table measured in one run (reported, never
 # asserted; a failing measurement does not fail make test).
 bench:
-	$(GO) run ./internal/bench
+	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./internal/bench
 
 test-short: vet
 	$(GO) test -short ./...

@@ -1,6 +1,7 @@
 package squashfs
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -121,8 +122,60 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// mksquashfsLevels are the reference's settings: zstd levels and xz.
-var mksquashfsLevels = []string{"zstd-1", "zstd-3", "zstd-6", "zstd-9", "zstd-12", "zstd-15", "zstd-19", "zstd-22", "xz"}
+// mksquashfsLevels are the reference's settings: zstd levels and xz
+// (IMGBUILD_BENCH_LEVELS, space-separated, overrides them; zstd-19 is
+// always swept, the row of the size target).
+var mksquashfsLevels = []string{"zstd-1", "zstd-3", "zstd-6", "zstd-9", "zstd-12", "zstd-15", "zstd-19", "xz"}
+
+func init() {
+	if s := os.Getenv("IMGBUILD_BENCH_LEVELS"); s != "" {
+		mksquashfsLevels = strings.Fields(s)
+		if !slices.Contains(mksquashfsLevels, "zstd-19") {
+			mksquashfsLevels = append(mksquashfsLevels, "zstd-19")
+		}
+	}
+}
+
+// sweepMksquashfs runs mksquashfs once at each setting on in. With
+// $IMGBUILD_BENCH_SWEEP set, the sweep's sizes and times are kept in
+// that file and reused by later runs on the same input (the pure-Go and
+// libzstd runs of make bench share one sweep); the settings paired with
+// ours are still timed afresh, side by side.
+func sweepMksquashfs(t *testing.T, in compareIn, img string) map[string]*measure {
+	cacheFile := os.Getenv("IMGBUILD_BENCH_SWEEP")
+	saved := map[string]savedMeasure{}
+	if cacheFile != "" {
+		if data, err := os.ReadFile(cacheFile); err == nil {
+			if err := json.Unmarshal(data, &saved); err != nil {
+				t.Fatalf("%s: %v", cacheFile, err)
+			}
+		}
+	}
+	refs := map[string]*measure{}
+	for _, name := range mksquashfsLevels {
+		k := in.dir + "\x00" + name
+		if sm, ok := saved[k]; ok {
+			refs[name] = &measure{name: name, size: sm.Size, wall: []time.Duration{sm.Wall}, cpu: []time.Duration{sm.CPU}}
+			continue
+		}
+		m := &measure{name: name}
+		m.size = runMksquashfs(t, in.dir, img, name, m)
+		refs[name] = m
+		saved[k] = savedMeasure{Size: m.size, Wall: m.wall[0], CPU: m.cpu[0]}
+	}
+	if cacheFile != "" {
+		data, _ := json.Marshal(saved)
+		if err := os.WriteFile(cacheFile, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return refs
+}
+
+type savedMeasure struct {
+	Size      int64
+	Wall, CPU time.Duration
+}
 
 // ourSettings are the settings of Write the table shows: each zstd level
 // that maps to a distinct encoder, and xz.
@@ -153,12 +206,7 @@ func compareInput(t *testing.T, in compareIn, runs int) (rows []string, smallest
 		input += e.Size
 	}
 	label := fmt.Sprintf("%s (%.1f MB)", in.name, float64(input)/1e6)
-	refs := map[string]*measure{}
-	for _, name := range mksquashfsLevels {
-		m := &measure{name: name}
-		m.size = runMksquashfs(t, in.dir, filepath.Join(out, "ref"), name, m)
-		refs[name] = m
-	}
+	refs := sweepMksquashfs(t, in, filepath.Join(out, "ref"))
 	var ours []*measure
 	var opts []Options
 	for _, s := range ourSettings() {
