@@ -38,7 +38,8 @@ func compareSquashfs(tmp, tags string) (string, error) {
 	} else {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, "IMGBUILD_BENCH=1", "IMGBUILD_BENCH_TABLE="+table)
+	cmd.Env = append(cmd.Env, "IMGBUILD_BENCH=1", "IMGBUILD_BENCH_TABLE="+table,
+		"IMGBUILD_BENCH_SWEEP="+filepath.Join(tmp, "sweep.json"))
 	if etcd := cachedEtcd(); etcd != "" && os.Getenv("IMGBUILD_BENCH_ETCD") == "" {
 		cmd.Env = append(cmd.Env, "IMGBUILD_BENCH_ETCD="+etcd)
 	}
