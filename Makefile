@@ -16,7 +16,8 @@ deps:
 	@scripts/deps.sh
 
 # TAGS=libzstd compresses USR with the system's libzstd through cgo
-# (needs libzstd-dev): smaller and faster than the pure-Go default, and
+# (needs libzstd-dev): 5-10% smaller than the pure-Go default at USR's
+# level 19 (and slower), as fast as mksquashfs at equal size, and
 # reproducible per libzstd version rather than per imgbuild version.
 TAGS ?=
 
