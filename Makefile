@@ -18,13 +18,19 @@ all: bin/imgbuild
 deps:
 	@scripts/deps.sh
 
+# TAGS=libzstd compresses USR with the system's libzstd through cgo
+# (needs libzstd-dev): 5-10% smaller than the pure-Go default at USR's
+# level 19 (and slower), as fast as mksquashfs at equal size, and
+# reproducible per libzstd version rather than per imgbuild version.
+TAGS ?=
+
 # bin/imgbuild carries the on-image programs (ownbin.Programs: stage-1,
 # sysinit), built first by the generator: it builds images anywhere,
 # without Go or this source tree (a plain go build compiles them from
 # source at build time instead).
 bin/imgbuild:
 	$(GO) run ./internal/ownbin/generate
-	CGO_ENABLED=0 $(GO) build -tags imgbuild_embed -trimpath -o $@ ./cmd/imgbuild
+	CGO_ENABLED=$(if $(findstring libzstd,$(TAGS)),1,0) $(GO) build -tags "imgbuild_embed $(TAGS)" -trimpath -o $@ ./cmd/imgbuild
 
 image: deps bin/imgbuild
 	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
@@ -57,13 +63,13 @@ vet:
 # The benchmark reports and never fails the tests; it runs first so that
 # go test's summary closes the output.
 test: deps vet
-	-$(MAKE) bench
+	-$(MAKE) bench BENCHFLAGS=-quick
 	eval "$$(scripts/test-kernel.sh)" && $(GO) test -timeout 80m -p 2 ./...
 
 # make bench: one markdown table measured in one run (reported, never
 # asserted; a failing measurement does not fail make test).
 bench:
-	$(GO) run ./internal/bench
+	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./internal/bench
 
 # Nothing under -short needs the test kernel or the network.
 test-short: vet

@@ -225,8 +225,15 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return b.writeUSR(out, entries, squashfs.Options{Compression: squashfs.ZSTD, ModTime: b.epoch})
+	return b.writeUSR(out, entries, squashfs.Options{Compression: squashfs.ZSTD, Level: usrZSTDLevel, ModTime: b.epoch})
 }
+
+// usrZSTDLevel is zstd's level for USR. USR is the update payload, sent
+// to every machine at every update, and zstd decompresses as fast at any
+// level, so USR takes the smallest level that squashfs images commonly
+// use. The pure-Go encoder reaches its strongest setting from level 10
+// on, so only the libzstd build (make TAGS=libzstd) compresses further.
+const usrZSTDLevel = 19
 
 // writeUSR writes USR (squashfs then verity tree) to out, or copies it
 // from the cache when the same entries and options made it before.

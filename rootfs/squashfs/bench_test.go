@@ -113,10 +113,12 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
-// BenchmarkVsMksquashfs writes the same tree with mksquashfs and with
-// Write, at the same compressor, level and block size, and reports
-// time_ratio (ours/theirs) and size_ratio (ours/theirs). Targets:
-// time_ratio <= 1.5, size_ratio <= 1.05.
+// BenchmarkVsMksquashfs writes the synthetic tree with mksquashfs and
+// with Write at the same nominal compressor, level and block size, and
+// reports time_ratio (ours/theirs) and size_ratio (ours/theirs). The
+// same level number is not the same strength (the pure-Go encoder stops
+// near zstd's level 11), so this is a regression check, not a
+// comparison: TestCompareMksquashfs compares at equal size.
 func BenchmarkVsMksquashfs(b *testing.B) {
 	if _, err := exec.LookPath("mksquashfs"); err != nil {
 		b.Fatal("mksquashfs not found: install squashfs-tools")

@@ -5,7 +5,6 @@ import (
 	"compress/zlib"
 	"fmt"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
 
@@ -26,15 +25,7 @@ func newCompressor(opt Options) (compressor, error) {
 	window := max(opt.BlockSize, metadataSize)
 	switch opt.Compression {
 	case ZSTD:
-		enc, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(opt.Level)),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithWindowSize(window),
-			zstd.WithEncoderCRC(false))
-		if err != nil {
-			return nil, fmt.Errorf("squashfs: zstd encoder: %w", err)
-		}
-		return zstdCompressor{enc}, nil
+		return newZSTD(opt.Level, window)
 	case XZ:
 		cfg := xz.WriterConfig{DictCap: window, CheckSum: xz.CRC32}
 		if err := cfg.Verify(); err != nil {
@@ -49,12 +40,6 @@ func newCompressor(opt Options) (compressor, error) {
 		return &gzipCompressor{zw: zw}, nil
 	}
 	return nil, fmt.Errorf("squashfs: unknown compression %d", int(opt.Compression))
-}
-
-type zstdCompressor struct{ enc *zstd.Encoder }
-
-func (z zstdCompressor) compress(dst, src []byte) ([]byte, error) {
-	return z.enc.EncodeAll(src, dst[:0]), nil
 }
 
 type xzCompressor struct {

@@ -55,7 +55,8 @@ type dataWriter struct {
 func newDataWriter(w io.WriterAt, off int64, pos uint64, opt Options) *dataWriter {
 	d := &dataWriter{w: w, off: off, pos: pos, opt: opt,
 		tokens: make(chan struct{}, 4*opt.Workers)}
-	size := opt.BlockSize
+	// Room for a compressor's worst case, so that no block allocates.
+	size := opt.BlockSize + opt.BlockSize/64 + 1024
 	d.pool.New = func() any { return make([]byte, 0, size) }
 	return d
 }
@@ -114,14 +115,18 @@ func (d *dataWriter) produce(ctx context.Context, files []*node, jobs chan<- *bl
 	bs := int64(d.opt.BlockSize)
 	var frag []byte
 	nfrags := uint32(0)
+	dd := newDedup(files)
 	for _, f := range files {
 		f.data.frag = noFragment
 		if f.entry.Size == 0 {
 			continue
 		}
-		r, err := f.entry.Open()
+		r, dup, err := dd.open(f)
 		if err != nil {
-			return fmt.Errorf("squashfs: open %q: %w", f.path, err)
+			return err
+		}
+		if dup {
+			continue
 		}
 		full := f.entry.Size / bs
 		f.data.blocks = make([]uint32, full)

@@ -22,6 +22,7 @@ type node struct {
 	ino      uint32
 	ref      uint64 // inode reference: block start << 16 | offset
 	data     fileData
+	dupOf    *node // an earlier file with the same content, whose data this one shares
 }
 
 // fileData is where a regular file's content went.

@@ -35,6 +35,7 @@ func Write(w io.WriterAt, off int64, entries []Entry, opt Options) (int64, error
 	if err := data.run(files); err != nil {
 		return 0, err
 	}
+	resolveDuplicates(files)
 	c, err := newCompressor(opt)
 	if err != nil {
 		return 0, err
