@@ -69,7 +69,7 @@ test: deps vet
 # make bench: one markdown table measured in one run (reported, never
 # asserted; a failing measurement does not fail make test).
 bench:
-	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./internal/bench
+	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./internal/bench $(BENCHFLAGS)
 
 # Nothing under -short needs the test kernel or the network.
 test-short: vet
