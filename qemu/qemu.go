@@ -193,19 +193,29 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		// bootindex puts the disk in QEMU's fw_cfg boot order, and with a
 		// boot order OVMF connects only the devices in it: not the NIC's
 		// network stack, which a disk boot never uses.
+		// A net boot with a disk (the PXE installer's target) puts the
+		// NIC first and the disk after it.
+		index := "0"
+		if cfg.NetBoot {
+			index = "1"
+		}
 		var dev string
 		switch cfg.DiskBus {
 		case "", "virtio":
-			dev = "virtio-blk-pci,drive=disk0,bootindex=0"
+			dev = "virtio-blk-pci,drive=disk0,bootindex=" + index
 		case "nvme":
-			dev = "nvme,serial=imgbuild0,drive=disk0,bootindex=0"
+			dev = "nvme,serial=imgbuild0,drive=disk0,bootindex=" + index
 		default:
 			return nil, fmt.Errorf("qemu: disk bus %q: want virtio or nvme", cfg.DiskBus)
 		}
 		args = append(args, "-drive", "file="+cfg.Disk+",format="+format+",if=none,id=disk0,cache=unsafe", "-device", dev)
-		if !cfg.NoNetwork {
-			// Nor does it need the NIC's iPXE option ROM, which OVMF
-			// would load anyway. A diskless boot keeps it.
+		switch {
+		case cfg.NoNetwork:
+		case cfg.NetBoot:
+			args = append(args, "-global", "virtio-net-pci.bootindex=0")
+		default:
+			// Nor does a disk boot need the NIC's iPXE option ROM,
+			// which OVMF would load anyway. A diskless boot keeps it.
 			args = append(args, "-global", "virtio-net-pci.romfile=")
 		}
 	}

@@ -224,3 +224,21 @@ func TestNetBoot(t *testing.T) {
 		t.Errorf("UEFI net boot %q: want OVMF's pflash and -boot n", line)
 	}
 }
+
+// A net boot with a disk (the installer's) boots the NIC first, keeps
+// its ROM, and puts the disk after it.
+func TestNetBootWithDisk(t *testing.T) {
+	args, err := Args(Config{Disk: "d", Vars: "v", NetBoot: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"bootindex=1", "-global virtio-net-pci.bootindex=0", "-boot n"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args %q lack %q", line, want)
+		}
+	}
+	if strings.Contains(line, "romfile") || strings.Contains(line, "drive=disk0,bootindex=0") {
+		t.Errorf("args %q drop the NIC's ROM or boot the disk first", line)
+	}
+}
