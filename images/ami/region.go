@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/imgbuild/imgbuild/internal/textdist"
 )
 
 // knownRegions are the regions in the partition data of the pinned
@@ -53,30 +55,9 @@ func CheckRegion(region string) error {
 func nearestRegion(region string) string {
 	best, bestD := "", 3
 	for _, r := range knownRegions {
-		if d := editDistance(region, r); d < bestD {
+		if d := textdist.Levenshtein(region, r); d < bestD {
 			best, bestD = r, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
