@@ -162,7 +162,8 @@ var deviceBuses = map[string]bool{
 func deviceAliases(aliases []string) []string {
 	var out []string
 	for _, a := range aliases {
-		if bus, _, ok := strings.Cut(a, ":"); ok && deviceBuses[bus] {
+		// Some aliases glob the bus too ("acpi*:QEMU0002:*", qemu_fw_cfg's).
+		if bus, _, ok := strings.Cut(a, ":"); ok && deviceBuses[strings.TrimRight(bus, "*")] {
 			out = append(out, a)
 		}
 	}

@@ -244,3 +244,19 @@ func mustTool(t *testing.T, args ...string) {
 		t.Fatalf("%v: %v\n%s", args, err, out)
 	}
 }
+
+// qemu_fw_cfg's ACPI alias globs its bus ("acpi*:"): it must still count
+// as a device alias, or stage-1 never loads the module and the
+// per-machine config in fw_cfg is never seen.
+func TestDeviceAliasesGlobbedBus(t *testing.T) {
+	got := deviceAliases([]string{"of:N*T*Cqemu,fw-cfg-mmioC*", "acpi*:QEMU0002:*", "fs-vfat", "cpu:type:x86,ven*fam*mod*:feature:*0017*"})
+	want := []string{"of:N*T*Cqemu,fw-cfg-mmioC*", "acpi*:QEMU0002:*", "cpu:type:x86,ven*fam*mod*:feature:*0017*"}
+	if len(got) != len(want) {
+		t.Fatalf("deviceAliases = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("deviceAliases = %q, want %q", got, want)
+		}
+	}
+}

@@ -195,16 +195,20 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		// network stack, which a disk boot never uses.
 		// A net boot with a disk (the PXE installer's target) puts the
 		// NIC first and the disk after it.
-		index := "0"
-		if cfg.NetBoot {
-			index = "1"
+		// A direct kernel boot takes boot index 0 itself.
+		index := ",bootindex=0"
+		switch {
+		case cfg.Kernel != "":
+			index = ""
+		case cfg.NetBoot:
+			index = ",bootindex=1"
 		}
 		var dev string
 		switch cfg.DiskBus {
 		case "", "virtio":
-			dev = "virtio-blk-pci,drive=disk0,bootindex=" + index
+			dev = "virtio-blk-pci,drive=disk0" + index
 		case "nvme":
-			dev = "nvme,serial=imgbuild0,drive=disk0,bootindex=" + index
+			dev = "nvme,serial=imgbuild0,drive=disk0" + index
 		default:
 			return nil, fmt.Errorf("qemu: disk bus %q: want virtio or nvme", cfg.DiskBus)
 		}

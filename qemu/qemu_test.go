@@ -242,3 +242,15 @@ func TestNetBootWithDisk(t *testing.T) {
 		t.Errorf("args %q drop the NIC's ROM or boot the disk first", line)
 	}
 }
+
+// A direct kernel boot takes boot index 0: the disk must not claim it
+// (QEMU refuses: "The bootindex 0 has already been used").
+func TestDirectBootDiskHasNoBootIndex(t *testing.T) {
+	args, err := Args(Config{Disk: "d", Kernel: "k"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); strings.Contains(line, "bootindex") {
+		t.Errorf("direct boot args %q give the disk a boot index", line)
+	}
+}

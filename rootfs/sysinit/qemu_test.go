@@ -80,7 +80,7 @@ func TestQEMUBoot(t *testing.T) {
 	}
 	// Lines that may follow the healthy line (hello counts once started).
 	for _, re := range []string{
-		`imgbuild-sysinit: started sysinit-test 0\.1\.0\r?\n`,
+		`imgbuild-sysinit: started sysinit-test 0\.1\.0 at [0-9.]+s since boot\r?\n`,
 		// restrict=on makes QEMU's DHCP server leave out the router
 		// (and DNS): "via" appears only on an unrestricted network.
 		`imgbuild-sysinit: network \S+ 10\.0\.2\.15/24( via 10\.0\.2\.2)?\r?\n`,
