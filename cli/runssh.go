@@ -17,6 +17,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 
@@ -63,10 +64,10 @@ func makeDevKey(keyFile string) ([]byte, error) {
 	data := pem.EncodeToMemory(block)
 	pubLine := bytes.TrimSuffix(ssh.MarshalAuthorizedKey(sshPub), []byte("\n"))
 	pubLine = append(pubLine, " imgbuild-dev\n"...)
-	if err := writeFileAtomic(keyFile+".pub", pubLine, 0o644); err != nil {
+	if err := fsutil.WriteFile(keyFile+".pub", pubLine, 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(keyFile, data, 0o600); err != nil {
+	if err := fsutil.WriteFile(keyFile, data, 0o600); err != nil {
 		return nil, err
 	}
 	return data, nil
@@ -186,25 +187,4 @@ func writeDevConfig(authorized string) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-// writeFileAtomic writes data under a temporary name and renames it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

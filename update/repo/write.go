@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/sign"
 )
 
@@ -173,21 +174,8 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("repo: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return fmt.Errorf("repo: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("repo: write %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("repo: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("repo: write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
