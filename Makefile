@@ -7,6 +7,9 @@
 # make bench: build times, memory, sizes, boot, update and rollback times, squashfs/verity vs the reference tools.
 # make nightly: build manifests/minimal.yaml and release it to the alpha channel of out/repo.
 SHELL := /bin/bash
+# Go lives in /usr/local/go on the machines this targets; tests and the
+# bench run go themselves, so it goes on PATH for every recipe.
+export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 MANIFEST ?= manifests/minimal.yaml
 OUT ?= out
