@@ -66,13 +66,17 @@ type Artifact struct {
 
 // Result describes a finished build.
 type Result struct {
-	Name            string      `json:"name"`
-	Version         string      `json:"version"`
-	Target          string      `json:"target"`
-	SourceDateEpoch int64       `json:"source_date_epoch"`
-	Artifacts       []Artifact  `json:"artifacts"`
-	LockChanges     []string    `json:"lock_changes,omitempty"`
-	Run             RunSettings `json:"run"`
+	Name            string `json:"name"`
+	Version         string `json:"version"`
+	Target          string `json:"target"`
+	SourceDateEpoch int64  `json:"source_date_epoch"`
+	// USREncoder is USR's compression and the encoder that wrote it
+	// (pure Go or a system library, with its version): a rebuild gives
+	// the same bytes only with the same encoder.
+	USREncoder  string      `json:"usr_encoder"`
+	Artifacts   []Artifact  `json:"artifacts"`
+	LockChanges []string    `json:"lock_changes,omitempty"`
+	Run         RunSettings `json:"run"`
 }
 
 // RunSettings are what imgbuild run needs to boot the image like the

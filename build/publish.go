@@ -33,6 +33,7 @@ func copyFile(src, dst string) error {
 func (b *builder) finish(paths map[string]string) (*Result, error) {
 	res := &Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.epoch.Unix(),
 		LockChanges: b.changes, Run: RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
+	res.USREncoder = usrEncoder(usrOptions(b.m.USR, b.epoch))
 	if b.m.SSH != nil {
 		res.Run.SSHPort = b.m.SSH.Port
 	}

@@ -225,15 +225,27 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return b.writeUSR(out, entries, squashfs.Options{Compression: squashfs.ZSTD, Level: usrZSTDLevel, ModTime: b.epoch})
+	return b.writeUSR(out, entries, usrOptions(b.m.USR, b.epoch))
 }
 
-// usrZSTDLevel is zstd's level for USR. USR is the update payload, sent
-// to every machine at every update, and zstd decompresses as fast at any
-// level, so USR takes the smallest level that squashfs images commonly
-// use. The pure-Go encoder reaches its strongest setting from level 10
-// on, so only the libzstd build (make TAGS=libzstd) compresses further.
-const usrZSTDLevel = 19
+// usrOptions are the squashfs options of the manifest's usr section
+// (validated and defaulted: zstd at level 19 unless it says otherwise).
+func usrOptions(u manifest.USR, epoch time.Time) squashfs.Options {
+	if u.Compression == "xz" {
+		return squashfs.Options{Compression: squashfs.XZ, ModTime: epoch}
+	}
+	return squashfs.Options{Compression: squashfs.ZSTD, Level: u.Level, ModTime: epoch}
+}
+
+// usrEncoder describes opt's compression and its encoder, e.g.
+// "zstd-19, libzstd 1.5.4".
+func usrEncoder(opt squashfs.Options) string {
+	c := opt.Compression.String()
+	if opt.Compression == squashfs.ZSTD {
+		c = fmt.Sprintf("zstd-%d", opt.Level)
+	}
+	return c + ", " + squashfs.Encoder(opt.Compression)
+}
 
 // writeUSR writes USR (squashfs then verity tree) to out, or copies it
 // from the cache when the same entries and options made it before.
@@ -303,7 +315,9 @@ func (b *builder) checkUSRSize(path string, squashfsSize int64) error {
 // shapes the squashfs and its verity tree.
 func usrKey(entries []squashfs.Entry, opt squashfs.Options, name, version string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00usr\x00%d %d %d %d\x00%s\x00%s\n", toolHash(), opt.Compression, opt.Level, opt.BlockSize, opt.ModTime.Unix(), name, version)
+	// The executable's hash does not cover a shared libzstd or liblzma,
+	// whose upgrade changes the bytes: the encoder's name does.
+	fmt.Fprintf(h, "%s\x00usr\x00%d %d %d %d\x00%s\x00%s\x00%s\n", toolHash(), opt.Compression, opt.Level, opt.BlockSize, opt.ModTime.Unix(), name, version, squashfs.Encoder(opt.Compression))
 	for _, e := range entries {
 		sum := ""
 		if e.Open != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imgbuild/imgbuild/internal/ownbin"
+	"github.com/imgbuild/imgbuild/rootfs/squashfs"
 )
 
 // Version is set at link time (-ldflags "-X .../cli.Version=v1.2.3").
@@ -17,7 +18,7 @@ var Version = "dev"
 func newVersion(env Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print imgbuild's version, its Go toolchain and whether the on-image programs are embedded",
+		Short: "Print imgbuild's version, its Go toolchain, its USR encoders and whether the on-image programs are embedded",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := Version
@@ -25,6 +26,7 @@ func newVersion(env Env) *cobra.Command {
 				v = info.Main.Version
 			}
 			fmt.Fprintf(env.Stdout, "imgbuild %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(env.Stdout, "USR encoders: zstd %s; xz %s\n", squashfs.Encoder(squashfs.ZSTD), squashfs.Encoder(squashfs.XZ))
 			own, err := ownbin.Embedded()
 			if err != nil {
 				return err

@@ -41,6 +41,9 @@ func TestParseGood(t *testing.T) {
 	if m.Hostname != "demo" || m.Disk.USR != 64<<20 || m.Disk.ESP != 96<<20 {
 		t.Errorf("defaults: hostname %q usr %v esp %v", m.Hostname, m.Disk.USR, m.Disk.ESP)
 	}
+	if m.USR.Compression != "zstd" || m.USR.Level != 19 {
+		t.Errorf("usr defaults: %+v, want zstd level 19", m.USR)
+	}
 	if m.Files[0].Mode != 0o640 {
 		t.Errorf("mode = %o, want 640", m.Files[0].Mode)
 	}
@@ -77,6 +80,9 @@ func TestParseErrors(t *testing.T) {
 		{"version with v", "version: 1.0.0\n", "version: v1.0.0\n", `demo.yaml:2:1: version: "v1.0.0" is not a semantic version`},
 		{"update reboot", "usr: 64MiB", "usr: 64MiB\nupdate:\n  reboot: later", `demo.yaml:26:3: update.reboot "later": want immediate or off`},
 		{"update pin", "usr: 64MiB", "usr: 64MiB\nupdate:\n  pin: latest", `demo.yaml:26:3: update.pin: "latest" is not a semantic version`},
+		{"usr compression", "usr: 64MiB", "usr: 64MiB\nusr:\n  compression: lz4", `demo.yaml:26:3: usr.compression "lz4": want zstd or xz`},
+		{"usr level", "usr: 64MiB", "usr: 64MiB\nusr:\n  level: 23", `demo.yaml:26:3: usr.level 23: zstd's levels are 1-22`},
+		{"usr xz level", "usr: 64MiB", "usr: 64MiB\nusr:\n  compression: xz\n  level: 9", `demo.yaml:27:3: usr.level: xz has no levels`},
 		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,7 @@ type Manifest struct {
 	Files    []File    `yaml:"files" doc:"Files and symlinks placed in the image."`
 	Services []Service `yaml:"services" doc:"Processes that sysinit starts and supervises."`
 	Disk     Disk      `yaml:"disk" doc:"Partition sizes."`
+	USR      USR       `yaml:"usr" doc:"How the USR filesystem (the update payload) is compressed."`
 	Run      Run       `yaml:"run" doc:"Settings for imgbuild run and the QEMU tests."`
 	Security Security  `yaml:"security" doc:"Release signing: the keys stage-1 trusts, and whether an unsigned build may boot."`
 	Update   Update    `yaml:"update" doc:"How the running system updates itself (the update agent); absent: no agent runs."`
@@ -91,6 +92,14 @@ type Disk struct {
 	USR  Size `yaml:"usr" doc:"Each USR slot (A and B), default 256MiB."`
 	OEM  Size `yaml:"oem" doc:"OEM partition, default 16MiB."`
 	Root Size `yaml:"root" doc:"ROOT at build time, default 256MiB; it grows to fill the disk on first boot."`
+}
+
+// USR sets USR's squashfs compression. USR is what every machine
+// downloads at every update, so the default is the smallest zstd level
+// squashfs images commonly use.
+type USR struct {
+	Compression string `yaml:"compression" doc:"zstd (default) or xz; both are read by the kernel's squashfs."`
+	Level       int    `yaml:"level" doc:"With zstd: the level, 1-22, default 19 (the pure-Go encoder's strongest setting is reached from 10 on; a build with libzstd goes further). xz has no levels."`
 }
 
 // Run holds settings for imgbuild run.

@@ -31,7 +31,7 @@ func (m *Manifest) validate() error {
 	if err := version.Check(m.Version); err != nil {
 		return m.at("version", "version: %v", err)
 	}
-	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateRun, m.validateUpdate, m.validateSSH}
+	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateUSR, m.validateRun, m.validateUpdate, m.validateSSH}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -241,6 +241,22 @@ func (m *Manifest) validateDisk() error {
 	return nil
 }
 
+func (m *Manifest) validateUSR() error {
+	switch m.USR.Compression {
+	case "", "zstd":
+		if m.USR.Level != 0 && (m.USR.Level < 1 || m.USR.Level > 22) {
+			return m.at("usr.level", "usr.level %d: zstd's levels are 1-22", m.USR.Level)
+		}
+	case "xz":
+		if m.USR.Level != 0 {
+			return m.at("usr.level", "usr.level: xz has no levels (mksquashfs's xz neither); remove it or use zstd")
+		}
+	default:
+		return m.at("usr.compression", "usr.compression %q: want zstd or xz", m.USR.Compression)
+	}
+	return nil
+}
+
 func (m *Manifest) validateRun() error {
 	for i, f := range m.Run.Forwards {
 		if f.Host < 0 || f.Host > 65535 || f.Guest <= 0 || f.Guest > 65535 {
@@ -291,6 +307,12 @@ func (m *Manifest) applyDefaults() {
 	def(&m.Disk.OEM, 16<<20)
 	def(&m.Disk.Root, 256<<20)
 	def(&m.Run.Memory, 1<<30)
+	if m.USR.Compression == "" {
+		m.USR.Compression = "zstd"
+	}
+	if m.USR.Compression == "zstd" && m.USR.Level == 0 {
+		m.USR.Level = 19
+	}
 	if m.Update.Channel == "" {
 		m.Update.Channel = "stable"
 	}

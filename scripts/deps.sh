@@ -6,7 +6,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf systemd-boot-efi gdisk squashfs-tools
       cryptsetup-bin mtools dosfstools e2fsprogs cpio zstd xz-utils kmod
       binutils openssl osslsigncode dpkg-dev ca-certificates openssh-client
       ipxe-qemu seabios
-      libzstd-dev) # libzstd-dev: only for the opt-in libzstd build tag and make bench
+      libzstd-dev liblzma-dev) # only for the opt-in libzstd/liblzma build tags and make bench
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

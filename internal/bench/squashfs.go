@@ -5,22 +5,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/imgbuild/imgbuild/build"
 )
 
 // squashfsTables runs the squashfs package's TestCompareMksquashfs, once
-// with the default pure-Go encoder and, where libzstd's headers are
-// installed, once with the opt-in libzstd build tag, and returns their
-// markdown tables.
+// with the default pure-Go encoders and, where libzstd's and liblzma's
+// headers are installed, once with the opt-in library build tags, and
+// returns their markdown tables.
 func squashfsTables(tmp string) (string, error) {
 	var out string
-	for _, tags := range []string{"", "libzstd"} {
-		if tags == "libzstd" && quick {
+	for _, tags := range []string{"", libTags} {
+		if tags == libTags && quick {
 			continue
 		}
-		if tags == "libzstd" && !haveLibzstd() {
-			out += "(libzstd build left out: install libzstd-dev)\n"
+		if tags == libTags && !haveLibs() {
+			out += "(the libzstd/liblzma build left out: install libzstd-dev and liblzma-dev)\n"
 			continue
 		}
 		t, err := compareSquashfs(tmp, tags)
@@ -33,7 +34,7 @@ func squashfsTables(tmp string) (string, error) {
 }
 
 func compareSquashfs(tmp, tags string) (string, error) {
-	table := filepath.Join(tmp, "squashfs-"+tags+".md")
+	table := filepath.Join(tmp, "squashfs-"+strings.ReplaceAll(tags, " ", "-")+".md")
 	cmd := exec.Command("go", "test", "./rootfs/squashfs", "-run", "^TestCompareMksquashfs$", "-count=1", "-timeout", "2h")
 	if tags != "" {
 		cmd.Args = append(cmd.Args, "-tags", tags)
@@ -68,7 +69,14 @@ func cachedEtcd() string {
 	return ""
 }
 
-func haveLibzstd() bool {
-	_, err := os.Stat("/usr/include/zstd.h")
-	return err == nil
+// libTags are the build tags of the system-library encoders.
+const libTags = "libzstd liblzma"
+
+func haveLibs() bool {
+	for _, h := range []string{"/usr/include/zstd.h", "/usr/include/lzma.h"} {
+		if _, err := os.Stat(h); err != nil {
+			return false
+		}
+	}
+	return true
 }

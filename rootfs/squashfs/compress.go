@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
-
-	"github.com/ulikunitz/xz"
 )
 
 // metadataSize is the uncompressed size of a metadata block.
@@ -27,11 +25,7 @@ func newCompressor(opt Options) (compressor, error) {
 	case ZSTD:
 		return newZSTD(opt.Level, window)
 	case XZ:
-		cfg := xz.WriterConfig{DictCap: window, CheckSum: xz.CRC32}
-		if err := cfg.Verify(); err != nil {
-			return nil, fmt.Errorf("squashfs: xz config: %w", err)
-		}
-		return &xzCompressor{cfg: cfg}, nil
+		return newXZ(window)
 	case GZIP:
 		zw, err := zlib.NewWriterLevel(nil, opt.Level)
 		if err != nil {
@@ -40,26 +34,6 @@ func newCompressor(opt Options) (compressor, error) {
 		return &gzipCompressor{zw: zw}, nil
 	}
 	return nil, fmt.Errorf("squashfs: unknown compression %d", int(opt.Compression))
-}
-
-type xzCompressor struct {
-	cfg xz.WriterConfig
-	buf bytes.Buffer
-}
-
-func (x *xzCompressor) compress(dst, src []byte) ([]byte, error) {
-	x.buf.Reset()
-	w, err := x.cfg.NewWriter(&x.buf)
-	if err != nil {
-		return nil, fmt.Errorf("squashfs: xz: %w", err)
-	}
-	if _, err := w.Write(src); err != nil {
-		return nil, fmt.Errorf("squashfs: xz: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("squashfs: xz: %w", err)
-	}
-	return append(dst[:0], x.buf.Bytes()...), nil
 }
 
 type gzipCompressor struct {

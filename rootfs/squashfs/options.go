@@ -33,6 +33,21 @@ func (c Compression) String() string {
 	return fmt.Sprintf("Compression(%d)", int(c))
 }
 
+// Encoder names the implementation that writes c's streams in this
+// build (pure Go, or a system library and its version): the same input
+// gives the same image for the same encoder.
+func Encoder(c Compression) string {
+	switch c {
+	case ZSTD:
+		return ZSTDImplementation
+	case XZ:
+		return XZImplementation
+	case GZIP:
+		return "Go compress/zlib"
+	}
+	return c.String()
+}
+
 // id is the compressor number stored in the superblock.
 func (c Compression) id() uint16 {
 	switch c {

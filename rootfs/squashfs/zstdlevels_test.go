@@ -5,4 +5,4 @@ package squashfs
 // zstdBenchLevels map to the pure-Go encoder's four distinct levels.
 var zstdBenchLevels = []int{1, 3, 6, 15}
 
-var zstdImpl = ZSTDImplementation
+var zstdImpl = "zstd " + ZSTDImplementation + ", xz " + XZImplementation
