@@ -25,12 +25,7 @@ func Write(w io.WriterAt, off int64, entries []Entry, opt Options) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	var files []*node
-	for _, n := range all {
-		if n.entry.Mode.IsRegular() {
-			files = append(files, n)
-		}
-	}
+	files := dataOrder(root)
 	data := newDataWriter(w, off, superblockSize, opt)
 	if err := data.run(files); err != nil {
 		return 0, err
@@ -105,4 +100,24 @@ func buildTables(c compressor, root *node, all []*node, id *ids, data *dataWrite
 	out, sb.idTable = append(out, idt...), index
 	sb.bytesUsed = pos + uint64(len(idt))
 	return out, sb, nil
+}
+
+// dataOrder lists the regular files depth first, children by name, as
+// mksquashfs reads them: files of one subtree sit together, so the tails
+// packed into a fragment block tend to be alike and compress better.
+func dataOrder(root *node) []*node {
+	var files []*node
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.children {
+			switch {
+			case c.entry.Mode.IsRegular():
+				files = append(files, c)
+			case c.isDir():
+				walk(c)
+			}
+		}
+	}
+	walk(root)
+	return files
 }
