@@ -90,8 +90,11 @@ func (b *builder) rootHash() string { return fmt.Sprintf("%x", b.sec.verity.Root
 func (b *builder) ipxeScript(kernel, initrd string) string {
 	return fmt.Sprintf(`#!ipxe
 # %s %s: diskless boot from RAM (docs/targets.md). Add
-# ignition.config.url=URL for the per-machine config, and
-# imgbuild.install=/dev/DISK imgbuild.install.url=URL-of-%s.img to install.
+# ignition.config.url=URL for the per-machine config,
+# imgbuild.pxe.root=/dev/DISK to keep ROOT on a local disk (a blank disk
+# is partitioned and formatted; any other disk without our ROOT is left
+# alone), and imgbuild.install=/dev/DISK imgbuild.install.url=URL-of-%s.img
+# to install.
 echo Booting %s %s diskless
 kernel %s %s
 initrd %s

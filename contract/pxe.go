@@ -9,6 +9,13 @@ const (
 	// KeyPXE (=1) tells stage-1 that there is no disk: USR comes from
 	// PXEUSRFile in the initramfs, ROOT is a tmpfs.
 	KeyPXE = "imgbuild.pxe"
+	// KeyPXERoot names the local disk (/dev/vda, /dev/nvme0n1) a
+	// diskless boot keeps ROOT on instead of a tmpfs: the partition of
+	// its GPT named ROOT.Label, of type TypeROOT, holding ext4, is
+	// mounted; a blank disk (no partition table, first and last MiB
+	// zero) first gets a GPT with one such partition filling it; any
+	// other disk is left alone and ROOT is a tmpfs, as without the key.
+	KeyPXERoot = "imgbuild.pxe.root"
 	// KeyInstall names the local disk (/dev/vda) the installer writes
 	// the image to, from KeyInstallURL; the installer runs only on a
 	// diskless (KeyPXE) boot.

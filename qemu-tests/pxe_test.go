@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/contract"
 	pkguki "github.com/imgbuild/imgbuild/images/uki"
+	"github.com/imgbuild/imgbuild/internal/reftool"
 	"github.com/imgbuild/imgbuild/internal/sparse"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
@@ -517,4 +519,79 @@ func withArchive(t *testing.T, initrd, path string, data []byte) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestPXELocalRoot boots one diskless machine twice with
+// imgbuild.pxe.root=/dev/vda and a blank disk: the first boot partitions
+// and formats it and keeps ROOT there; the second finds it, with the
+// first boot's SSH host key and a file written then. The disk is then
+// checked with sgdisk and e2fsck.
+func TestPXELocalRoot(t *testing.T) {
+	skipShort(t)
+	res := buildPXE(t)
+	base := "http://" + guestHTTP + "/"
+	srv := serveHTTP(t, pxeRoot(t, res, contract.KeyPXERoot+"=/dev/vda"))
+	disk := filepath.Join(t.TempDir(), "local.img")
+	writeTo(t, disk, "")
+	if err := os.Truncate(disk, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	vars := filepath.Join(t.TempDir(), "vars.fd")
+	machine := func() *vm {
+		cfg := pxeMachine(t, false, 256)
+		cfg.Disk, cfg.Vars = disk, vars
+		cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
+		cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
+		return start(t, cfg)
+	}
+	const rootLine = `imgbuild-stage1: ROOT: ext4 on /dev/vda1 \(` + contract.KeyPXERoot + `=: kept across boots\)`
+	mark := fmt.Sprintf("kept-%d", time.Now().UnixNano())
+
+	t0 := time.Now()
+	v := machine()
+	_, line := v.expect(0, `imgbuild-stage1: ROOT: /dev/vda was blank: wrote a GPT with one ROOT partition, formatted ext4 \(\d+ MiB\) in \S+`, 5*time.Minute)
+	t.Logf("first boot: %s", strings.TrimSpace(line))
+	v.expect(0, rootLine, time.Minute)
+	_, fpLine := v.expect(0, `\[sshd\] new host key SHA256:\S+`, 3*time.Minute)
+	fp := regexp.MustCompile(`SHA256:\S+`).FindString(fpLine)
+	v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
+	t.Logf("first boot healthy %.1fs after QEMU started", time.Since(t0).Seconds())
+	if got := v.run("busybox awk '$2==\"/\"{print $1\"=\"$3}' /proc/mounts", time.Minute); got != "/dev/vda1=ext4" {
+		t.Errorf("first boot: / is %q, want /dev/vda1=ext4", got)
+	}
+	v.run("busybox mkdir -p /var && echo "+mark+" > /var/pxe-root-mark && busybox sync && cat /var/pxe-root-mark", time.Minute)
+	v.powerdown()
+
+	t1 := time.Now()
+	v = machine()
+	v.expect(0, rootLine, 5*time.Minute)
+	_, line = v.expect(0, `\[sshd\] (new )?host key SHA256:\S+`, 3*time.Minute)
+	if strings.Contains(line, "new host key") || !strings.Contains(line, fp) {
+		t.Errorf("second boot: %q; want the first boot's host key %s", line, fp)
+	}
+	v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
+	t.Logf("second boot healthy %.1fs after QEMU started", time.Since(t1).Seconds())
+	if consoleHas(v, `was blank`) || consoleHas(v, `ROOT: tmpfs`) {
+		t.Error("second boot formatted the disk again or fell back to tmpfs")
+	}
+	if got := v.run("cat /var/pxe-root-mark", time.Minute); got != mark {
+		t.Errorf("second boot: /var/pxe-root-mark is %q, want %q", got, mark)
+	}
+	v.powerdown()
+
+	if out := reftool.Must(t, "sgdisk", "-v", disk); !strings.Contains(out, "No problems found") {
+		t.Errorf("sgdisk -v:\n%s", out)
+	}
+	info := reftool.Must(t, "sgdisk", "-i", "1", disk)
+	first := regexp.MustCompile(`First sector: (\d+)`).FindStringSubmatch(info)
+	last := regexp.MustCompile(`Last sector: (\d+)`).FindStringSubmatch(info)
+	if first == nil || last == nil || !strings.Contains(info, "Partition name: 'ROOT'") {
+		t.Fatalf("sgdisk -i 1:\n%s", info)
+	}
+	a, _ := strconv.ParseInt(first[1], 10, 64)
+	b, _ := strconv.ParseInt(last[1], 10, 64)
+	root := reftool.Extract(t, disk, a*512, (b-a+1)*512)
+	if out, err := reftool.Run(t, "e2fsck", "-fn", root); err != nil || strings.Contains(out, "?") {
+		t.Errorf("e2fsck -fn ROOT: %v\n%s", err, out)
+	}
 }

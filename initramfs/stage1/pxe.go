@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/randomseed"
 	"github.com/imgbuild/imgbuild/rootfs/verity/dm"
@@ -37,10 +35,9 @@ func runPXE(con *console, cmdline string) error {
 	}
 	con.printf("%s", r.describe())
 	con.printf("diskless: USR from the initramfs (%s), dm-verity set up in %s", usrDev, seconds(time.Since(t)))
-	if err := mountRAMSysroot(usrDev); err != nil {
+	if err := mountPXESysroot(con, pxeLocalRoot(con, cmdline), usrDev); err != nil {
 		return fail("mount", err)
 	}
-	con.printf("ROOT: tmpfs (diskless: nothing is kept across boots)")
 	if l, err := randomseed.Load(sysroot+contract.RandomSeed, randomseed.Linux{}); err != nil {
 		con.printf("%v", err)
 	} else {
@@ -171,13 +168,20 @@ func readOptional(path string) ([]byte, error) {
 	return b, err
 }
 
-// mountRAMSysroot mounts a tmpfs as ROOT and USR read-only on its /usr.
-func mountRAMSysroot(usrDev string) error {
+// mountPXESysroot mounts ROOT, the local disk's partition rootDev or a
+// tmpfs (without one, or when it does not mount), and USR on its /usr.
+func mountPXESysroot(con *console, rootDev, usrDev string) error {
+	if rootDev != "" {
+		err := mount(rootMount(rootDev))
+		if err == nil {
+			con.printf("ROOT: ext4 on %s (%s=: kept across boots)", rootDev, contract.KeyPXERoot)
+			return mountUSR(usrDev)
+		}
+		con.printf("ROOT: not using %s: %v", rootDev, err)
+	}
 	if err := mount(mountSpec{"tmpfs", sysroot, "tmpfs", 0, "mode=0755"}); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(sysroot+"/usr", 0o755); err != nil {
-		return err
-	}
-	return mount(mountSpec{usrDev, sysroot + "/usr", "squashfs", unix.MS_RDONLY | unix.MS_NODEV, ""})
+	con.printf("ROOT: tmpfs (diskless: nothing is kept across boots)")
+	return mountUSR(usrDev)
 }

@@ -14,9 +14,20 @@ import (
 // in a state that the kernel's lazy-init thread reports as "Something
 // is wrong with group 0" (seen under QEMU right after a first boot).
 func mountSysroot(rootDev, usrDev string) error {
-	if err := mount(mountSpec{rootDev, sysroot, "ext4", 0, "noinit_itable"}); err != nil {
+	if err := mount(rootMount(rootDev)); err != nil {
 		return err
 	}
+	return mountUSR(usrDev)
+}
+
+// rootMount is ROOT's ext4 mount, on a disk boot and on a diskless boot
+// with a local ROOT alike.
+func rootMount(dev string) mountSpec {
+	return mountSpec{dev, sysroot, "ext4", 0, "noinit_itable"}
+}
+
+// mountUSR mounts USR read-only on /sysroot/usr.
+func mountUSR(usrDev string) error {
 	if err := os.MkdirAll(sysroot+"/usr", 0o755); err != nil {
 		return err
 	}

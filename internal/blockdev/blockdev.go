@@ -131,3 +131,9 @@ func (t Tree) partitionNodes(disk string) (map[int]string, error) {
 	}
 	return nodes, nil
 }
+
+// Disk returns the partitions of one disk (vda, nvme0n1) that exist as
+// kernel partitions; a disk without a GPT has none.
+func (t Tree) Disk(name string) ([]Partition, error) {
+	return t.scanDisk(name)
+}

@@ -42,6 +42,7 @@ type Entry struct {
 	FirstLBA   uint64
 	LastLBA    uint64
 	Attributes uint64
+	Name       string // the partition name (UTF-16LE on disk)
 }
 
 // Table is a GPT read from a disk: its primary header and the raw entry
@@ -129,6 +130,7 @@ func (t *Table) Entries() []Entry {
 		en.FirstLBA = le.Uint64(e[32:])
 		en.LastLBA = le.Uint64(e[40:])
 		en.Attributes = le.Uint64(e[48:])
+		en.Name = decodeName(e[56:entryNameEnd])
 		out = append(out, en)
 	}
 	return out

@@ -81,8 +81,8 @@ func TestReadMatchesSgdisk(t *testing.T) {
 		t.Fatalf("%d entries, want %d", len(entries), len(parts))
 	}
 	for i, e := range entries {
-		if e.Number != parts[i].num || e.Unique.String() != parts[i].guid {
-			t.Errorf("entry %d: number %d GUID %s, want %d %s", i, e.Number, e.Unique, parts[i].num, parts[i].guid)
+		if e.Number != parts[i].num || e.Unique.String() != parts[i].guid || e.Name != parts[i].label {
+			t.Errorf("entry %d: number %d GUID %s name %q, want %d %s %q", i, e.Number, e.Unique, e.Name, parts[i].num, parts[i].guid, parts[i].label)
 		}
 		info := sgdisk(t, "-i", strconv.Itoa(e.Number), p)
 		first := regexp.MustCompile(`First sector: (\d+)`).FindStringSubmatch(info)
