@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/imgbuild/imgbuild/internal/procenv"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -177,19 +178,7 @@ func (s *session) environ(shell string) []string {
 	lh, lp, _ := net.SplitHostPort(s.local.String())
 	env = append(env, "HOME="+s.acct.Home, "USER="+s.acct.Name, "LOGNAME="+s.acct.Name, "SHELL="+shell,
 		fmt.Sprintf("SSH_CONNECTION=%s %s %s %s", rh, rp, lh, lp))
-	last := map[string]int{}
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		last[k] = i
-	}
-	var out []string
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if last[k] == i {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return procenv.Dedup(env)
 }
 
 // run starts the command and, when it ends, sends its exit status and

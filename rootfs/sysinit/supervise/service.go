@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/procenv"
 )
 
 // service is the supervisor of one configured service.
@@ -223,25 +223,7 @@ func (s *service) procAttr() (attr *os.ProcAttr, cleanup func(), outputs []*os.F
 		}
 		sys.Setpgid = true
 	}
-	return &os.ProcAttr{Dir: "/", Env: dedupEnv(env), Files: files, Sys: sys}, cleanup, outputs, nil
-}
-
-// dedupEnv keeps the last value of each key: libc's getenv returns the
-// first, and the service's own env must override the defaults.
-func dedupEnv(env []string) []string {
-	last := map[string]int{}
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		last[k] = i
-	}
-	var out []string
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if last[k] == i {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return &os.ProcAttr{Dir: "/", Env: procenv.Dedup(env), Files: files, Sys: sys}, cleanup, outputs, nil
 }
 
 // firstProbe is the wait before the first health check: a service is
