@@ -7,6 +7,8 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
 	"github.com/google/uuid"
+
+	"github.com/imgbuild/imgbuild/internal/randomseed"
 )
 
 const (
@@ -42,6 +44,14 @@ func mkfsExt4(f *os.File, start, size int64, fsUUID uuid.UUID, label string) (in
 	if size < 4<<20 {
 		return 0, fmt.Errorf("mkfs.ext4: %d bytes is too small", size)
 	}
+	// go-diskfs draws the directory hash seed and the journal UUID from
+	// the uuid package's reader, crypto/rand by default: on a first boot
+	// with no RDRAND and no saved seed, that blocks while the kernel
+	// gathers jitter entropy (0.65 s of CPU under TCG, in the way of the
+	// boot). Neither value is a secret: they only have to differ between
+	// machines, which the pool's output before it is ready does.
+	uuid.SetRand(nowaitRand{})
+	defer uuid.SetRand(nil)
 	zf, err := newZeroingFile(f)
 	if err != nil {
 		return 0, fmt.Errorf("mkfs.ext4: %w", err)
@@ -62,4 +72,14 @@ func mkfsExt4(f *os.File, start, size int64, fsUUID uuid.UUID, label string) (in
 		return 0, fmt.Errorf("mkfs.ext4: sync: %w", err)
 	}
 	return size, nil
+}
+
+// nowaitRand reads the kernel's pool without waiting for it to be ready.
+type nowaitRand struct{}
+
+func (nowaitRand) Read(b []byte) (int, error) {
+	if _, err := (randomseed.Linux{}).Read(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

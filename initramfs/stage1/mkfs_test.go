@@ -142,3 +142,36 @@ func TestDiskfsResizeInodeBug(t *testing.T) {
 		t.Errorf("go-diskfs default ext4 of 300 MiB is now clean; the 4 KiB/no resize_inode choice may be revisited. e2fsck:\n%.1000s", out)
 	}
 }
+
+// TestMkfsExt4HashSeedRandom: mkfsExt4 draws the directory hash seed and
+// journal UUID from nowaitRand; two formats with the same filesystem
+// UUID must still get different, non-zero seeds.
+func TestMkfsExt4HashSeedRandom(t *testing.T) {
+	seeds := map[string]bool{}
+	for i := range 2 {
+		p := tempPath(t, "fs.img")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(8 << 20)
+		_, err = mkfsExt4(f, 0, 8<<20, uuid.MustParse(testRoot), "ROOT")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seed string
+		for _, line := range strings.Split(runTool(t, "dumpe2fs", "-h", p), "\n") {
+			if v, ok := strings.CutPrefix(line, "Directory Hash Seed:"); ok {
+				seed = strings.TrimSpace(v)
+			}
+		}
+		if seed == "" || seed == "00000000-0000-0000-0000-000000000000" {
+			t.Fatalf("format %d: directory hash seed %q", i, seed)
+		}
+		seeds[seed] = true
+	}
+	if len(seeds) != 2 {
+		t.Errorf("two formats got the same directory hash seed: %v", seeds)
+	}
+}

@@ -226,25 +226,46 @@ func (s *service) procAttr() (attr *os.ProcAttr, cleanup func(), outputs []*os.F
 	return &os.ProcAttr{Dir: "/", Env: procenv.Dedup(env), Files: files, Sys: sys}, cleanup, outputs, nil
 }
 
-// firstProbe is the wait before the first health check: a service is
-// often up within milliseconds, and boot is healthy no sooner than its
-// slowest check passes. The wait doubles after each failure up to the
-// check's interval.
-const firstProbe = 20 * time.Millisecond
+// Boot is healthy no sooner than its slowest check passes, and a
+// service is often up within milliseconds to a second of its start: the
+// first probe comes after firstProbe, then one every fastProbe for
+// fastProbeFor, so a check passes at most fastProbe after its service
+// is up; after that the wait doubles up to the check's interval.
+// Doubling from the start cost up to 0.5 s per service on a first boot
+// under TCG (sshd listens about 0.9 s after its start; the probes fell
+// at 0.62 s and 1.26 s). A refused connection costs the guest little.
+const (
+	firstProbe   = 20 * time.Millisecond
+	fastProbe    = 50 * time.Millisecond
+	fastProbeFor = 5 * time.Second
+)
+
+// nextProbe is the wait before the next probe, elapsed after the watch
+// began and prev the last wait (0 before the first probe).
+func nextProbe(elapsed, prev, interval time.Duration) time.Duration {
+	switch {
+	case prev == 0:
+		return min(firstProbe, interval)
+	case elapsed < fastProbeFor:
+		return min(fastProbe, interval)
+	}
+	return min(2*prev, interval)
+}
 
 // watchHealth polls the check until it first passes, reporting a failing
 // check every FailLogEvery.
 func (s *service) watchHealth(ctx context.Context) {
 	h := s.cfg.Health
-	wait := min(firstProbe, interval(h))
-	lastLog := time.Now()
+	began := time.Now()
+	var wait time.Duration
+	lastLog := began
 	for {
+		wait = nextProbe(time.Since(began), wait, interval(h))
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, interval(h))
 		if s.pid() == 0 {
 			continue
 		}
