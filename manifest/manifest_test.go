@@ -77,6 +77,9 @@ func TestParseErrors(t *testing.T) {
 		{"version with v", "version: 1.0.0\n", "version: v1.0.0\n", `demo.yaml:2:1: version: "v1.0.0" is not a semantic version`},
 		{"update reboot", "usr: 64MiB", "usr: 64MiB\nupdate:\n  reboot: later", `demo.yaml:26:3: update.reboot "later": want immediate or off`},
 		{"update pin", "usr: 64MiB", "usr: 64MiB\nupdate:\n  pin: latest", `demo.yaml:26:3: update.pin: "latest" is not a semantic version`},
+		{"cmdline names a slot", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [quiet, imgbuild.slot=b]", `demo.yaml:6:20: kernel.cmdline entry "imgbuild.slot=b"`},
+		{"cmdline sets verity", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [imgbuild.verity=00]", `demo.yaml:6:13: kernel.cmdline entry "imgbuild.verity=00"`},
+		{"cmdline with a space", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [\"a b\"]", `demo.yaml:6:13: kernel.cmdline entry "a b"`},
 		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {
