@@ -27,7 +27,7 @@ func entryBuilder(t *testing.T, version, cmdline string, root byte) *builder {
 		Salt: bytes.Repeat([]byte{0xee}, 32), RootHash: bytes.Repeat([]byte{root}, 32)}}}
 }
 
-// record runs the builder's release step over dummy artifacts and
+// testRecord runs the builder's release step over dummy artifacts and
 // parses the record it wrote, as the agent would.
 func (b *builder) testRecord(t *testing.T) *sign.Record {
 	t.Helper()
