@@ -12,18 +12,27 @@ import (
 // partUUID is the PARTUUID of partition p of this image.
 func (b *builder) partUUID(p contract.Partition) string { return disk.PartitionGUID(b.m.Name, p) }
 
+// kernelArgs is the release's kernel command line apart from the keys
+// naming a slot: the base arguments, ROOT and the ESP, then the
+// manifest's own additions. The record carries it (kernel_args), so an
+// update brings a changed kernel.cmdline along.
+func (b *builder) kernelArgs() []string {
+	c := contract.Cmdline{Root: b.partUUID(contract.ROOT), ESP: b.partUUID(contract.ESP)}
+	args := append(append([]string(nil), contract.BaseArgs...), c.SharedArgs()...)
+	return append(args, b.m.Kernel.Cmdline...)
+}
+
 // cmdline is the kernel command line of a slot's boot entry: the
-// contract's keys (root hash included, for humans reading the entry:
-// stage-1 trusts only the signed record and refuses to boot when the two
-// differ), then the manifest's own additions.
+// release's arguments, then the slot's keys (root hash included, for
+// humans reading the entry: stage-1 trusts only the signed record and
+// refuses to boot when the two differ).
 func (b *builder) cmdline(slot string) string {
 	usr, _ := contract.USR(slot)
-	c := contract.Cmdline{Slot: slot, USR: b.partUUID(usr), Root: b.partUUID(contract.ROOT), ESP: b.partUUID(contract.ESP)}
+	c := contract.Cmdline{Slot: slot, USR: b.partUUID(usr)}
 	if b.sec.verity != nil {
 		c.Verity = hex.EncodeToString(b.sec.verity.RootHash)
 	}
-	args := append(append(append([]string(nil), contract.BaseArgs...), c.Args()...), b.m.Kernel.Cmdline...)
-	return strings.Join(args, " ")
+	return strings.Join(contract.EntryArgs(b.kernelArgs(), c), " ")
 }
 
 // entryHead is what every boot entry of a slot starts with; systemd-boot

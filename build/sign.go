@@ -114,9 +114,13 @@ func (b *builder) release(paths map[string]string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("release record: %w", err)
 	}
+	if err := contract.CheckReleaseArgs(b.kernelArgs()); err != nil {
+		return "", fmt.Errorf("release record: kernel.cmdline: %w", err)
+	}
 	rec := sign.Record{
 		Format: sign.RecordFormat, Name: b.m.Name, Version: b.m.Version, Arch: Arch, MinVersion: b.m.Update.MinVersion,
 		Kernel: sums["kernel"], Initramfs: sums["initramfs"], USR: sums["usr"], USRSize: usr.Size(), UKI: ukis,
+		KernelArgs: b.kernelArgs(),
 		VerityRoot: hex.EncodeToString(p.RootHash), VeritySalt: hex.EncodeToString(p.Salt), VerityUUID: p.UUID,
 		HashOffset: p.HashOffset, DataBlocks: p.DataBlocks,
 	}

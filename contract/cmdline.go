@@ -39,17 +39,54 @@ type Cmdline struct {
 	DebugShell bool
 }
 
-// Args is the command line's imgbuild keys in the order entries carry them.
-func (c Cmdline) Args() []string {
-	args := []string{KeySlot + "=" + c.Slot, KeyUSR + "=PARTUUID=" + c.USR,
-		KeyRoot + "=PARTUUID=" + c.Root, KeyESP + "=PARTUUID=" + c.ESP}
+// SlotArgs are the keys that name the slot an entry boots: they differ
+// between slot A's and slot B's entry of one release, so a release's
+// record cannot carry them.
+func (c Cmdline) SlotArgs() []string {
+	args := []string{KeySlot + "=" + c.Slot, KeyUSR + "=PARTUUID=" + c.USR}
 	if c.Verity != "" {
 		args = append(args, KeyVerity+"="+c.Verity)
 	}
+	return args
+}
+
+// SharedArgs are the imgbuild keys both slots' entries carry alike.
+func (c Cmdline) SharedArgs() []string {
+	args := []string{KeyRoot + "=PARTUUID=" + c.Root, KeyESP + "=PARTUUID=" + c.ESP}
 	if c.DebugShell {
 		args = append(args, KeyDebug+"=shell")
 	}
 	return args
+}
+
+// EntryArgs is the command line of a slot's boot entry: the release's
+// kernel arguments (BaseArgs, SharedArgs, the manifest's additions: the
+// record's kernel_args), then the slot's keys. The builder and the
+// update agent both compose entries with it, so an entry reached by an
+// update is the entry a build of that release writes. The slot's keys
+// come last, where the kernel's last-one-wins would favour them anyway.
+func EntryArgs(release []string, slot Cmdline) []string {
+	return append(append([]string(nil), release...), slot.SlotArgs()...)
+}
+
+// CheckReleaseArgs refuses release kernel arguments that EntryArgs could
+// not use as they are: empty or spaced arguments, which an options line
+// would split differently, and keys that name a slot.
+func CheckReleaseArgs(args []string) error {
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n\r") {
+			return fmt.Errorf("kernel argument %q: want one argument without spaces", a)
+		}
+		if k, _, _ := strings.Cut(a, "="); IsSlotKey(k) {
+			return fmt.Errorf("kernel argument %q: %s names a slot and is set per slot entry, not by the release", a, k)
+		}
+	}
+	return nil
+}
+
+// IsSlotKey says whether key is one of SlotArgs' keys.
+func IsSlotKey(key string) bool {
+	return key == KeySlot || key == KeyUSR || key == KeyVerity
 }
 
 // ParseCmdline reads the imgbuild.* keys from /proc/cmdline's content,

@@ -66,7 +66,8 @@ func TestParseCmdline(t *testing.T) {
 func TestArgsRoundTrip(t *testing.T) {
 	c := Cmdline{Slot: "b", USR: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b04", Root: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b09",
 		ESP: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01", Verity: strings.Repeat("0f", 32), DebugShell: true}
-	got, err := ParseCmdline(strings.Join(append(BaseArgs, c.Args()...), " "))
+	release := append(append([]string(nil), BaseArgs...), c.SharedArgs()...)
+	got, err := ParseCmdline(strings.Join(EntryArgs(release, c), " "))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +119,34 @@ func TestParam(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("Param(%q) = %q,%v want %q,%v", tt.key, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestEntryArgs(t *testing.T) {
+	c := Cmdline{Slot: "a", USR: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b03", Root: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b09",
+		ESP: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01", Verity: strings.Repeat("0f", 32)}
+	release := append(append([]string(nil), BaseArgs...), append(c.SharedArgs(), "loglevel=7")...)
+	got := strings.Join(EntryArgs(release, c), " ")
+	want := "console=ttyS0,115200 panic=10 quiet imgbuild.root=PARTUUID=" + c.Root + " imgbuild.esp=PARTUUID=" + c.ESP +
+		" loglevel=7 imgbuild.slot=a imgbuild.usr=PARTUUID=" + c.USR + " imgbuild.verity=" + c.Verity
+	if got != want {
+		t.Errorf("entry args\n got %s\nwant %s", got, want)
+	}
+	if err := CheckReleaseArgs(release); err != nil {
+		t.Errorf("release args refused: %v", err)
+	}
+	for _, a := range c.SlotArgs() {
+		if err := CheckReleaseArgs(append(release, a)); err == nil || !strings.Contains(err.Error(), "names a slot") {
+			t.Errorf("release args with %s: %v", a, err)
+		}
+	}
+	for _, a := range []string{"", "a b", "x\ty"} {
+		if err := CheckReleaseArgs([]string{a}); err == nil {
+			t.Errorf("release arg %q accepted", a)
+		}
+	}
+	// A key that merely starts like a slot key is not one.
+	if err := CheckReleaseArgs([]string{"imgbuild.slotx=1", "imgbuild.usr2"}); err != nil {
+		t.Error(err)
 	}
 }

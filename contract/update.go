@@ -39,6 +39,7 @@ const (
 	ErrRollback       = 44 // the new release's trial boots failed; back on the old slot
 	ErrPinned         = 45 // the version pin forbids this version
 	ErrUnknownPayload = 46 // a payload file the record does not vouch for
+	ErrKernelArgs     = 47 // the record's kernel_args set a key that names a slot
 )
 
 // OmahaAppID is the Omaha application id of an image: a GUID derived

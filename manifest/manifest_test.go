@@ -83,6 +83,9 @@ func TestParseErrors(t *testing.T) {
 		{"usr compression", "usr: 64MiB", "usr: 64MiB\nusr:\n  compression: lz4", `demo.yaml:26:3: usr.compression "lz4": want zstd or xz`},
 		{"usr level", "usr: 64MiB", "usr: 64MiB\nusr:\n  level: 23", `demo.yaml:26:3: usr.level 23: zstd's levels are 1-22`},
 		{"usr xz level", "usr: 64MiB", "usr: 64MiB\nusr:\n  compression: xz\n  level: 9", `demo.yaml:27:3: usr.level: xz has no levels`},
+		{"cmdline names a slot", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [quiet, imgbuild.slot=b]", `demo.yaml:6:20: kernel.cmdline entry "imgbuild.slot=b"`},
+		{"cmdline sets verity", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [imgbuild.verity=00]", `demo.yaml:6:13: kernel.cmdline entry "imgbuild.verity=00"`},
+		{"cmdline with a space", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [\"a b\"]", `demo.yaml:6:13: kernel.cmdline entry "a b"`},
 		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {

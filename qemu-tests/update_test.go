@@ -5,12 +5,15 @@ import (
 	"crypto/ed25519"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign"
@@ -66,6 +69,9 @@ func TestUpdateThenRollback(t *testing.T) {
 	if got := v.run("/usr/lib/imgbuild/imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
 		!strings.Contains(got, "slot A, 1.0.0, good") {
 		t.Errorf("status on v2: %s", got)
+	}
+	if got := v.run("cat /proc/cmdline", time.Minute); !slices.Contains(strings.Fields(got), v2KernelArg) {
+		t.Errorf("v2 runs with /proc/cmdline %q: without v2's %s", got, v2KernelArg)
 	}
 	want := "13/1 14/1 3/1 3/2<1.0.0"
 	if m, got := waitEvents(t, srv.addr, want); got != want || m.Version != "2.0.0" || m.Channel != "beta" || len(m.ID) != 32 {
@@ -144,6 +150,11 @@ func TestUpdateThenRollback(t *testing.T) {
 	}
 	if len(r.Entries) != 1 || r.Entries[0].File != "imgbuild-b.conf" {
 		t.Errorf("entries after the rollbacks = %+v, want only imgbuild-b.conf", r.Entries)
+	} else if want := builtOptions(t, u.v2, "b"); r.Entries[0].Options != want {
+		t.Errorf("v2's entry as the update wrote it:\n%s\nas a build of v2 writes it for slot B:\n%s", r.Entries[0].Options, want)
+	}
+	if strings.Contains(builtOptions(t, u.v1, "a"), v2KernelArg) {
+		t.Errorf("v1's entry has v2's %s", v2KernelArg)
 	}
 	// The machine on beta installed exactly alpha's bytes.
 	if got := usrSHA256(t, img, "b", alphaUSR.Size); got != alphaUSR.SHA256 {
@@ -153,6 +164,20 @@ func TestUpdateThenRollback(t *testing.T) {
 		t.Errorf("USR-A does not hold the 3.0.1 usr object beta offers")
 	}
 	t.Logf("server requests: %d", len(srv.requests()))
+}
+
+// builtOptions is the options line a build writes for slot: its image's
+// slot A entry with the keys that name the slot swapped.
+func builtOptions(t *testing.T, res *build.Result, slot string) string {
+	t.Helper()
+	r, err := inspect.Image(artifact(t, res, "disk"))
+	if err != nil || len(r.Entries) != 1 {
+		t.Fatalf("built image's entries %+v, %v", r, err)
+	}
+	usrA := disk.PartitionGUID("minimal", contract.USRA)
+	usr, _ := contract.USR(slot)
+	return strings.NewReplacer(contract.KeySlot+"=a", contract.KeySlot+"="+slot,
+		contract.KeyUSR+"=PARTUUID="+usrA, contract.KeyUSR+"=PARTUUID="+disk.PartitionGUID("minimal", usr)).Replace(r.Entries[0].Options)
 }
 
 // panicPattern is what still fails a boot that is expected to fail in

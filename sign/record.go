@@ -34,6 +34,11 @@ type Record struct {
 	// UKI is each slot's signed Unified Kernel Image by slot ("a", "b"),
 	// in Secure Boot releases; each slot's .cmdline names that slot.
 	UKI map[string]string `json:"uki_sha256,omitempty"`
+	// KernelArgs is the release's kernel command line without the keys
+	// that name a slot (contract.EntryArgs adds those per slot entry), so
+	// an update brings a changed kernel.cmdline to the new slot's entry.
+	// Records of builds before it have none; empty means absent.
+	KernelArgs []string `json:"kernel_args,omitempty"`
 
 	VerityRoot string `json:"verity_root"` // hex
 	VeritySalt string `json:"verity_salt"` // hex
@@ -85,6 +90,11 @@ func ParseRecord(data []byte) (*Record, error) {
 	if r.MinVersion != "" {
 		if err := version.Check(r.MinVersion); err != nil {
 			return nil, fmt.Errorf("sign: parse record: min_version: %w", err)
+		}
+	}
+	for _, a := range r.KernelArgs {
+		if a == "" || strings.ContainsAny(a, " \t\n\r") {
+			return nil, fmt.Errorf("sign: parse record: kernel_args: %q is not one argument without spaces", a)
 		}
 	}
 	return &r, nil

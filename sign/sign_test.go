@@ -75,6 +75,40 @@ func TestParseRecord(t *testing.T) {
 	}
 }
 
+// TestRecordKernelArgs: kernel_args is optional, in order, signed, and
+// every entry is one command-line argument.
+func TestRecordKernelArgs(t *testing.T) {
+	rec := sampleRecord()
+	rec.KernelArgs = []string{"console=ttyS0,115200", "quiet", "imgbuild.test=v2", "a"}
+	raw := rec.Canonical()
+	want := `"initramfs_sha256":"` + strings.Repeat("b", 64) + `","kernel_args":["console=ttyS0,115200","quiet","imgbuild.test=v2","a"],"kernel_sha256"`
+	if !strings.Contains(string(raw), want) {
+		t.Errorf("canonical record %s lacks %s", raw, want)
+	}
+	r, err := ParseRecord(raw)
+	if err != nil || strings.Join(r.KernelArgs, "|") != "console=ttyS0,115200|quiet|imgbuild.test=v2|a" {
+		t.Errorf("parsed kernel_args %q, %v", r.KernelArgs, err)
+	}
+	if r, err := ParseRecord(sampleRecord().Canonical()); err != nil || r.KernelArgs != nil {
+		t.Errorf("a record without kernel_args: %q, %v", r.KernelArgs, err)
+	}
+	pub, priv := newKey(t)
+	sig, err := Sign(rec, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Replace(raw, []byte(`"imgbuild.test=v2"`), []byte(`"imgbuild.test=v3"`), 1)
+	if _, err := Verify(changed, sig, []ed25519.PublicKey{pub}); err == nil {
+		t.Error("a record with changed kernel_args verified")
+	}
+	for _, bad := range []string{`""`, `"a b"`, `"a\tb"`, `1`} {
+		b := bytes.Replace(raw, []byte(`"quiet"`), []byte(bad), 1)
+		if _, err := ParseRecord(b); err == nil {
+			t.Errorf("kernel_args with %s accepted", bad)
+		}
+	}
+}
+
 func TestSignVerify(t *testing.T) {
 	oldPub, oldPriv := newKey(t)
 	newPub, newPriv := newKey(t)

@@ -125,7 +125,7 @@ func (a *Agent) failed(ctx context.Context, err error) error {
 func final(code int) bool {
 	switch code {
 	case contract.ErrName, contract.ErrArch, contract.ErrNotNewer, contract.ErrDenied, contract.ErrTooBig,
-		contract.ErrMinVersion, contract.ErrPinned, contract.ErrUnknownPayload:
+		contract.ErrMinVersion, contract.ErrPinned, contract.ErrUnknownPayload, contract.ErrKernelArgs:
 		return true
 	}
 	return false

@@ -12,11 +12,17 @@ import (
 )
 
 // DeriveEntry makes the passive slot's boot entry from the booted slot's
-// entry text. The agent cannot recompute the manifest's extra command
-// line arguments, so it keeps every line and argument it does not own
-// and swaps only what names the slot: title, version, kernel, initrd or
-// UKI paths, imgbuild.slot, imgbuild.usr and imgbuild.verity.
+// entry text and the new release's record. It keeps every line it does
+// not own and swaps what names the slot: title, version, kernel, initrd
+// or UKI paths. The options line is the record's kernel_args with the new
+// slot's keys (contract.EntryArgs, as the builder writes it); a record
+// from before kernel_args leaves the agent no way to know the release's
+// arguments, so then it keeps the booted ones and swaps only
+// imgbuild.slot, imgbuild.usr and imgbuild.verity.
 func DeriveEntry(booted, bootedSlot, slot string, rec *sign.Record, usrUUID string) (string, error) {
+	if err := contract.CheckReleaseArgs(rec.KernelArgs); err != nil {
+		return "", fmt.Errorf("agent: release %s's kernel_args: %w", rec.Version, err)
+	}
 	var out []string
 	var sawBoot, sawSlot, linux bool
 	for _, line := range strings.Split(strings.TrimRight(booted, "\n"), "\n") {
@@ -34,7 +40,7 @@ func DeriveEntry(booted, bootedSlot, slot string, rec *sign.Record, usrUUID stri
 		case "efi":
 			line, sawBoot = "efi     /"+contract.UKIPath(slot), true
 		case "options":
-			opts, found, err := swapOptions(rest, bootedSlot, slot, rec, usrUUID)
+			opts, found, err := newOptions(rest, bootedSlot, slot, rec, usrUUID)
 			if err != nil {
 				return "", err
 			}
@@ -50,6 +56,18 @@ func DeriveEntry(booted, bootedSlot, slot string, rec *sign.Record, usrUUID stri
 		return "", fmt.Errorf("agent: booted entry's options carry no %s=%s", contract.KeySlot, bootedSlot)
 	}
 	return strings.Join(out, "\n") + "\n", nil
+}
+
+// newOptions is the new entry's options line. The booted line is checked
+// against the booted slot even when the record replaces it, so an entry
+// that names the wrong slot still stops the update.
+func newOptions(booted, bootedSlot, slot string, rec *sign.Record, usrUUID string) (string, bool, error) {
+	opts, found, err := swapOptions(booted, bootedSlot, slot, rec, usrUUID)
+	if err != nil || len(rec.KernelArgs) == 0 {
+		return opts, found, err
+	}
+	c := contract.Cmdline{Slot: slot, USR: usrUUID, Verity: rec.VerityRoot}
+	return strings.Join(contract.EntryArgs(rec.KernelArgs, c), " "), found, nil
 }
 
 func swapOptions(opts, bootedSlot, slot string, rec *sign.Record, usrUUID string) (string, bool, error) {

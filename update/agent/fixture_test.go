@@ -134,7 +134,8 @@ func bootedEntry(t *testing.T, r *release) string {
 	usr := disk.PartitionGUID(testName, contract.USRA)
 	c := contract.Cmdline{Slot: "a", USR: usr, Root: disk.PartitionGUID(testName, contract.ROOT),
 		ESP: disk.PartitionGUID(testName, contract.ESP), Verity: r.rec.VerityRoot}
-	args := append(append([]string(nil), contract.BaseArgs...), c.Args()...)
+	// The order of builds before kernel_args: the slot's keys in the middle.
+	args := append(append(append([]string(nil), contract.BaseArgs...), c.SlotArgs()...), c.SharedArgs()...)
 	args = append(args, "quiet", "extra.flag=1")
 	return fmt.Sprintf("title   %s %s (USR-A)\nversion %s\nsort-key %s\nlinux   /%s\ninitrd  /%s\noptions %s\n",
 		testName, r.rec.Version, r.rec.Version, contract.EntrySortKey, contract.KernelPath("a"), contract.InitrdPath("a"), strings.Join(args, " "))

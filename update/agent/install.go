@@ -190,6 +190,11 @@ func (a *Agent) checkRelease(rec, running *sign.Record) error {
 	case a.Pin != "" && version.Compare(rec.Version, a.Pin) > 0:
 		return refuse(contract.ErrPinned, "release %s is past the pinned version %s", rec.Version, a.Pin)
 	}
+	// Before anything is downloaded: DeriveEntry would refuse them only
+	// after the slot is written.
+	if err := contract.CheckReleaseArgs(rec.KernelArgs); err != nil {
+		return refuse(contract.ErrKernelArgs, "release %s's kernel_args: %v", rec.Version, err)
+	}
 	deny, err := a.Denylist()
 	if err != nil {
 		return err

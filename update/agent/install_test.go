@@ -152,6 +152,11 @@ func TestRefusalsLeavePassiveSlotUntouched(t *testing.T) {
 			m.a.Pin = "1.5.0"
 			m.publish(newRelease("2.0.0", 1<<20), "stable", m.priv)
 		}},
+		{"kernel_args naming a slot", contract.ErrKernelArgs, func(m *machine) {
+			r := newRelease("2.0.0", 1<<20)
+			r.rec.KernelArgs = []string{"quiet", "imgbuild.slot=a"}
+			m.publish(r, "stable", m.priv)
+		}},
 		{"file the record does not vouch for", contract.ErrUnknownPayload, func(m *machine) {
 			x := filepath.Join(m.t.TempDir(), "x")
 			os.WriteFile(x, []byte("extra"), 0o644)

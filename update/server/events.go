@@ -22,6 +22,7 @@ var errorNames = map[int]string{
 	contract.ErrRollback:       "rolled back: the new release's trial boots failed",
 	contract.ErrPinned:         "version pin forbids it",
 	contract.ErrUnknownPayload: "payload file the record does not vouch for",
+	contract.ErrKernelArgs:     "kernel arguments that name a slot",
 }
 
 // EventMeaning is an Omaha event in words, in Flatcar's dialect.

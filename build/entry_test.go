@@ -1,0 +1,88 @@
+package build
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/manifest"
+	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/update/agent"
+)
+
+// entryBuilder is a builder of the manifest with the given kernel
+// command line, as far as boot entries and the release record need.
+func entryBuilder(t *testing.T, version, cmdline string, root byte) *builder {
+	t.Helper()
+	src := "name: m\nversion: " + version + "\nkernel: {package: k, cmdline: " + cmdline + "}\nsecurity: {allow_unsigned: true}\n"
+	m, err := manifest.Parse("m.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &builder{m: m, sec: security{verity: &verity.Params{DataBlocks: 1, HashOffset: 4096,
+		Salt: bytes.Repeat([]byte{0xee}, 32), RootHash: bytes.Repeat([]byte{root}, 32)}}}
+}
+
+// testRecord runs the builder's release step over dummy artifacts and
+// parses the record it wrote, as the agent would.
+func (b *builder) testRecord(t *testing.T) *sign.Record {
+	t.Helper()
+	dir := t.TempDir()
+	paths := map[string]string{"release": filepath.Join(dir, "release.json")}
+	for _, k := range []string{"kernel", "initramfs", "usr"} {
+		paths[k] = filepath.Join(dir, k)
+		if err := os.WriteFile(paths[k], []byte(k), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.release(paths); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(paths["release"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := sign.ParseRecord(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// TestUpdatedEntryIsBuiltEntry: the entry the update agent derives for a
+// release in slot B, from a machine running another release in slot A
+// with other kernel arguments, is the entry the builder writes for that
+// release's slot B, options line included; and back again.
+func TestUpdatedEntryIsBuiltEntry(t *testing.T) {
+	v1 := entryBuilder(t, "1.0.0", "[loglevel=7, v1.only=1]", 0x11)
+	v2 := entryBuilder(t, "2.0.0", "[release.test=v2, imgbuild.debug=shell]", 0x22)
+	rec1, rec2 := v1.testRecord(t), v2.testRecord(t)
+	if !strings.Contains(strings.Join(rec2.KernelArgs, " "), "release.test=v2 imgbuild.debug=shell") {
+		t.Errorf("v2's record kernel_args %q lack the manifest's arguments", rec2.KernelArgs)
+	}
+	for _, rec := range []*sign.Record{rec1, rec2} {
+		for _, a := range rec.KernelArgs {
+			if k, _, _ := strings.Cut(a, "="); contract.IsSlotKey(k) {
+				t.Errorf("record %s carries slot key %s", rec.Version, a)
+			}
+		}
+	}
+	got, err := agent.DeriveEntry(v1.bootEntry("a"), "a", "b", rec2, v2.partUUID(contract.USRB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := v2.bootEntry("b"); got != want {
+		t.Errorf("updated to v2 in slot B:\n%s\nbuilt for v2, slot B:\n%s", got, want)
+	}
+	back, err := agent.DeriveEntry(got, "b", "a", rec1, v1.partUUID(contract.USRA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := v1.bootEntry("a"); back != want {
+		t.Errorf("back to v1 in slot A:\n%s\nbuilt for v1, slot A:\n%s", back, want)
+	}
+}
