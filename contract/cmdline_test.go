@@ -127,7 +127,7 @@ func TestEntryArgs(t *testing.T) {
 		ESP: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01", Verity: strings.Repeat("0f", 32)}
 	release := append(append([]string(nil), BaseArgs...), append(c.SharedArgs(), "loglevel=7")...)
 	got := strings.Join(EntryArgs(release, c), " ")
-	want := "console=ttyS0,115200 panic=10 quiet imgbuild.root=PARTUUID=" + c.Root + " imgbuild.esp=PARTUUID=" + c.ESP +
+	want := strings.Join(BaseArgs, " ") + " imgbuild.root=PARTUUID=" + c.Root + " imgbuild.esp=PARTUUID=" + c.ESP +
 		" loglevel=7 imgbuild.slot=a imgbuild.usr=PARTUUID=" + c.USR + " imgbuild.verity=" + c.Verity
 	if got != want {
 		t.Errorf("entry args\n got %s\nwant %s", got, want)
