@@ -23,11 +23,11 @@ var bootTable string
 // bootTimeline boots fresh copies of img (first boot: ROOT is formatted,
 // fresh UEFI variables) and returns the median time from QEMU's start
 // to the healthy line and a markdown table of each phase's medians.
-func (b *bencher) bootTimeline(img string) (time.Duration, string, error) {
+func (b *bencher) bootTimeline(img string, extra ...string) (time.Duration, string, error) {
 	var runs []timeline.Timeline
 	var healthy []float64
 	for i := range bootRuns {
-		tl, err := b.bootOnce(img, i)
+		tl, err := b.bootOnce(img, i, extra...)
 		if err != nil {
 			return 0, "", err
 		}
@@ -61,7 +61,7 @@ func onlyBoot(img string) error {
 	return nil
 }
 
-func (b *bencher) bootOnce(img string, i int) (timeline.Timeline, error) {
+func (b *bencher) bootOnce(img string, i int, extra ...string) (timeline.Timeline, error) {
 	dir := filepath.Join(b.tmp, fmt.Sprintf("boot%d", i))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return timeline.Timeline{}, err
@@ -75,7 +75,7 @@ func (b *bencher) bootOnce(img string, i int) (timeline.Timeline, error) {
 	if data, err := os.ReadFile(strings.TrimSuffix(img, ".img") + ".json"); err == nil {
 		os.WriteFile(filepath.Join(dir, "minimal.json"), data, 0o644)
 	}
-	cmd := exec.Command(b.bin, "run", copy, "--until-healthy", "--timeout", "10m", "-q", "--json", "--forward", "0:8080")
+	cmd := exec.Command(b.bin, append([]string{"run", copy, "--until-healthy", "--timeout", "10m", "-q", "--json", "--forward", "0:8080"}, extra...)...)
 	out, err := cmd.Output()
 	if err != nil {
 		return timeline.Timeline{}, fmt.Errorf("run --until-healthy: %v\n%s", err, out)
