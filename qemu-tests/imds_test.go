@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -24,31 +23,6 @@ const (
 	aemmModule  = "github.com/aws/amazon-ec2-metadata-mock"
 	aemmVersion = "v1.13.0"
 )
-
-// imdsRelayEnv makes this test binary a relay: QEMU's guestfwd cmd: form
-// starts it for each guest connection to the metadata address, with the
-// connection on stdin and stdout, and it joins that to the mock on
-// 127.0.0.1 (the tcp: form would serve one connection only).
-const imdsRelayEnv = "IMGBUILD_TEST_IMDS_RELAY"
-
-func init() {
-	if addr := os.Getenv(imdsRelayEnv); addr != "" {
-		os.Exit(imdsRelay(addr))
-	}
-}
-
-func imdsRelay(addr string) int {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return 1 // the guest sees the connection close: the mock is down
-	}
-	go func() {
-		io.Copy(c, os.Stdin)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	io.Copy(os.Stdout, c)
-	return 0
-}
 
 // TestAWSInstanceMetadata boots an aws image as EC2 boots it: UEFI, the
 // disk on NVMe, and IMDSv2 (token required) at 169.254.169.254 served by
@@ -136,14 +110,10 @@ func TestAWSInstanceMetadata(t *testing.T) {
 // forwarded (by a relay this binary runs) to 127.0.0.1:mockPort.
 func ec2Boot(t *testing.T, disk, vars string, mockPort, sshPort int) *vm {
 	t.Helper()
-	self, err := os.Executable()
+	fwd, err := qemu.RelayFwd(contract.IMDSAddress+":80", fmt.Sprintf("127.0.0.1:%d", mockPort))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.ContainsAny(self, ", \t") {
-		t.Fatalf("test binary path %q: a guestfwd command cannot hold it", self)
-	}
-	fwd := fmt.Sprintf("tcp:%s:80-cmd:env %s=127.0.0.1:%d %s", contract.IMDSAddress, imdsRelayEnv, mockPort, self)
 	return start(t, qemu.Config{Disk: disk, DiskBus: "nvme", Vars: vars, MemoryMiB: 512,
 		NetCIDR: "169.254.0.0/16", GuestFwds: []string{fwd}, Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}}})
 }

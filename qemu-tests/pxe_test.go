@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,40 +25,17 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
-// relayEnv makes this test binary, run by QEMU for each connection a
-// guest opens to a cmd: guestfwd, copy the connection (its stdin and
-// stdout) to and from the address in it: QEMU's tcp: guestfwd form
-// connects once and serves a single connection.
-const relayEnv = "IMGBUILD_TEST_RELAY"
-
-func init() {
-	addr := os.Getenv(relayEnv)
-	if addr == "" {
-		return
-	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		os.Exit(1)
-	}
-	go func() {
-		io.Copy(c, os.Stdin)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	io.Copy(os.Stdout, c)
-	os.Exit(0)
-}
-
 // guestHTTP is where the guest reaches the test's HTTP server.
 const guestHTTP = "10.0.2.100"
 
 // relayFwd is a guestfwd rule sending guestHTTP:80 to addr on the host.
 func relayFwd(t *testing.T, addr string) string {
 	t.Helper()
-	exe, err := os.Executable()
+	fwd, err := qemu.RelayFwd(guestHTTP+":80", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("tcp:%s:80-cmd:env %s=%s %s", guestHTTP, relayEnv, addr, exe)
+	return fwd
 }
 
 var pxeBuild struct {

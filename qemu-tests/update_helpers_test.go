@@ -26,36 +26,21 @@ import (
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/internal/deb"
 	"github.com/imgbuild/imgbuild/kernel"
+	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
 	"github.com/imgbuild/imgbuild/update/repo"
 	"github.com/imgbuild/imgbuild/update/server"
 )
 
-// relayArg makes the test binary a TCP relay: QEMU's guestfwd cmd: runs
-// it once per guest connection with the connection on stdin and stdout,
-// so the guest reaches a server on this machine's 127.0.0.1 and nothing
-// else (the VM keeps restrict=on).
-const relayArg = "imgbuild-test-relay"
-
+// TestMain lets QEMU's guestfwd rules run this test binary as the relay
+// that joins a guest's connection to a test's server on 127.0.0.1
+// (qemu.RelayFwd): the guest reaches that and nothing else.
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && os.Args[1] == relayArg {
-		os.Exit(relay(os.Args[2]))
+	if addr := qemu.RelayAddr(); addr != "" {
+		os.Exit(qemu.Relay(addr))
 	}
 	os.Exit(m.Run())
-}
-
-func relay(addr string) int {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 1
-	}
-	go func() {
-		io.Copy(c, os.Stdin)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	io.Copy(os.Stdout, c)
-	return 0
 }
 
 // updateServerIP is where the guest finds the update server.
@@ -64,14 +49,11 @@ const updateServerIP = "10.0.2.100"
 // guestFwd routes the guest's updateServerIP:80 to addr on this machine.
 func guestFwd(t *testing.T, addr string) string {
 	t.Helper()
-	exe, err := os.Executable()
+	fwd, err := qemu.RelayFwd(updateServerIP+":80", addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Skip(err)
 	}
-	if strings.ContainsAny(exe, ", ") {
-		t.Skipf("test binary path %q cannot go into a guestfwd rule", exe)
-	}
-	return fmt.Sprintf("tcp:%s:80-cmd:%s %s %s", updateServerIP, exe, relayArg, addr)
+	return fwd
 }
 
 // updateImages are builds of the minimal image following an update

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -32,8 +33,9 @@ type row struct{ what, value, target string }
 var quick bool
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == relayArg {
-		os.Exit(relay(os.Args[2]))
+	// The update measurement's guestfwd runs this program as its relay.
+	if addr := qemu.RelayAddr(); addr != "" {
+		os.Exit(qemu.Relay(addr))
 	}
 	noBoot := flag.Bool("no-boot", false, "skip the QEMU measurements (boot timeline, update, rollback)")
 	bootOnly := flag.String("boot", "", "only the boot timeline of this built image (IMAGE.img beside its IMAGE.json), with imgbuild from PATH")

@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
@@ -20,23 +18,6 @@ import (
 	"github.com/imgbuild/imgbuild/update/repo"
 	"github.com/imgbuild/imgbuild/update/server"
 )
-
-// relayArg makes this program a TCP relay for QEMU's guestfwd cmd:, so
-// the guest reaches the Omaha server on 127.0.0.1 and nothing else.
-const relayArg = "imgbuild-bench-relay"
-
-func relay(addr string) int {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 1
-	}
-	go func() {
-		io.Copy(c, os.Stdin)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	io.Copy(os.Stdout, c)
-	return 0
-}
 
 // updateTimes boots v1 of the minimal image following imgbuild serve's
 // Omaha handler, whose stable channel offers v2, and measures first boot
@@ -112,9 +93,9 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 	hs := &http.Server{Handler: srv}
 	go hs.Serve(l)
 	defer hs.Close()
-	exe, err := os.Executable()
-	if err != nil || strings.ContainsAny(exe, ", ") {
-		return 0, 0, fmt.Errorf("bench binary path %q unusable in a guestfwd rule: %v", exe, err)
+	fwd, err := qemu.RelayFwd("10.0.2.100:80", l.Addr().String())
+	if err != nil {
+		return 0, 0, err
 	}
 	var disk string
 	for _, a := range res["1.0.0"].Artifacts {
@@ -126,7 +107,7 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 	defer cancel()
 	start := time.Now()
 	vm, err := qemu.Start(ctx, qemu.Config{Disk: disk, Vars: filepath.Join(dir, "vars.fd"), MemoryMiB: 512, AllowReboot: true,
-		GuestFwds: []string{fmt.Sprintf("tcp:10.0.2.100:80-cmd:%s %s %s", exe, relayArg, l.Addr())}})
+		GuestFwds: []string{fwd}})
 	if err != nil {
 		return 0, 0, err
 	}
