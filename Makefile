@@ -35,7 +35,7 @@ CGO := $(if $(or $(findstring libzstd,$(TAGS)),$(findstring liblzma,$(TAGS))),1,
 # without Go or this source tree (a plain go build compiles them from
 # source at build time instead).
 bin/imgbuild:
-	$(GO) run ./internal/ownbin/generate
+	$(GO) run ./build/ownbin/generate
 	CGO_ENABLED=$(CGO) $(GO) build -tags "imgbuild_embed $(TAGS)" -trimpath -o $@ ./cmd/imgbuild
 
 image: deps bin/imgbuild
@@ -75,11 +75,11 @@ test: deps vet
 # make bench: one markdown table measured in one run (reported, never
 # asserted; a failing measurement does not fail make test).
 bench:
-	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./internal/bench $(BENCHFLAGS)
+	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./cmd/bench $(BENCHFLAGS)
 
 # Nothing under -short needs the test kernel or the network.
 test-short: vet
 	$(GO) test -short ./...
 
 clean:
-	rm -rf bin $(OUT) internal/ownbin/programs
+	rm -rf bin $(OUT) build/ownbin/programs

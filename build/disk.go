@@ -11,9 +11,9 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 
-	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
@@ -25,7 +25,7 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("systemd-boot: %w", err)
 	}
-	files := []esp.File{
+	files := []fat.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
 		{Path: contract.LoaderConf, Data: []byte(loaderConf)},
@@ -44,7 +44,7 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	usrA := paths["usr"]
 	d := b.m.Disk
 	layout := disk.CoreOS(b.m.Name, disk.Sizes{ESP: int64(d.ESP), USR: int64(d.USR), OEM: int64(d.OEM), Root: int64(d.Root)},
-		disk.Contents{ESP: esp.Content(int64(d.ESP), files, volID, contract.ESP.Label, b.epoch), USRA: copyInto(usrA)})
+		disk.Contents{ESP: fat.Content(int64(d.ESP), files, volID, contract.ESP.Label, b.epoch), USRA: copyInto(usrA)})
 	dk, err := diskKey(layout, files, volID, b.epoch, usrA)
 	if err != nil {
 		return "", err
@@ -62,13 +62,13 @@ func (b *builder) disk(paths map[string]string) (string, error) {
 	return fmt.Sprintf("%d MiB", st.Size()>>20), nil
 }
 
-func fileFrom(espPath, hostPath string) esp.File {
+func fileFrom(espPath, hostPath string) fat.File {
 	st, err := os.Stat(hostPath)
 	size := int64(0)
 	if err == nil {
 		size = st.Size()
 	}
-	return esp.File{Path: espPath, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(hostPath) }}
+	return fat.File{Path: espPath, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(hostPath) }}
 }
 
 func copyInto(src string) func(w io.WriterAt) error {
@@ -85,7 +85,7 @@ func copyInto(src string) func(w io.WriterAt) error {
 
 // diskKey identifies a disk image by everything written into it. It is
 // "" (no caching) when a partition has content it does not know about.
-func diskKey(l disk.Layout, files []esp.File, volID uint32, epoch time.Time, usr string) (string, error) {
+func diskKey(l disk.Layout, files []fat.File, volID uint32, epoch time.Time, usr string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00disk\x00%s %d %d %d\n", toolHash(), l.DiskGUID, l.Size, volID, epoch.Unix())
 	for _, p := range l.Partitions {

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/rootfs/updater"
 	"github.com/imgbuild/imgbuild/sign"
-	"github.com/imgbuild/imgbuild/update/agent"
 )
 
 // entryBuilder is a builder of the manifest with the given kernel
@@ -71,14 +71,14 @@ func TestUpdatedEntryIsBuiltEntry(t *testing.T) {
 			}
 		}
 	}
-	got, err := agent.DeriveEntry(v1.bootEntry("a"), "a", "b", rec2, v2.partUUID(contract.USRB))
+	got, err := updater.DeriveEntry(v1.bootEntry("a"), "a", "b", rec2, v2.partUUID(contract.USRB))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := v2.bootEntry("b"); got != want {
 		t.Errorf("updated to v2 in slot B:\n%s\nbuilt for v2, slot B:\n%s", got, want)
 	}
-	back, err := agent.DeriveEntry(got, "b", "a", rec1, v1.partUUID(contract.USRA))
+	back, err := updater.DeriveEntry(got, "b", "a", rec1, v1.partUUID(contract.USRA))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/internal/deb"
-	"github.com/imgbuild/imgbuild/internal/gobuild"
+	"github.com/imgbuild/imgbuild/build/deb"
+	"github.com/imgbuild/imgbuild/build/gobuild"
 	"github.com/imgbuild/imgbuild/manifest"
 	"golang.org/x/sync/errgroup"
 )

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/build/gobuild"
+	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
-	"github.com/imgbuild/imgbuild/internal/gobuild"
-	"github.com/imgbuild/imgbuild/internal/ownbin"
 )
 
 // ownPackages are the packages of the on-image programs, in

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/internal/ownbin"
+	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/imgbuild/imgbuild/internal/ownbin"
+	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/sign/secureboot"

@@ -9,9 +9,9 @@ import (
 
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/uki"
-	"github.com/imgbuild/imgbuild/internal/deb"
 	"github.com/imgbuild/imgbuild/sign"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/internal/deb"
-	"github.com/imgbuild/imgbuild/internal/gobuild"
-	"github.com/imgbuild/imgbuild/internal/ownbin"
+	"github.com/imgbuild/imgbuild/build/deb"
+	"github.com/imgbuild/imgbuild/build/gobuild"
+	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 

@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/contract"
-	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/images/uki"
-	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
@@ -125,7 +125,7 @@ func (b *builder) ukiSums(paths map[string]string) (map[string]string, error) {
 // signed with the db key, slot A's signed UKI (from ukis), the .auth
 // files systemd-boot enrolls on a machine in setup mode, and the
 // loader.conf asking it to.
-func (b *builder) secureBootFiles(paths map[string]string) ([]esp.File, error) {
+func (b *builder) secureBootFiles(paths map[string]string) ([]fat.File, error) {
 	boot, err := deb.ReadFile(b.debs[BootloaderPackage], bootPath)
 	if err != nil {
 		return nil, fmt.Errorf("systemd-boot: %w", err)
@@ -134,7 +134,7 @@ func (b *builder) secureBootFiles(paths map[string]string) ([]esp.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign systemd-boot: %w", err)
 	}
-	return []esp.File{
+	return []fat.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: signedBoot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: signedBoot},
 		{Path: contract.LoaderConf, Data: []byte(loaderConf + "secure-boot-enroll force\n")},

@@ -11,9 +11,9 @@ import (
 	"sort"
 
 	"github.com/imgbuild/imgbuild/contract"
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/initramfs"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/sign"
 
 	"github.com/imgbuild/imgbuild/internal/fsutil"
@@ -143,10 +143,10 @@ func (b *builder) release(paths map[string]string) (string, error) {
 }
 
 // releaseESPFiles put the record (and signature) beside slot A's kernel.
-func (b *builder) releaseESPFiles() []esp.File {
-	files := []esp.File{{Path: contract.RecordPath("a"), Data: b.sec.record}}
+func (b *builder) releaseESPFiles() []fat.File {
+	files := []fat.File{{Path: contract.RecordPath("a"), Data: b.sec.record}}
 	if b.sec.sig != nil {
-		files = append(files, esp.File{Path: contract.SigPath("a"), Data: b.sec.sig})
+		files = append(files, fat.File{Path: contract.SigPath("a"), Data: b.sec.sig})
 	}
 	return files
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/images/squashfs"
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/rootfs/squashfs"
 )
 
 // SSHDPath is where the SSH server lives on USR.

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/contract/verity"
+	"github.com/imgbuild/imgbuild/images/squashfs"
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/rootfs/squashfs"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
 
 	"github.com/imgbuild/imgbuild/internal/unixmode"
 )

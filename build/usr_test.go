@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgbuild/imgbuild/images/squashfs"
 	"github.com/imgbuild/imgbuild/manifest"
-	"github.com/imgbuild/imgbuild/rootfs/squashfs"
 )
 
 // fileEntry must not trust that validation ran: a manifest built in code

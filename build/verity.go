@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/contract/verity"
 )
 
 // appendVerity pads the squashfs in f (size bytes) to a whole number of

@@ -14,7 +14,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
@@ -86,11 +86,11 @@ func writeOEMImage(image, config, out string) (err error) {
 		return err
 	}
 	sum := sha256.Sum256(raw)
-	files := []esp.File{{Path: contract.OEMConfig, Data: raw}}
+	files := []fat.File{{Path: contract.OEMConfig, Data: raw}}
 	// Volume ID from the config and a fixed time: the same image and
 	// config give the same bytes.
 	w := io.NewOffsetWriter(tmp, p.Start)
-	if err := esp.WriteFAT16(w, p.Size, files, binary.LittleEndian.Uint32(sum[:]), contract.OEMLabel, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := fat.WriteFAT16(w, p.Size, files, binary.LittleEndian.Uint32(sum[:]), contract.OEMLabel, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		return fmt.Errorf("OEM partition of %s: %w", image, err)
 	}
 	if err := tmp.Sync(); err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imgbuild/imgbuild/internal/ownbin"
-	"github.com/imgbuild/imgbuild/rootfs/squashfs"
+	"github.com/imgbuild/imgbuild/build/ownbin"
+	"github.com/imgbuild/imgbuild/images/squashfs"
 )
 
 // Version is set at link time (-ldflags "-X .../cli.Version=v1.2.3").

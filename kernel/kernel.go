@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/build/deb"
 )
 
 // The tests need a real kernel package: IMGBUILD_TEST_KERNEL_DEB names a

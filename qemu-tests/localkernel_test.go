@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
-	"github.com/imgbuild/imgbuild/internal/deb"
+	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/kernel"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/internal/gobuild"
-	"github.com/imgbuild/imgbuild/internal/ownbin"
+	"github.com/imgbuild/imgbuild/build/gobuild"
+	"github.com/imgbuild/imgbuild/build/ownbin"
 )
 
 // TestOutsideCheckout uses imgbuild as someone who installed it would:

@@ -21,10 +21,10 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/internal/deb"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign"

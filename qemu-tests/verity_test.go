@@ -18,8 +18,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
 )
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/reftool"
 )
 
@@ -77,13 +78,13 @@ func buildInitramfs(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-func fileFromPath(t *testing.T, espPath, src string) esp.File {
+func fileFromPath(t *testing.T, espPath, src string) fat.File {
 	t.Helper()
 	st, err := os.Stat(src)
 	if err != nil {
 		t.Fatalf("boot test input: %v", err)
 	}
-	return esp.File{Path: espPath, Size: st.Size(), Open: func() (io.ReadCloser, error) { return os.Open(src) }}
+	return fat.File{Path: espPath, Size: st.Size(), Open: func() (io.ReadCloser, error) { return os.Open(src) }}
 }
 
 // TestBootWithSystemdBoot has the real readers judge our disk: OVMF finds
@@ -100,7 +101,7 @@ func TestBootWithSystemdBoot(t *testing.T) {
 	if err := os.WriteFile(initrd, buildInitramfs(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files := []esp.File{
+	files := []fat.File{
 		fileFromPath(t, "EFI/BOOT/BOOTX64.EFI", sdboot),
 		fileFromPath(t, "EFI/systemd/systemd-bootx64.efi", sdboot),
 		{Path: "loader/loader.conf", Data: []byte("timeout 0\neditor no\n")},
@@ -114,7 +115,7 @@ func TestBootWithSystemdBoot(t *testing.T) {
 		DiskGUID: GUID("boot-test", "disk"),
 		Partitions: []Partition{{
 			Number: 1, Label: "EFI-SYSTEM", TypeGUID: TypeESP, GUID: GUID("boot-test", "EFI-SYSTEM"), Size: espSize,
-			Content: func(w io.WriterAt) error { return esp.Write(w, espSize, files, 0x0b007e57, "EFI-SYSTEM", testEpoch) },
+			Content: func(w io.WriterAt) error { return fat.Write(w, espSize, files, 0x0b007e57, "EFI-SYSTEM", testEpoch) },
 		}},
 	}
 	if err := Write(img, l); err != nil {

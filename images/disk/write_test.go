@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/reftool"
 )
 
@@ -176,7 +176,7 @@ func TestWriteErrors(t *testing.T) {
 		}, "OEM"},
 		{"ESP files too large", func(l *Layout) {
 			l.Partitions[0].Content = func(w io.WriterAt) error {
-				return esp.Write(w, 96*MiB, []esp.File{{Path: "huge", Size: 100 * MiB, Open: nil, Data: make([]byte, 100*MiB)}}, 1, "", testEpoch)
+				return fat.Write(w, 96*MiB, []fat.File{{Path: "huge", Size: 100 * MiB, Open: nil, Data: make([]byte, 100*MiB)}}, 1, "", testEpoch)
 			}
 		}, "huge"},
 		{"misaligned size", func(l *Layout) { l.Partitions[2].Size = 16*MiB + 512 }, "USR-B"},

@@ -94,3 +94,6 @@ func readFATDir(fs *fat32.FileSystem, dir string, out map[string][]byte) error {
 	}
 	return nil
 }
+
+// sectorSize is the disk's and the FAT's sector size.
+const sectorSize = 512

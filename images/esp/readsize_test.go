@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/imgbuild/imgbuild/images/disk"
+	"github.com/imgbuild/imgbuild/internal/fat"
 )
 
 // TestGoDiskfsReadsPastEOF pins a go-diskfs v1.9.4 reader bug: File.Read
@@ -19,13 +21,13 @@ import (
 // trusting the directory entry's size. When this test fails, go-diskfs
 // is fixed and the workaround can go.
 func TestGoDiskfsReadsPastEOF(t *testing.T) {
-	var files []File
+	var files []fat.File
 	for n := 1; n <= 2100; n += 37 {
-		files = append(files, File{Path: fmt.Sprintf("f/%04d", n), Data: bytes.Repeat([]byte{'x'}, n)})
+		files = append(files, fat.File{Path: fmt.Sprintf("f/%04d", n), Data: bytes.Repeat([]byte{'x'}, n)})
 	}
 	img := filepath.Join(t.TempDir(), "disk.img")
 	l := disk.Layout{DiskGUID: disk.GUID("t", "disk"), Partitions: []disk.Partition{{Number: 1, Label: "EFI-SYSTEM", TypeGUID: disk.TypeESP, GUID: disk.GUID("t", "esp"), Size: 40 * disk.MiB,
-		Content: Content(40*disk.MiB, files, 1, "EFI-SYSTEM", testEpoch)}}}
+		Content: fat.Content(40*disk.MiB, files, 1, "EFI-SYSTEM", time.Date(2024, 5, 17, 12, 34, 56, 0, time.UTC))}}}
 	if err := disk.Write(img, l); err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +62,11 @@ func TestGoDiskfsReadsPastEOF(t *testing.T) {
 		if !bytes.Equal(read[want.Path], want.Data) {
 			t.Errorf("ReadFiles %s: %d bytes, want %d", want.Path, len(read[want.Path]), len(want.Data))
 		}
+	}
+	if len(read) != len(files) {
+		t.Errorf("ReadFiles found %d files, want %d", len(read), len(files))
+	}
+	if _, err := ReadFiles(img, 3); err == nil {
+		t.Error("ReadFiles of missing partition 3 succeeded")
 	}
 }

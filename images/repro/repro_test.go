@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 )
 
 func TestFirstDifference(t *testing.T) {
@@ -44,11 +44,11 @@ func TestFirstDifference(t *testing.T) {
 
 // writeImage makes a small GPT image with an ESP holding files and a
 // second partition holding usr.
-func writeImage(t *testing.T, path string, files []esp.File, usr []byte, mtime time.Time) {
+func writeImage(t *testing.T, path string, files []fat.File, usr []byte, mtime time.Time) {
 	t.Helper()
 	l := disk.Layout{DiskGUID: disk.GUID("t", "disk"), Partitions: []disk.Partition{
 		{Number: 1, Label: "EFI-SYSTEM", TypeGUID: disk.TypeESP, GUID: disk.GUID("t", "esp"), Size: 40 * disk.MiB,
-			Content: esp.Content(40*disk.MiB, files, 1234, "EFI-SYSTEM", mtime)},
+			Content: fat.Content(40*disk.MiB, files, 1234, "EFI-SYSTEM", mtime)},
 		{Number: 3, Label: "USR-A", TypeGUID: disk.TypeUSR, GUID: disk.GUID("t", "usr"), Size: disk.MiB,
 			Content: func(w io.WriterAt) error { _, err := w.WriteAt(usr, 0); return err }},
 	}}
@@ -59,11 +59,11 @@ func writeImage(t *testing.T, path string, files []esp.File, usr []byte, mtime t
 
 func TestCompareDirsExplainsImages(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
-	base := []esp.File{{Path: "EFI/BOOT/BOOTX64.EFI", Data: []byte("boot")}, {Path: "loader/loader.conf", Data: []byte("timeout 0\n")}}
-	changed := []esp.File{base[0], {Path: "loader/loader.conf", Data: []byte("timeout 1\n")}}
+	base := []fat.File{{Path: "EFI/BOOT/BOOTX64.EFI", Data: []byte("boot")}, {Path: "loader/loader.conf", Data: []byte("timeout 0\n")}}
+	changed := []fat.File{base[0], {Path: "loader/loader.conf", Data: []byte("timeout 1\n")}}
 	tests := []struct {
 		name               string
-		files              []esp.File
+		files              []fat.File
 		usr                []byte
 		mtime              time.Time
 		wantPart, wantFile string

@@ -16,8 +16,8 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
 	"github.com/imgbuild/imgbuild/sign"
 
 	"github.com/imgbuild/imgbuild/internal/fsutil"

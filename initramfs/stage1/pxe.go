@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/initramfs/stage1/dm"
 	"github.com/imgbuild/imgbuild/internal/randomseed"
-	"github.com/imgbuild/imgbuild/rootfs/verity/dm"
 	"github.com/imgbuild/imgbuild/sign"
 )
 

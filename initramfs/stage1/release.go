@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
-	"github.com/imgbuild/imgbuild/rootfs/verity"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/sign"
 )
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/initramfs/stage1/dm"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
-	"github.com/imgbuild/imgbuild/rootfs/verity/dm"
 )
 
 // usrMapperName is the device-mapper name of the verified USR.

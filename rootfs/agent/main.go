@@ -3,7 +3,7 @@
 // installs what it offers into the passive slot; "status" shows where
 // the machine stands and why it is not updating; "install" installs a
 // release from a repository directory, channel file or URL by hand (for
-// sites without a server). The work is done by package update/agent.
+// sites without a server). The work is done by package rootfs/updater.
 package main
 
 import (
@@ -19,7 +19,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
-	"github.com/imgbuild/imgbuild/update/agent"
+	"github.com/imgbuild/imgbuild/rootfs/updater"
 )
 
 const (
@@ -81,12 +81,12 @@ func loadConfig() (contract.Config, error) {
 
 // open mounts the ESP and returns the agent with the configuration's
 // pin and the server's reporter.
-func open(cfg contract.Config) (*agent.Agent, func() error, error) {
+func open(cfg contract.Config) (*updater.Agent, func() error, error) {
 	cmdline, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
 		return nil, nil, err
 	}
-	a, closeFn, err := agent.Open(cmdline, runDir, blockdev.System)
+	a, closeFn, err := updater.Open(cmdline, runDir, blockdev.System)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +124,7 @@ func install(cfg contract.Config, args []string) error {
 	if fs.NArg() != 1 {
 		usage()
 	}
-	src, ch, err := agent.LocalSource(fs.Arg(0), *channel)
+	src, ch, err := updater.LocalSource(fs.Arg(0), *channel)
 	if err != nil {
 		return err
 	}
@@ -161,10 +161,10 @@ func run(cfg contract.Config) error {
 		installed, err := checkOnce(cfg)
 		wait := interval
 		switch {
-		case errors.Is(err, agent.ErrTrial):
+		case errors.Is(err, updater.ErrTrial):
 			wait = trialRetry
 		case err != nil:
-			var r *agent.Refusal
+			var r *updater.Refusal
 			if !errors.As(err, &r) {
 				logf("check: %v", err)
 			}
@@ -189,8 +189,8 @@ func checkOnce(cfg contract.Config) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	u := cfg.Update
-	if agent.IsOmaha(u.Server) {
+	if updater.IsOmaha(u.Server) {
 		return a.CheckOmaha(ctx, u.Server, u.Channel)
 	}
-	return a.CheckStatic(ctx, agent.Source{URL: u.Server}, u.Channel)
+	return a.CheckStatic(ctx, updater.Source{URL: u.Server}, u.Channel)
 }

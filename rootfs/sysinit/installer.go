@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/gpt"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/ignition"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/install"
@@ -138,8 +138,8 @@ func (s *sysinit) installConfig(ctx context.Context, client *http.Client, cmdlin
 		}
 		start, size := int64(e.FirstLBA)*512, int64(e.LastLBA-e.FirstLBA+1)*512
 		sum := sha256.Sum256(cfg)
-		files := []esp.File{{Path: contract.OEMConfig, Data: cfg}}
-		if err := esp.WriteFAT16(io.NewOffsetWriter(disk, start), size, files, binary.LittleEndian.Uint32(sum[:]), contract.OEMLabel,
+		files := []fat.File{{Path: contract.OEMConfig, Data: cfg}}
+		if err := fat.WriteFAT16(io.NewOffsetWriter(disk, start), size, files, binary.LittleEndian.Uint32(sum[:]), contract.OEMLabel,
 			time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 			return fmt.Errorf("OEM partition: %w", err)
 		}

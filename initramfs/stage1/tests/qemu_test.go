@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/images/esp"
+	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/gpt"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/u-root/u-root/pkg/cpio"
@@ -300,8 +300,8 @@ func makeDisk(t *testing.T, path, sqfs string, rec sign.Record) {
 	for _, e := range tab.Entries() {
 		if e.Number == 1 {
 			size := int64(e.LastLBA-e.FirstLBA+1) * 512
-			files := []esp.File{{Path: "imgbuild/a/release.json", Data: rec.Canonical()}}
-			if err := esp.Write(io.NewOffsetWriter(d, int64(e.FirstLBA)*512), size, files, 0x1234, "EFI-SYSTEM", time.Unix(0, 0)); err != nil {
+			files := []fat.File{{Path: "imgbuild/a/release.json", Data: rec.Canonical()}}
+			if err := fat.Write(io.NewOffsetWriter(d, int64(e.FirstLBA)*512), size, files, 0x1234, "EFI-SYSTEM", time.Unix(0, 0)); err != nil {
 				t.Fatal(err)
 			}
 		}

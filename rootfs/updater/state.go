@@ -1,0 +1,154 @@
+package updater
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// State is what the agent remembers across runs and boots, in
+// StateDir/status.json.
+type State struct {
+	LastCheck     time.Time `json:"last_check,omitzero"`
+	LastOffered   string    `json:"last_offered,omitempty"` // version the server offered at LastCheck
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorCode int       `json:"last_error_code,omitempty"`
+	// LastRefused is the version the last refusal was about: a release
+	// refused for a reason that cannot change is not tried (nor
+	// reported) again at every check.
+	LastRefused string `json:"last_refused,omitempty"`
+	// Installed is a release written to the passive slot and not yet
+	// confirmed by a boot of it.
+	Installed *Installed `json:"installed,omitempty"`
+}
+
+// Installed names a release waiting for its trial boot.
+type Installed struct {
+	Version  string    `json:"version"`
+	Previous string    `json:"previous"` // the version that installed it
+	Slot     string    `json:"slot"`
+	At       time.Time `json:"at"`
+}
+
+const (
+	statusFile   = "status.json"
+	denylistFile = "denylist"
+	downloadDir  = "download"
+)
+
+func (a *Agent) loadState() (State, error) {
+	var s State
+	data, err := os.ReadFile(filepath.Join(a.StateDir, statusFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("agent: state: %w", err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		// A torn status file must not stop updates: start afresh.
+		return State{}, nil
+	}
+	return s, nil
+}
+
+func (a *Agent) saveState(s State) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("agent: state: %w", err)
+	}
+	return writeFileSync(filepath.Join(a.StateDir, statusFile), append(data, '\n'))
+}
+
+// updateState applies fn to the stored state and saves it.
+func (a *Agent) updateState(fn func(*State)) error {
+	s, err := a.loadState()
+	if err != nil {
+		return err
+	}
+	fn(&s)
+	return a.saveState(s)
+}
+
+// Denylist is the versions this machine will not install again: their
+// trial boots failed here.
+func (a *Agent) Denylist() ([]string, error) {
+	f, err := os.Open(filepath.Join(a.StateDir, denylistFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent: denylist: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v := strings.TrimSpace(sc.Text()); v != "" && !strings.HasPrefix(v, "#") {
+			out = append(out, v)
+		}
+	}
+	return out, sc.Err()
+}
+
+func (a *Agent) deny(version string) error {
+	list, err := a.Denylist()
+	if err != nil {
+		return err
+	}
+	if slices.Contains(list, version) {
+		return nil
+	}
+	list = append(list, version)
+	return writeFileSync(filepath.Join(a.StateDir, denylistFile), []byte(strings.Join(list, "\n")+"\n"))
+}
+
+// writeFileSync writes a file under a temporary name, fsyncs it,
+// renames it into place and fsyncs the directory.
+func writeFileSync(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("agent: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes renames and removals in dir durable. vfat accepts the
+// fsync of a directory; some file systems refuse it, which then says
+// nothing about durability we could act on.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !strings.Contains(err.Error(), "invalid argument") {
+		return fmt.Errorf("agent: fsync %s: %w", dir, err)
+	}
+	return nil
+}
