@@ -165,3 +165,69 @@ func TestMatchTakesDirLiterally(t *testing.T) {
 		t.Error("missing dir: no error")
 	}
 }
+
+func TestWriteOwnerBeforeMode(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "setgid")
+	// Our own ids: chown without privileges; the setgid bit must survive
+	// it, so the mode is set after the owner.
+	err := WriteFile(p, []byte("x"), 0o750|os.ModeSetgid, Owner(os.Getuid(), os.Getgid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(p); st.Mode() != 0o750|os.ModeSetgid {
+		t.Errorf("mode %v, want setgid 0750", st.Mode())
+	}
+	if os.Getuid() != 0 {
+		if err := WriteFile(p, []byte("y"), 0o644, Owner(os.Getuid()+1, -1)); err == nil {
+			t.Error("chown to another user without privileges: no error")
+		}
+		if b, _ := os.ReadFile(p); string(b) != "x" {
+			t.Errorf("content %q after a failed write, want the old x", b)
+		}
+	}
+	if got := onlyNames(t, filepath.Dir(p)); got != "setgid" {
+		t.Errorf("directory holds %q, want only setgid", got)
+	}
+}
+
+func TestStageCommitDiscard(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(a, []byte("old"), 0o644))
+	pa, err := Stage(a, 0o600, func(f *os.File) error { _, err := f.Write([]byte("new")); return err })
+	must(err)
+	pb, err := Stage(b, 0o644, func(f *os.File) error { return nil })
+	must(err)
+	// Staged, not in place: a reader still sees the old a and no b.
+	if got, _ := os.ReadFile(a); string(got) != "old" {
+		t.Errorf("a = %q before Commit", got)
+	}
+	// A hard link to the staged file is a link to the committed one.
+	must(os.Link(pa.TempName(), filepath.Join(dir, "link")))
+	must(pa.Commit())
+	must(pb.Discard())
+	if got, _ := os.ReadFile(filepath.Join(dir, "link")); string(got) != "new" {
+		t.Errorf("link = %q", got)
+	}
+	if st, _ := os.Stat(a); st.Mode() != 0o600 {
+		t.Errorf("a mode %v", st.Mode())
+	}
+	if got := onlyNames(t, dir); got != "a link" {
+		t.Errorf("directory holds %q, want a link", got)
+	}
+}
+
+func TestSyncDir(t *testing.T) {
+	if err := SyncDir(t.TempDir()); err != nil {
+		t.Errorf("SyncDir: %v", err)
+	}
+	if err := SyncDir(filepath.Join(t.TempDir(), "gone")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing dir: %v", err)
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Size is the seed length: the kernel's pool is 256 bits since Linux 5.18.
@@ -74,8 +76,9 @@ func Load(path string, k Kernel) (Loaded, error) {
 	default:
 		seed = b[1:]
 		// Never credit the same seed twice: should this boot die before
-		// Save replaces it, the next boot finds it marked used.
-		if err := writeAtomic(path, append([]byte{notCreditable}, seed...)); err != nil {
+		// Save replaces it, the next boot finds it marked used (the mark
+		// is durable before the kernel is fed, fsutil's doc says how).
+		if err := fsutil.WriteFile(path, append([]byte{notCreditable}, seed...), 0o600); err != nil {
 			res.Reason = fmt.Sprintf("cannot mark it used: %v", err)
 		} else {
 			res.Credited = true
@@ -112,38 +115,8 @@ func Save(path string, k Kernel) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("random seed: %w", err)
 	}
-	if err := writeAtomic(path, append([]byte{flag}, h.Sum(nil)...)); err != nil {
+	if err := fsutil.WriteFile(path, append([]byte{flag}, h.Sum(nil)...), 0o600); err != nil {
 		return false, fmt.Errorf("random seed: %w", err)
 	}
 	return ready, nil
-}
-
-// writeAtomic replaces path with data durably: a crash leaves the old
-// file or the new one, never a torn seed or a lost "used" mark.
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }
