@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // State is what the agent remembers across runs and boots, in
@@ -110,45 +112,15 @@ func (a *Agent) deny(version string) error {
 	return writeFileSync(filepath.Join(a.StateDir, denylistFile), []byte(strings.Join(list, "\n")+"\n"))
 }
 
-// writeFileSync writes a file under a temporary name, fsyncs it,
-// renames it into place and fsyncs the directory.
+// writeFileSync makes path's directories and writes it through the one
+// atomic write (fsutil: file fsync, rename, directory fsync), mode 0600
+// as the agent's files have always been.
 func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fsutil.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("agent: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes renames and removals in dir durable. vfat accepts the
-// fsync of a directory; some file systems refuse it, which then says
-// nothing about durability we could act on.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !strings.Contains(err.Error(), "invalid argument") {
-		return fmt.Errorf("agent: fsync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
@@ -117,7 +118,7 @@ func (a *Agent) removeEntries(slot string, keep func(entryFile) bool) error {
 			return err
 		}
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // writeUSR copies the USR payload to the start of the passive partition,

@@ -2,8 +2,6 @@ package repo
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,44 +19,36 @@ import (
 
 // AddFile copies a host file into the repository's objects and returns
 // its payload entry. An object that already exists is checked, not
-// rewritten: objects never change once written.
+// rewritten: objects never change once written. A new object is written
+// through fsutil.Write (durable once AddFile returns), and a host file
+// that changes between its hash and its copy is refused.
 func AddFile(root, kind, hostPath string) (File, error) {
-	in, err := os.Open(hostPath)
+	sum, n, err := fsutil.FileSHA256(hostPath)
 	if err != nil {
 		return File{}, fmt.Errorf("repo: %s: %w", kind, err)
 	}
-	defer in.Close()
-	objects := filepath.Join(root, "objects", "sha256")
-	if err := os.MkdirAll(objects, 0o755); err != nil {
-		return File{}, fmt.Errorf("repo: %w", err)
-	}
-	tmp, err := os.CreateTemp(objects, ".incoming-")
-	if err != nil {
-		return File{}, fmt.Errorf("repo: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), in)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return File{}, fmt.Errorf("repo: copy %s: %w", kind, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	f := File{Kind: kind, Path: ObjectPath(sum), Size: n, SHA256: sum}
 	dst := filepath.Join(root, filepath.FromSlash(f.Path))
 	if st, err := os.Stat(dst); err == nil && st.Size() == n {
 		return f, nil // same name, same content: written before
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return File{}, fmt.Errorf("repo: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return File{}, fmt.Errorf("repo: %w", err)
+	err = fsutil.Write(dst, 0o644, func(w *os.File) error {
+		in, err := os.Open(hostPath)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		got, m, err := fsutil.ReaderSHA256(io.TeeReader(in, w))
+		if err == nil && (got != sum || m != n) {
+			err = fmt.Errorf("%s changed while it was copied", hostPath)
+		}
+		return err
+	})
+	if err != nil {
+		return File{}, fmt.Errorf("repo: copy %s: %w", kind, err)
 	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package ignition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
+	"github.com/imgbuild/imgbuild/internal/unixmode"
 )
 
 // Options say where to apply a config and how to reach the network.
@@ -74,10 +77,13 @@ func Applied(root string) (sha string, ok bool, err error) {
 	return strings.TrimPrefix(strings.TrimSpace(string(b)), "sha256:"), true, nil
 }
 
-// staged is a file or link written under tmp, renamed to final at commit.
+// staged is a file or link written under tmp, renamed to final at commit:
+// a file through fsutil (synced, owner and mode set, then put in place),
+// a link by a rename.
 type staged struct {
 	tmp, final string
-	replace    bool // remove what is at final first (overwrite)
+	file       *fsutil.Pending // nil for a link
+	replace    bool            // remove what is at final first (overwrite)
 }
 
 type stager struct {
@@ -202,23 +208,19 @@ func (s *stager) files(ctx context.Context, client *http.Client, files []types.F
 		if err != nil {
 			return err
 		}
-		tmp, err := s.create(at, f.Path)
-		if err != nil {
+		var fetchErr error
+		err = s.stage(at, f.Path, modeOr(f.Mode, 0o644), uid, gid, replace, func(w *os.File) error {
+			fetchErr = fetchTo(ctx, client, f.Contents, w)
+			return fetchErr
+		})
+		var refused *Error
+		switch {
+		case fetchErr != nil:
+			return refuse(at+".contents.source", "%v", fetchErr)
+		case errors.As(err, &refused):
 			return err
-		}
-		s.staged = append(s.staged, staged{tmp: tmp.Name(), final: s.path(f.Path), replace: replace})
-		err = fetchTo(ctx, client, f.Contents, tmp)
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return refuse(at+".contents.source", "%v", err)
-		}
-		if err := setOwnerMode(tmp.Name(), uid, gid, modeOr(f.Mode, 0o644)); err != nil {
-			return refuse(at+".mode", "%v", err)
+		case err != nil: // create, sync, chown, chmod or close
+			return refuse(at+".path", "%v", err)
 		}
 	}
 	return nil
@@ -237,40 +239,34 @@ func (s *stager) mayReplace(at string, n types.Node) (bool, error) {
 	return true, nil
 }
 
-// create opens a temporary file beside p's final place (same file
-// system, so the commit's rename is atomic).
-func (s *stager) create(at, p string) (*os.File, error) {
-	dir := filepath.Dir(s.path(p))
-	if err := s.mkdirAll(dir); err != nil {
-		return nil, refuse(at+".path", "%v", err)
+// stage writes p's new content beside its final place (same file
+// system, so the commit's rename is atomic), synced and with its owner
+// and mode, to be put in place at commit. A directory that cannot be
+// made is refused at the node's path; fill's and fsutil's errors are
+// returned as they are.
+func (s *stager) stage(at, p string, mode uint32, uid, gid int, replace bool, fill func(*os.File) error) error {
+	final := s.path(p)
+	if err := s.mkdirAll(filepath.Dir(final)); err != nil {
+		return refuse(at+".path", "%v", err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".ignition-*")
-	if err != nil {
-		return nil, refuse(at+".path", "%v", err)
-	}
-	return f, nil
-}
-
-func (s *stager) stageBytes(at, p string, data []byte, mode uint32, uid, gid int, replace bool) error {
-	f, err := s.create(at, p)
+	f, err := fsutil.Stage(final, unixmode.ToFileMode(mode), fill, fsutil.Owner(uid, gid))
 	if err != nil {
 		return err
 	}
-	s.staged = append(s.staged, staged{tmp: f.Name(), final: s.path(p), replace: replace})
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = setOwnerMode(f.Name(), uid, gid, mode)
-	}
-	if err != nil {
+	s.staged = append(s.staged, staged{tmp: f.TempName(), final: final, file: f, replace: replace})
+	return nil
+}
+
+func (s *stager) stageBytes(at, p string, data []byte, mode uint32, uid, gid int, replace bool) error {
+	err := s.stage(at, p, mode, uid, gid, replace, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+	var refused *Error
+	if err != nil && !errors.As(err, &refused) {
 		return fmt.Errorf("ignition: write %s: %w", p, err)
 	}
-	return nil
+	return err
 }
 
 func (s *stager) links(links []types.Link) error {
@@ -351,7 +347,13 @@ func (s *stager) commit() error {
 				return fmt.Errorf("ignition: replace %s: %w", st.final, err)
 			}
 		}
-		if err := os.Rename(st.tmp, st.final); err != nil {
+		var err error
+		if st.file != nil {
+			err = st.file.Commit()
+		} else {
+			err = os.Rename(st.tmp, st.final)
+		}
+		if err != nil {
 			return fmt.Errorf("ignition: %w", err)
 		}
 		s.committed++
@@ -361,6 +363,9 @@ func (s *stager) commit() error {
 			return fmt.Errorf("ignition: %w", err)
 		}
 	}
+	// Each file's rename is durable (fsutil syncs its directory); the
+	// directories made for them and the modes set on existing ones are
+	// not, until this.
 	unix.Sync()
 	return nil
 }

@@ -103,7 +103,7 @@ func TestApplyWritesFilesDirsLinksKeys(t *testing.T) {
 		t.Errorf("hard link does not share the staged file's inode")
 	}
 	for p := range listing(t, root) {
-		if strings.Contains(p, ".ignition-") {
+		if strings.Contains(p, ".ignition-") || strings.Contains(p, ".tmp") {
 			t.Errorf("temporary left: %s", p)
 		}
 	}

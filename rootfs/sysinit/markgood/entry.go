@@ -1,14 +1,13 @@
 package markgood
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // RenameEntry renames the counted entry of slot in entriesDir
@@ -36,20 +35,8 @@ func RenameEntry(entriesDir, slot string) (string, error) {
 	if err := os.Rename(counted[0], filepath.Join(entriesDir, good)); err != nil {
 		return "", fmt.Errorf("mark good: %w", err)
 	}
-	if err := syncDir(entriesDir); err != nil {
+	if err := fsutil.SyncDir(entriesDir); err != nil {
 		return "", fmt.Errorf("mark good: %w", err)
 	}
 	return good, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
