@@ -15,6 +15,7 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/internal/fat"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
@@ -54,7 +55,7 @@ applies the config on its first boot (docs/config.md).`,
 	return cmd
 }
 
-func writeOEMImage(image, config, out string) (err error) {
+func writeOEMImage(image, config, out string) error {
 	raw, err := readConfig(config)
 	if err != nil {
 		return err
@@ -67,39 +68,26 @@ func writeOEMImage(image, config, out string) (err error) {
 	if !ok || p.Label != contract.OEMLabel {
 		return fmt.Errorf("%s: no OEM partition (number %d, label %s)", image, oemPartition, contract.OEMLabel)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		tmp.Close()
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := sparse.Copy(tmp, image); err != nil {
-		return err
-	}
-	// Zero the partition first: a FAT written over an old one must not
-	// leave the old one's clusters readable.
-	if err := zeroRange(tmp, p.Start, p.Size); err != nil {
-		return err
-	}
 	sum := sha256.Sum256(raw)
 	files := []fat.File{{Path: contract.OEMConfig, Data: raw}}
-	// Volume ID from the config and a fixed time: the same image and
-	// config give the same bytes.
-	w := io.NewOffsetWriter(tmp, p.Start)
-	if err := fat.WriteFAT16(w, p.Size, files, binary.LittleEndian.Uint32(sum[:]), contract.OEMLabel, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
-		return fmt.Errorf("OEM partition of %s: %w", image, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	err = fsutil.Write(out, 0o600, func(f *os.File) error {
+		if err := sparse.Copy(f, image); err != nil {
+			return err
+		}
+		// Zero the partition first: a FAT written over an old one must not
+		// leave the old one's clusters readable.
+		if err := zeroRange(f, p.Start, p.Size); err != nil {
+			return err
+		}
+		// Volume ID from the config and a fixed time: the same image and
+		// config give the same bytes.
+		w := io.NewOffsetWriter(f, p.Start)
+		if err := fat.WriteFAT16(w, p.Size, files, binary.LittleEndian.Uint32(sum[:]), contract.OEMLabel, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+			return fmt.Errorf("OEM partition of %s: %w", image, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	copyRunSettings(image, out)
@@ -115,9 +103,7 @@ func copyRunSettings(image, out string) {
 	if err != nil || src == dst {
 		return
 	}
-	if err := os.WriteFile(dst+".tmp", b, 0o644); err == nil {
-		os.Rename(dst+".tmp", dst)
-	}
+	_ = fsutil.WriteFile(dst, b, 0o644)
 }
 
 func zeroRange(f *os.File, off, size int64) error {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/timeline"
 )
@@ -50,19 +50,11 @@ func report(env Env, f runFlags, con *qemu.Console, line string, bootErr error) 
 // writeTranscript saves the console with arrival times, the input
 // timeline.ReadTranscript reads back.
 func writeTranscript(path string, lines []timeline.Line) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".transcript-*")
+	err := fsutil.Write(path, 0o600, func(f *os.File) error { return timeline.WriteTranscript(f, lines) })
 	if err != nil {
 		return fmt.Errorf("--transcript: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := timeline.WriteTranscript(tmp, lines); err != nil {
-		tmp.Close()
-		return fmt.Errorf("--transcript: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("--transcript: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // consoleOutput is where the console copy goes: stdout, unless --json

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/internal/sparse"
 )
 
@@ -35,24 +36,9 @@ func Convert(rawPath, outPath string) error {
 	if err != nil {
 		return fmt.Errorf("vmdk: scan %s: %w", rawPath, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(outPath), ".vmdk-*.tmp")
-	if err != nil {
-		return fmt.Errorf("vmdk: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	err = write(tmp, raw, st.Size(), grains, filepath.Base(outPath))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), outPath)
-	}
+	err = fsutil.Write(outPath, 0o644, func(f *os.File) error {
+		return write(f, raw, st.Size(), grains, filepath.Base(outPath))
+	})
 	if err != nil {
 		return fmt.Errorf("vmdk: write %s: %w", outPath, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
 // Applied says what Apply did.
@@ -118,30 +119,12 @@ func addKeys(path string, keys []string) (int, error) {
 }
 
 // writeFile writes a root-owned, world-readable file (public keys and a
-// host name are no secret) by temporary name and rename.
+// host name are no secret) through the one atomic write.
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("imds: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".imds-*")
-	if err != nil {
-		return fmt.Errorf("imds: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("imds: write %s: %w", path, err)
 	}
 	return nil

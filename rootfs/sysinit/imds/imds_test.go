@@ -243,7 +243,7 @@ func TestApply(t *testing.T) {
 	if done, err := Done(root); !done || err != nil {
 		t.Errorf("Done = %v, %v", done, err)
 	}
-	left, _ := filepath.Glob(filepath.Join(root, "*/.*imds-*"))
+	left, _ := filepath.Glob(filepath.Join(root, "*/.*.tmp*"))
 	if len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
