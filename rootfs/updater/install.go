@@ -2,6 +2,7 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -160,7 +161,7 @@ func (a *Agent) verifyOffer(ctx context.Context, o Offer, running *sign.Record) 
 	if err := a.checkRelease(rec, running); err != nil {
 		return nil, err
 	}
-	if err := p.identify(files, a.Passive()); err != nil {
+	if err := p.identify(files); err != nil {
 		return nil, err
 	}
 	return p, a.checkFits(rec)
@@ -205,38 +206,23 @@ func (a *Agent) checkRelease(rec, running *sign.Record) error {
 	return nil
 }
 
-// identify names each offered file by the record's hashes: a file the
-// record does not vouch for is refused, and the payload must hold every
-// file the passive slot needs.
-func (p *payload) identify(files []repo.File, slot string) error {
-	want := map[string]string{p.rec.USR: repo.KindUSR, p.rec.Kernel: repo.KindKernel, p.rec.Initramfs: repo.KindInitramfs}
-	for s, sum := range p.rec.UKI {
-		want[sum] = repo.KindUKI + s
+// identify names each offered file by the record (repo.Vouched): a file
+// the record does not vouch for is refused, and the payload must hold
+// every file the passive slot needs.
+func (p *payload) identify(files []repo.File) error {
+	byKind, err := repo.Vouched(p.rec, files, repo.RequireBase)
+	if err != nil {
+		code := contract.ErrUnknownPayload
+		switch {
+		case errors.Is(err, repo.ErrWrongSHA256):
+			code = contract.ErrSHA256
+		case errors.Is(err, repo.ErrUSRSize):
+			code = contract.ErrSize
+		}
+		return refuse(code, "%v", err)
 	}
-	for _, f := range files {
-		if f.Kind == repo.KindRecord || f.Kind == repo.KindSignature {
-			continue
-		}
-		kind, ok := want[f.SHA256]
-		if !ok {
-			if f.Kind != "" && want[f.SHA256] == "" && slices.Contains([]string{repo.KindUSR, repo.KindKernel, repo.KindInitramfs}, f.Kind) {
-				return refuse(contract.ErrSHA256, "%s %s: sha256 %s is not the one the signed record of %s names", f.Kind, f.Path, f.SHA256, p.rec.Version)
-			}
-			return refuse(contract.ErrUnknownPayload, "file %s (sha256 %s) is not vouched for by the record of %s", f.Path, f.SHA256, p.rec.Version)
-		}
-		if f.Kind != "" && f.Kind != kind && !strings.HasPrefix(f.Kind, repo.KindUKI) {
-			return refuse(contract.ErrUnknownPayload, "file %s is announced as %s, but the record names it as %s", f.Path, f.Kind, kind)
-		}
-		f.Kind = kind
+	for kind, f := range byKind {
 		p.byKind[kind] = f
-	}
-	for _, kind := range []string{repo.KindUSR, repo.KindKernel, repo.KindInitramfs} {
-		if _, ok := p.byKind[kind]; !ok {
-			return refuse(contract.ErrUnknownPayload, "offer of %s lacks its %s file", p.rec.Version, kind)
-		}
-	}
-	if usr := p.byKind[repo.KindUSR]; usr.Size != p.rec.USRSize {
-		return refuse(contract.ErrSize, "usr of %s announced as %d bytes, its signed record says %d", p.rec.Version, usr.Size, p.rec.USRSize)
 	}
 	return nil
 }

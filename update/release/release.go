@@ -123,26 +123,8 @@ func Check(p repo.Payload, root string, keys []ed25519.PublicKey) (*sign.Record,
 	if err != nil {
 		return nil, fmt.Errorf("release: record of %s %s: %w", p.Name, p.Version, err)
 	}
-	want := map[string]string{repo.KindUSR: rec.USR, repo.KindKernel: rec.Kernel, repo.KindInitramfs: rec.Initramfs}
-	for slot, sum := range rec.UKI {
-		want[repo.KindUKI+slot] = sum
-	}
-	for kind, sum := range want {
-		f, ok := p.File(kind)
-		if !ok {
-			return nil, fmt.Errorf("release: the record of %s %s names a %s the build did not write (a Secure Boot release needs uki-a and uki-b)", p.Name, p.Version, kind)
-		}
-		if f.SHA256 != sum {
-			return nil, fmt.Errorf("release: %s %s: %s has sha256 %s, the record says %s", p.Name, p.Version, kind, f.SHA256, sum)
-		}
-	}
-	for _, f := range p.Files {
-		if _, ok := want[f.Kind]; !ok && f.Kind != repo.KindRecord && f.Kind != repo.KindSignature {
-			return nil, fmt.Errorf("release: %s %s: the record does not vouch for its %s", p.Name, p.Version, f.Kind)
-		}
-	}
-	if usr, _ := p.File(repo.KindUSR); usr.Size != rec.USRSize {
-		return nil, fmt.Errorf("release: %s %s: usr is %d bytes, the record says %d", p.Name, p.Version, usr.Size, rec.USRSize)
+	if _, err := repo.Vouched(rec, p.Files, repo.RequireAll); err != nil {
+		return nil, fmt.Errorf("release: %s %s: %w", p.Name, p.Version, err)
 	}
 	return rec, nil
 }
