@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,7 +156,20 @@ func TestSignVerify(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Verify error = %v, want it to contain %q", err, tt.wantErr)
 			}
+			if !errors.Is(err, ErrUnverified) {
+				t.Errorf("Verify error %v is not ErrUnverified", err)
+			}
 		})
+	}
+	// A signature that verifies over a record that does not parse is
+	// not a signature error.
+	bad := []byte(`{"format":"imgbuild-release/9"}`)
+	sig, err := SignBytes(signedContext, bad, oldPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(bad, sig, []ed25519.PublicKey{oldPub}); err == nil || errors.Is(err, ErrUnverified) {
+		t.Errorf("unparsable record: %v, want an error that is not ErrUnverified", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -25,6 +26,22 @@ const signedContext = "imgbuild release record v1\n"
 // ChannelContext separates signatures over channel metadata (package
 // update/repo) from record signatures made with the same key.
 const ChannelContext = "imgbuild channel v1\n"
+
+// ErrUnverified is wrapped by every VerifyBytes (and Verify) error about
+// the signature itself: no trusted keys, none that matches, or a
+// signature file that is not one. errors.Is tells these apart from a
+// record that does not parse, or a file that could not be read.
+var ErrUnverified = errors.New("sign: signature does not verify")
+
+// unverified is an ErrUnverified with its own message.
+type unverified struct{ msg string }
+
+func (e *unverified) Error() string        { return e.msg }
+func (e *unverified) Is(target error) bool { return target == ErrUnverified }
+
+func unverifiedf(format string, args ...any) error {
+	return &unverified{msg: fmt.Sprintf(format, args...)}
+}
 
 // Sign signs r.Canonical() and returns the signature file content.
 func Sign(r Record, key ed25519.PrivateKey) ([]byte, error) {
@@ -56,7 +73,7 @@ func SignBytes(context string, data []byte, key ed25519.PrivateKey) ([]byte, err
 // data against each of keys (several while keys rotate).
 func VerifyBytes(context string, data, sig []byte, keys []ed25519.PublicKey) error {
 	if len(keys) == 0 {
-		return fmt.Errorf("sign: no trusted keys to verify against")
+		return unverifiedf("sign: no trusted keys to verify against")
 	}
 	signer, raw, err := parseSignature(sig)
 	if err != nil {
@@ -70,7 +87,7 @@ func VerifyBytes(context string, data, sig []byte, keys []ed25519.PublicKey) err
 			return nil
 		}
 	}
-	return fmt.Errorf("sign: signature does not match any trusted key (key ids: %s; the signature names key id %s)",
+	return unverifiedf("sign: signature does not match any trusted key (key ids: %s; the signature names key id %s)",
 		strings.Join(ids, ", "), signer)
 }
 
@@ -81,16 +98,16 @@ func parseSignature(sig []byte) (keyID string, raw []byte, err error) {
 		lines = append(lines, sc.Text())
 	}
 	if len(lines) != 3 || lines[0] != sigHeader {
-		return "", nil, fmt.Errorf("sign: signature file is not %q followed by key-id and ed25519 lines", sigHeader)
+		return "", nil, unverifiedf("sign: signature file is not %q followed by key-id and ed25519 lines", sigHeader)
 	}
 	keyID, ok1 := strings.CutPrefix(lines[1], "key-id ")
 	b64, ok2 := strings.CutPrefix(lines[2], "ed25519 ")
 	if !ok1 || !ok2 {
-		return "", nil, fmt.Errorf("sign: signature file: want key-id and ed25519 lines")
+		return "", nil, unverifiedf("sign: signature file: want key-id and ed25519 lines")
 	}
 	raw, err = base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(raw) != ed25519.SignatureSize {
-		return "", nil, fmt.Errorf("sign: signature file: ed25519 line is not a base64 %d-byte signature", ed25519.SignatureSize)
+		return "", nil, unverifiedf("sign: signature file: ed25519 line is not a base64 %d-byte signature", ed25519.SignatureSize)
 	}
 	return keyID, raw, nil
 }

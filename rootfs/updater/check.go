@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
@@ -26,7 +27,7 @@ func IsOmaha(server string) bool {
 func (a *Agent) StaticOffer(ctx context.Context, src Source, channel string) (Offer, error) {
 	c, err := repo.ReadChannelContext(ctx, src.repo(), channel, a.Keys)
 	if err != nil {
-		if strings.Contains(err.Error(), "trusted key") || strings.Contains(err.Error(), "sign:") {
+		if errors.Is(err, sign.ErrUnverified) {
 			return Offer{}, refuse(contract.ErrSignature, "%v", err)
 		}
 		return Offer{}, refuse(contract.ErrDownload, "%v", err)
