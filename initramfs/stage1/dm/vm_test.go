@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -21,11 +20,12 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/imgbuild/imgbuild/contract/verity"
+	"github.com/imgbuild/imgbuild/kernel"
 )
 
-// kernelDir holds boot/vmlinuz-* and lib/modules/*/kernel/... unpacked
-// from the Debian kernel package.
-func kernelDir(t *testing.T) (vmlinuz, modules string) {
+// testKernel is the Debian kernel package unpacked in
+// IMGBUILD_TEST_KERNEL_DIR (boot/vmlinuz-* and lib/modules/*/).
+func testKernel(t *testing.T) *kernel.Kernel {
 	dir := os.Getenv("IMGBUILD_TEST_KERNEL_DIR")
 	if dir == "" {
 		dir = "/tmp/dev/kernel"
@@ -35,73 +35,14 @@ func kernelDir(t *testing.T) (vmlinuz, modules string) {
 	if len(k) != 1 || len(m) != 1 {
 		t.Fatalf("no unpacked kernel in %s (want boot/vmlinuz-* and lib/modules/*/kernel); set IMGBUILD_TEST_KERNEL_DIR", dir)
 	}
-	return k[0], m[0]
-}
-
-func modName(s string) string {
-	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(s), ".ko"), "-", "_")
-}
-
-// moduleClosure returns the .ko paths needed for roots, dependencies
-// first, from each module's depends= (Debian ships no modules.dep).
-func moduleClosure(t *testing.T, tree string, roots ...string) []string {
-	files := map[string]string{}
-	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".ko") {
-			files[modName(p)] = p
-		}
-		return nil
-	})
-	var order []string
-	seen := map[string]bool{}
-	var visit func(string)
-	visit = func(name string) {
-		if seen[name] {
-			return
-		}
-		seen[name] = true
-		path, ok := files[name]
-		if !ok {
-			t.Fatalf("module %s not found under %s", name, tree)
-		}
-		for _, dep := range moduleDepends(t, path) {
-			visit(dep)
-		}
-		order = append(order, path)
-	}
-	for _, r := range roots {
-		visit(r)
-	}
-	return order
-}
-
-func moduleDepends(t *testing.T, path string) []string {
-	f, err := elf.Open(path)
+	kern, err := kernel.FromLocal(k[0], filepath.Dir(m[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sec := f.Section(".modinfo")
-	if sec == nil {
-		t.Fatalf("%s has no .modinfo", path)
-	}
-	data, err := sec.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, kv := range bytes.Split(data, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok && len(v) > 0 {
-			var deps []string
-			for _, d := range strings.Split(string(v), ",") {
-				deps = append(deps, modName(d))
-			}
-			return deps
-		}
-	}
-	return nil
+	return kern
 }
 
-func buildInitramfs(t *testing.T, dir, modTree string, p *verity.Params) string {
+func buildInitramfs(t *testing.T, dir string, k *kernel.Kernel, p *verity.Params) string {
 	init := filepath.Join(dir, "init")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", init, "./testdata/vminit")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -121,7 +62,13 @@ func buildInitramfs(t *testing.T, dir, modTree string, p *verity.Params) string 
 		cpio.Directory("proc", 0o755),
 	}
 	var list []string
-	for _, ko := range moduleClosure(t, modTree, "virtio_pci", "virtio_blk", "dm_verity") {
+	// The closure every image's initramfs is built with.
+	mods, err := k.Closure([]string{"virtio_pci", "virtio_blk", "dm_verity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mods {
+		ko := m.Path
 		b, err := os.ReadFile(ko)
 		if err != nil {
 			t.Fatal(err)
@@ -174,7 +121,8 @@ func TestCreateVerityInVM(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatalf("qemu-system-x86_64 is needed for this test: %v", err)
 	}
-	vmlinuz, modTree := kernelDir(t)
+	k := testKernel(t)
+	vmlinuz := k.VmlinuzPath
 	const blocks = 777 // seven bottom hash blocks under one top block
 	const badBlock = 300
 	dir := t.TempDir()
@@ -197,7 +145,7 @@ func TestCreateVerityInVM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	initrd := buildInitramfs(t, dir, modTree, p)
+	initrd := buildInitramfs(t, dir, k, p)
 	wantSum := fmt.Sprintf("%x", sha256.Sum256(data))
 
 	t.Run("good", func(t *testing.T) {

@@ -5,7 +5,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/gpt"
+	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -31,7 +31,7 @@ const (
 )
 
 // bootModules are what a virtio disk with a squashfs USR needs; their
-// dependencies are added from each module's depends=.
+// dependencies are added by kernel.Closure.
 var bootModules = []string{"virtio_pci", "virtio_blk", "squashfs", "dm_verity", "vfat", "nls_cp437", "nls_ascii"}
 
 const espUUID = "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b01"
@@ -49,11 +49,12 @@ func TestStage1Boots(t *testing.T) {
 	if kdir == "" {
 		kdir = "/tmp/dev/kernel"
 	}
-	vmlinuz, modDir := findKernel(t, kdir)
+	k := findKernel(t, kdir)
+	vmlinuz := k.VmlinuzPath
 	dir := t.TempDir()
 
 	initrd := filepath.Join(dir, "initrd")
-	writeInitramfs(t, initrd, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1"), modDir)
+	writeInitramfs(t, initrd, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1"), k)
 	sqfs := makeUSR(t, dir, goBuild(t, dir, "github.com/imgbuild/imgbuild/initramfs/stage1/tests/testsysinit"))
 	disk := filepath.Join(dir, "disk.img")
 	rec := formatVerity(t, sqfs)
@@ -107,14 +108,18 @@ func TestStage1Boots(t *testing.T) {
 	}
 }
 
-func findKernel(t *testing.T, kdir string) (vmlinuz, modDir string) {
+func findKernel(t *testing.T, kdir string) *kernel.Kernel {
 	t.Helper()
 	vm, _ := filepath.Glob(filepath.Join(kdir, "boot", "vmlinuz-*"))
 	mods, _ := filepath.Glob(filepath.Join(kdir, "lib", "modules", "*", "kernel"))
 	if len(vm) != 1 || len(mods) != 1 {
 		t.Fatalf("no unpacked kernel package in %s (set IMGBUILD_TEST_KERNEL_DIR): vmlinuz %v, modules %v", kdir, vm, mods)
 	}
-	return vm[0], mods[0]
+	k, err := kernel.FromLocal(vm[0], filepath.Dir(mods[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func goBuild(t *testing.T, dir, pkg string) string {
@@ -130,60 +135,7 @@ func goBuild(t *testing.T, dir, pkg string) string {
 	return out
 }
 
-// moduleClosure orders the modules named and their dependencies so that
-// every module comes after what it depends on.
-func moduleClosure(t *testing.T, modDir string, names []string) []string {
-	t.Helper()
-	paths := map[string]string{}
-	filepath.WalkDir(modDir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".ko") {
-			paths[strings.ReplaceAll(strings.TrimSuffix(d.Name(), ".ko"), "-", "_")] = p
-		}
-		return nil
-	})
-	var order []string
-	seen := map[string]bool{}
-	var visit func(n string)
-	visit = func(n string) {
-		n = strings.ReplaceAll(n, "-", "_") // depends= may name dm-mod for dm_mod.ko
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		p, ok := paths[n]
-		if !ok {
-			t.Fatalf("module %s not in %s", n, modDir)
-		}
-		for _, d := range moduleDepends(t, p) {
-			visit(d)
-		}
-		order = append(order, p)
-	}
-	for _, n := range names {
-		visit(n)
-	}
-	return order
-}
-
-// moduleDepends reads the depends= entry of a .ko's .modinfo section.
-func moduleDepends(t *testing.T, path string) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte("\x00depends="))
-	if i < 0 {
-		return nil
-	}
-	v := b[i+len("\x00depends="):]
-	v = v[:bytes.IndexByte(v, 0)]
-	if len(v) == 0 {
-		return nil
-	}
-	return strings.Split(string(v), ",")
-}
-
-func writeInitramfs(t *testing.T, path, init, modDir string) {
+func writeInitramfs(t *testing.T, path, init string, k *kernel.Kernel) {
 	t.Helper()
 	initBytes, err := os.ReadFile(init)
 	if err != nil {
@@ -200,7 +152,12 @@ func writeInitramfs(t *testing.T, path, init, modDir string) {
 		cpio.Directory("lib/modules", 0o755),
 	}
 	var list strings.Builder
-	for _, p := range moduleClosure(t, modDir, bootModules) {
+	mods, err := k.Closure(bootModules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mods {
+		p := m.Path
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
