@@ -19,7 +19,7 @@ import (
 // beside it, checked exactly as the ESP's; ROOT is a tmpfs.
 func runPXE(con *console, cmdline string) error {
 	t := time.Now()
-	r, err := pxeRelease(cmdline)
+	r, err := pxeRecord(cmdline)
 	if err != nil {
 		return fail("verify USR", err)
 	}
@@ -50,11 +50,11 @@ func runPXE(con *console, cmdline string) error {
 	return fail("switch root", switchRoot(sysroot, contract.SysinitPath, []string{"/dev", "/proc", "/sys", "/run"}))
 }
 
-// pxeRelease checks the initramfs's release record as the disk boot
+// pxeRecord checks the initramfs's release record as the disk boot
 // checks the ESP's: a present signature must verify against the trusted
 // keys, a missing one needs the allow-unsigned marker, and the command
 // line's root hash must be the record's.
-func pxeRelease(cmdline string) (*release, error) {
+func pxeRecord(cmdline string) (*slotRecord, error) {
 	t, err := loadTrust(contract.KeysDir, contract.AllowUnsignedFile)
 	if err != nil {
 		return nil, fmt.Errorf("trusted keys: %w", err)
@@ -67,7 +67,7 @@ func pxeRelease(cmdline string) (*release, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &release{}
+	r := &slotRecord{}
 	switch {
 	case sig != nil:
 		if r.rec, err = sign.Verify(record, sig, t.keys); err != nil {
@@ -92,7 +92,7 @@ func pxeRelease(cmdline string) (*release, error) {
 }
 
 // pxeUSR sets up dm-verity over a loop device on the initramfs's USR.
-func pxeUSR(r *release) (string, error) {
+func pxeUSR(r *slotRecord) (string, error) {
 	st, err := os.Stat(contract.PXEUSRFile)
 	if err != nil {
 		return "", fmt.Errorf("USR: %w", err)
@@ -111,7 +111,7 @@ func pxeUSR(r *release) (string, error) {
 // may write and leaves it in /run for sysinit, which cannot read the
 // initramfs after switch_root. Only an install asked for on the command
 // line makes a missing or bad description stop the boot.
-func pxeDiskImage(con *console, r *release, cmdline string) error {
+func pxeDiskImage(con *console, r *slotRecord, cmdline string) error {
 	_, install := contract.Param(cmdline, contract.KeyInstall)
 	data, err := os.ReadFile(contract.PXEInstallFile)
 	if err == nil {
@@ -133,7 +133,7 @@ func pxeDiskImage(con *console, r *release, cmdline string) error {
 // checkDiskImage verifies the description as the record was: signed by
 // a trusted key, or unsigned only beside an unsigned record (which the
 // initramfs allowed); it must name the same release (verity root).
-func checkDiskImage(data []byte, r *release) error {
+func checkDiskImage(data []byte, r *slotRecord) error {
 	sig, err := readOptional(contract.PXEInstallSigFile)
 	if err != nil {
 		return err

@@ -20,11 +20,11 @@ func openUSR(con *console, usr, esp blockdev.Partition, c contract.Cmdline) (str
 	if err != nil {
 		return "", fmt.Errorf("trusted keys: %w", err)
 	}
-	record, sig, err := readReleaseFiles(esp.Node, c.Slot)
+	record, sig, err := readRecordFiles(esp.Node, c.Slot)
 	if err != nil {
 		return "", err
 	}
-	r, err := verifyRelease(record, sig, t, c.Slot, c.Verity)
+	r, err := verifyRecord(record, sig, t, c.Slot, c.Verity)
 	if err != nil {
 		return "", err
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/gpt"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/diskimage"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/ignition"
-	"github.com/imgbuild/imgbuild/rootfs/sysinit/install"
 	"github.com/imgbuild/imgbuild/sign"
 )
 
@@ -85,7 +85,7 @@ func (s *sysinit) install(ctx context.Context, net *netState, cmdline, dev strin
 	defer body.Close()
 	s.logf("install: writing %s %s (%d MiB, sha256 %.12s) from %s to %s", want.Name, want.Version, want.Size>>20, want.SHA256, url, dev)
 	t := time.Now()
-	if err := install.Write(blockDisk{f}, body, *want, nil); err != nil {
+	if err := diskimage.Write(blockDisk{f}, body, *want, nil); err != nil {
 		return err
 	}
 	s.logf("install: %s written and its sha256 checked in %.1fs", dev, time.Since(t).Seconds())
@@ -110,7 +110,7 @@ func fetchImage(ctx context.Context, client *http.Client, url string, size int64
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != size {
 		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %d bytes, the signed description says %d: %w", url, resp.ContentLength, size, install.Mismatch)
+		return nil, fmt.Errorf("GET %s: %d bytes, the signed description says %d: %w", url, resp.ContentLength, size, diskimage.Mismatch)
 	}
 	return resp.Body, nil
 }

@@ -66,7 +66,7 @@ func TestVerifyRelease(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := verifyRelease(tt.record, tt.sig, tt.t, "a", tt.cmdline)
+			r, err := verifyRecord(tt.record, tt.sig, tt.t, "a", tt.cmdline)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)

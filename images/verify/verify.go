@@ -1,7 +1,8 @@
-// Package release reads an image's release record back and checks it:
+// Package verify reads an image's release record back and checks it:
 // the signature against trusted keys, the sha256 of the kernel and
-// initramfs on the ESP and of the USR slot, and the slot's dm-verity
-// tree, block by block. It is what `imgbuild verify` and `imgbuild
+// initramfs on the ESP (or, in Secure Boot images, of the UKI's
+// sections) and of the USR slot, and the slot's dm-verity tree, block by
+// block, for each slot that holds a release. It is what `imgbuild verify` and `imgbuild
 // inspect` use; it only reads the image.
 package verify
 

@@ -21,9 +21,9 @@ import (
 // release record.
 const espMountPoint = "/esp"
 
-// release is the verified (or, when the initramfs allows it, unsigned)
-// release record of the booting slot.
-type release struct {
+// slotRecord is the verified (or, when the initramfs allows it,
+// unsigned) release record of the booting slot.
+type slotRecord struct {
 	rec    *sign.Record
 	params verity.Params
 	keyID  string // signing key; empty for an unsigned record
@@ -64,10 +64,10 @@ func loadTrust(dir, marker string) (trust, error) {
 	return t, nil
 }
 
-// readReleaseFiles mounts the ESP read-only, reads slot's record and
+// readRecordFiles mounts the ESP read-only, reads slot's record and
 // signature (nil when absent) and unmounts it again: sysinit mounts the
 // ESP itself when it marks the boot good.
-func readReleaseFiles(espDev, slot string) (record, sig []byte, err error) {
+func readRecordFiles(espDev, slot string) (record, sig []byte, err error) {
 	if err := mount(mountSpec{espDev, espMountPoint, "vfat", unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""}); err != nil {
 		return nil, nil, fmt.Errorf("ESP: %w", err)
 	}
@@ -86,12 +86,12 @@ func readReleaseFiles(espDev, slot string) (record, sig []byte, err error) {
 	return record, sig, nil
 }
 
-// verifyRelease checks the record against the trusted keys and the
+// verifyRecord checks the record against the trusted keys and the
 // command line's root hash and returns the verity parameters, taken
 // from the record alone. A missing signature is accepted only with the
 // allow-unsigned marker; a present one must always verify.
-func verifyRelease(record, sig []byte, t trust, slot, cmdlineRoot string) (*release, error) {
-	r := &release{}
+func verifyRecord(record, sig []byte, t trust, slot, cmdlineRoot string) (*slotRecord, error) {
+	r := &slotRecord{}
 	var err error
 	switch {
 	case sig != nil:
@@ -161,7 +161,7 @@ func short(hash string) string {
 }
 
 // describe is the console line for a verified USR.
-func (r *release) describe() string {
+func (r *slotRecord) describe() string {
 	s := "USR verified by dm-verity, root hash " + short(r.rec.VerityRoot)
 	if r.keyID == "" {
 		return s + ", UNSIGNED release record"

@@ -1,8 +1,8 @@
-// Package install writes a disk image, streamed from the network, onto a
-// local disk for the PXE installer (imgbuild.install=): the image must
-// match the size and sha256 of its signed description, checked over the
-// very bytes written, before the disk can boot it.
-package install
+// Package diskimage writes a disk image, streamed from the network, onto
+// a local disk for the PXE installer (imgbuild.install=): the image must
+// match the size and sha256 of its signed description (sign.DiskImage),
+// checked over the very bytes written, before the disk can boot it.
+package diskimage
 
 import (
 	"crypto/sha256"
