@@ -1,11 +1,26 @@
-// Package contract is the agreement between the builder and the booted
-// system: every name both sides use is spelled here once. The builder
-// (package build, images/...) writes partitions, ESP files, boot entries
-// and kernel command lines by these names; stage-1, sysinit and the
-// programs on USR read them by the same names, and host tools (imgbuild
-// run, inspect, verify, the tests) recognise the console lines here.
+// Package contract is the agreement between the builder, the booted
+// system and the update side: every name two of them use is spelled here
+// once, and docs/layout.md and docs/updates.md describe the same contract
+// for humans. By file:
 //
-// It imports nothing but the standard library's strings and fmt, so that
-// stage-1 and sysinit can carry it. docs/layout.md describes the same
-// contract for humans.
+//   - partitions.go: the CoreOS partition table (numbers, GPT names, type
+//     GUIDs) and the USR slots' GPT attribute bits;
+//   - esp.go, files.go: paths on the ESP (boot entries, each slot's
+//     kernel, initramfs or UKI, release record), in the initramfs and on
+//     USR; the directories of trusted keys;
+//   - cmdline.go: kernel command-line keys and the options line of a slot's
+//     boot entry;
+//   - pxe.go: the diskless boot and the PXE installer's keys and files;
+//   - config.go: the runtime configuration a build writes into USR and
+//     sysinit reads;
+//   - machine.go, platform.go: per-machine state on ROOT (Ignition, SSH
+//     keys, instance metadata);
+//   - trial.go, update.go, omahareason.go: trial boots, the update
+//     agent's state on ROOT, the Omaha app id, error codes and reason
+//     attribute the agent and `imgbuild serve` share;
+//   - timing.go and the console markers: the lines host tools (imgbuild
+//     run, inspect, verify, the boot timeline, the tests) recognise.
+//
+// It imports only the standard library, so that stage-1 and sysinit
+// carry it: a shared leaf (README, "How it is built").
 package contract

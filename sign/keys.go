@@ -1,6 +1,13 @@
-// Package sign holds imgbuild's release signing: ed25519 keys in PEM
-// files, release records in canonical JSON, and detached signatures over
-// them that verify against a list of trusted keys (so keys can rotate).
+// Package sign holds imgbuild's signed documents and their keys: ed25519
+// keys in PEM files (keys.go); release records in canonical JSON
+// (record.go), the document that vouches for a release's kernel,
+// initramfs, USR and UKIs; disk image descriptions (diskimage.go), which
+// vouch for a whole disk image the PXE installer writes; and detached
+// signatures over any document (signature.go), each kind under its own
+// context so that one cannot pass for another, verified against a list
+// of trusted keys (so keys can rotate). Every error about a signature
+// that does not verify is ErrUnverified. Update channel metadata is
+// signed here too, by package update/repo (ChannelContext).
 //
 // Key files are standard PEM, readable by openssl: the private key is a
 // PKCS #8 "PRIVATE KEY" block (mode 0600), the public key a PKIX "PUBLIC

@@ -1,8 +1,13 @@
-// Package ownbin is imgbuild's on-image programs (stage-1, sysinit): the
-// one list of them, and, in a binary made by make, the programs
-// themselves, embedded so that imgbuild builds images with neither Go
-// nor its source tree. A plain go build embeds nothing and the build
-// compiles them from source instead.
+// Package ownbin is imgbuild's on-image programs (stage-1, sysinit,
+// sshd, imgbuild-agent): the one list of them (Programs), and, in a
+// binary made by make, the programs themselves, embedded so that imgbuild
+// builds images with neither Go nor its source tree; a plain go build
+// embeds nothing and the build compiles them from source instead
+// (generate is make's generator). It also holds the line between the two
+// sides of the tree (boundary.go, README "How it is built"): which of
+// imgbuild's packages and which third-party modules an on-image program
+// may import, which TestBoundary checks with go list -deps over every
+// program.
 package ownbin
 
 import (

@@ -1,7 +1,11 @@
 // Command stage1 is the /init of imgbuild's initramfs: it loads the
-// modules, finds USR and ROOT by PARTUUID, makes ROOT on first boot,
-// mounts both and switches to sysinit on USR. docs/layout.md is its
-// contract.
+// modules, finds USR and ROOT by PARTUUID, checks the booting slot's
+// release record against the trusted keys (record.go) and sets USR up
+// under dm-verity with the record's root hash, makes ROOT on first boot
+// (grown to the disk, formatted), feeds the saved random seed to the
+// kernel, mounts both and switches to sysinit on USR. A diskless (PXE)
+// boot takes USR from the initramfs instead and ROOT from tmpfs or a
+// local disk (pxe.go). docs/layout.md is its contract.
 package main
 
 import (

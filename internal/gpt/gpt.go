@@ -1,8 +1,13 @@
-// Package gpt reads a GUID partition table and grows its last partition to
-// the end of the disk. It is the one GPT reader of the on-image programs:
-// stage-1 finds partitions and grows ROOT with it, sysinit finds the ESP.
-// Growing keeps every byte it does not need to change (GUIDs, names,
-// attributes) exactly as it found them.
+// Package gpt reads a GUID partition table and changes it in place: it
+// grows the last partition to the end of the disk (GrowLast: stage-1
+// grows ROOT), rewrites partitions' attribute bits in both copies
+// (SetAttributes: the update agent marks the USR slots), and writes a
+// fresh table (Create: stage-1's one-partition table on a blank PXE root
+// disk). It is the one GPT reader of the on-image programs (blockdev
+// finds partitions by PARTUUID with it, the PXE installer the written
+// disk's OEM partition) and images/esp reads an image's ESP with it on
+// the build host. A change keeps every byte it does not need to change (GUIDs,
+// names, other attributes) exactly as it found them.
 package gpt
 
 import (

@@ -1,7 +1,12 @@
 // Command sysinit is PID 1 of an imgbuild image. Stage-1 mounts ROOT on
 // / and USR on /usr and execs it. It mounts the API filesystems, copies
-// the factory files, configures the network, supervises the services,
-// marks the boot good once they are healthy, and powers off cleanly.
+// the factory files, configures the network, applies the per-machine
+// config once on the first boot (Ignition, and on aws images the
+// instance metadata), supervises the services, marks the boot good once
+// they are healthy (or, on a trial boot that does not get there in time,
+// records why and reboots so that systemd-boot falls back), saves the
+// random seed, and powers off cleanly, on the power button too. On a
+// diskless boot asked to, it is the PXE installer instead (installer.go).
 package main
 
 import (

@@ -1,7 +1,13 @@
-// Package release turns a finished build into a payload of an update
-// repository: it collects the artifacts a release needs from the build's
-// summary, checks them against the signed record, and refuses to publish
-// what machines would refuse anyway (unsigned, not newer).
+// Package release holds the steps of `imgbuild release`: making a
+// release, one version of an image as machines take it (its signed
+// record and the payload the record vouches for), out of a finished
+// build, for an update repository's channel. ReadBuild finds the build's
+// summary, Files picks the payload's files out of it and refuses an
+// unsigned build, Check verifies the record's signature and that it
+// vouches for the payload (repo.Vouched, the same check the update agent
+// makes), and Current and Guard refuse to point a channel at a release
+// its machines would refuse anyway (another image, not newer). Copying
+// the files and publishing the channel are package repo's.
 package release
 
 import (

@@ -1,6 +1,9 @@
 // Package repo reads and writes an imgbuild update repository: a plain
 // directory tree that any web server or object store can host, and that
-// imgbuild serve serves (docs/updates.md).
+// imgbuild serve serves (docs/updates.md). It also holds the one check
+// that a release record vouches for a payload (Vouched), which `imgbuild
+// release` makes before it publishes and the update agent before it
+// downloads.
 //
 //	objects/sha256/<hex>          every payload file, named by its content
 //	channels/<channel>.json       channel metadata: the release the channel points at
