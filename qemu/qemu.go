@@ -237,6 +237,11 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	}
 	args = append(args, netArgs(cfg)...)
 	if cfg.Segment != nil {
+		if cfg.NetBoot {
+			// NetBoot's -global bootindex would apply to both NICs,
+			// which QEMU refuses.
+			return nil, fmt.Errorf("qemu: a net boot with a segment NIC is not supported")
+		}
 		seg, err := segmentArgs(cfg.Segment)
 		if err != nil {
 			return nil, err

@@ -170,6 +170,9 @@ func TestSegmentArgs(t *testing.T) {
 	if _, err := Args(Config{Kernel: "k", Segment: &Port{Switch: "s"}}, ""); err == nil {
 		t.Error("a port without a local socket or MAC accepted")
 	}
+	if _, err := Args(Config{Disk: "d", BIOS: true, NetBoot: true, Segment: p}, ""); err == nil {
+		t.Error("a net boot with a segment accepted (QEMU would refuse the second bootindex 0)")
+	}
 	if _, err := (&Segment{}).Port(-1); err == nil {
 		t.Error("index -1 accepted")
 	}
