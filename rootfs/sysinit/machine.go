@@ -110,8 +110,7 @@ func (s *sysinit) refuseConfig(out ignition.Outcome, err error) {
 	if from == "" {
 		from = "its source"
 	}
-	lines := []string{"==================================================================",
-		"PER-MACHINE CONFIG REFUSED (from " + from + ")"}
+	lines := []string{contract.BannerRule, "PER-MACHINE CONFIG REFUSED (from " + from + ")"}
 	var e *ignition.Error
 	if errors.As(err, &e) {
 		for _, p := range e.Problems {
@@ -121,7 +120,7 @@ func (s *sysinit) refuseConfig(out ignition.Outcome, err error) {
 		lines = append(lines, "  "+err.Error())
 	}
 	lines = append(lines, "nothing of it was applied; fix the config (imgbuild config validate) and boot again",
-		"==================================================================")
+		contract.BannerRule)
 	for _, l := range lines {
 		s.logf("%s", l)
 	}
