@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/network"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/ignition"
 )
 
@@ -25,10 +28,13 @@ func newConfigValidate(env Env) *cobra.Command {
 		Short: "Check per-machine configs offline, as a booting machine would",
 		Long: `Validate parses each config with Ignition's own config package and
 refuses, with the field path, everything an imgbuild image does not apply
-(docs/config.md). Nothing is fetched: an http(s) source is checked for its
-form and its verification.hash, not downloaded, and whether a user exists
-on the image is checked only on the machine. The exit code is 1 if any
-config is refused.`,
+(docs/config.md). The systemd-networkd files it writes under
+/etc/systemd/network are parsed as the machine would, and refused with the
+file, line and key of each problem. Nothing is fetched: an http(s) source
+is checked for its form and its verification.hash, not downloaded (nor is
+a .network file it would bring), and whether a user exists on the image
+is checked only on the machine. The exit code is 1 if any config is
+refused.`,
 		Example: `  imgbuild config validate node.ign`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -55,7 +61,7 @@ config is refused.`,
 func validateConfigFile(env Env, path string) error {
 	raw, err := os.ReadFile(path)
 	if err == nil {
-		_, err = ignition.Parse(raw)
+		err = checkConfig(raw)
 	}
 	var e *ignition.Error
 	switch {
@@ -77,8 +83,56 @@ func readConfig(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ignition.Parse(raw); err != nil {
+	if err := checkConfig(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return raw, nil
+}
+
+// checkConfig is what a booting machine checks of a config, and the
+// .network files it carries, which the machine checks at boot too (and
+// refuses by falling back to DHCP, not by refusing the config).
+func checkConfig(raw []byte) error {
+	cfg, err := ignition.Parse(raw)
+	if err != nil {
+		return err
+	}
+	probs, err := networkProblems(cfg)
+	if err != nil {
+		return err
+	}
+	if len(probs) > 0 {
+		return &ignition.Error{Problems: probs}
+	}
+	return nil
+}
+
+// networkProblems parses the config's files under contract.NetworkDir
+// as one set, as sysinit reads them from ROOT, each problem at the field
+// of its file's source.
+func networkProblems(cfg *ignition.Config) ([]ignition.Problem, error) {
+	entries, err := cfg.FilesUnder(contract.NetworkDir)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	field := map[string]string{}
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.Path, contract.NetworkDir+"/")
+		if k, _ := network.KindOf(rel); e.Remote && k == network.Parsed {
+			continue // its content is known only on the machine
+		}
+		files[rel] = e.Data
+		field[e.Path] = e.Field
+	}
+	_, err = network.ParseAll(contract.NetworkDir, files)
+	var ne *network.Error
+	if !errors.As(err, &ne) {
+		return nil, err
+	}
+	var out []ignition.Problem
+	for _, p := range ne.Problems {
+		out = append(out, ignition.Problem{Path: field[p.File], Message: p.String()})
+	}
+	return out, nil
 }

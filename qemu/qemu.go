@@ -86,7 +86,10 @@ type Config struct {
 	GuestFwds   []string
 	NetCIDR     string // guest network, e.g. 169.254.0.0/16 for a metadata server
 	OpenNetwork bool   // allow the guest out through this machine (off by default)
-	NoNetwork   bool
+	NoNetwork   bool   // no user-mode NIC (a Segment NIC is still attached)
+	// Segment attaches a second virtio NIC to a private Ethernet segment
+	// of VMs (Segment.Port, StartCluster), after the user-mode one.
+	Segment *Port
 
 	// AllowReboot keeps QEMU running across a guest reboot; by default
 	// a reboot ends QEMU like a power-off, so callers see each boot.
@@ -233,6 +236,18 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		args = append(args, "-boot", "n")
 	}
 	args = append(args, netArgs(cfg)...)
+	if cfg.Segment != nil {
+		if cfg.NetBoot {
+			// NetBoot's -global bootindex would apply to both NICs,
+			// which QEMU refuses.
+			return nil, fmt.Errorf("qemu: a net boot with a segment NIC is not supported")
+		}
+		seg, err := segmentArgs(cfg.Segment)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, seg...)
+	}
 	fw, err := fwCfgArgs(cfg.FwCfg)
 	if err != nil {
 		return nil, err
@@ -275,6 +290,13 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if cfg.Kernel == "" && !cfg.BIOS {
 		if err := ensureVars(cfg); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.Segment != nil {
+		// QEMU binds the port's socket: a former run of the same
+		// machine left it behind.
+		if err := os.Remove(cfg.Segment.Local); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("qemu: segment: %w", err)
 		}
 	}
 	dir, err := os.MkdirTemp("", "imgbuild-qemu-")

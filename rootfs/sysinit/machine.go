@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
@@ -22,14 +23,35 @@ const (
 	fetchTimeout = 2 * time.Minute
 )
 
-// netState lets the machine config wait for the DHCP that runs beside it,
-// only when it has something to fetch.
+// netState lets the machine config wait for the network, only when it
+// has something to fetch; the network itself waits behind gate for the
+// config to write its .network files, or to need the network first.
 type netState struct {
-	done chan struct{}
-	up   bool
+	done     chan struct{}
+	up       bool
+	gate     chan struct{}
+	gateOnce sync.Once
+}
+
+func newNetState() *netState {
+	return &netState{done: make(chan struct{}), gate: make(chan struct{})}
+}
+
+// open lets the network be configured; it reports whether it was open
+// already: the config needed the network before it wrote its files.
+func (n *netState) open() (already bool) {
+	already = true
+	n.gateOnce.Do(func() {
+		already = false
+		if n.gate != nil {
+			close(n.gate)
+		}
+	})
+	return already
 }
 
 func (n *netState) client(ctx context.Context) *http.Client {
+	n.open()
 	select {
 	case <-n.done:
 	case <-ctx.Done():
@@ -88,8 +110,7 @@ func (s *sysinit) refuseConfig(out ignition.Outcome, err error) {
 	if from == "" {
 		from = "its source"
 	}
-	lines := []string{"==================================================================",
-		"PER-MACHINE CONFIG REFUSED (from " + from + ")"}
+	lines := []string{contract.BannerRule, "PER-MACHINE CONFIG REFUSED (from " + from + ")"}
 	var e *ignition.Error
 	if errors.As(err, &e) {
 		for _, p := range e.Problems {
@@ -99,7 +120,7 @@ func (s *sysinit) refuseConfig(out ignition.Outcome, err error) {
 		lines = append(lines, "  "+err.Error())
 	}
 	lines = append(lines, "nothing of it was applied; fix the config (imgbuild config validate) and boot again",
-		"==================================================================")
+		contract.BannerRule)
 	for _, l := range lines {
 		s.logf("%s", l)
 	}

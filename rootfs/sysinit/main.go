@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/network"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/netup"
@@ -103,12 +104,21 @@ func (s *sysinit) run() {
 	if err := netup.LoopbackUp(); err != nil {
 		s.logf("%v", err)
 	}
-	net := &netState{done: make(chan struct{})}
+	// The .network files may come from the machine config: the network
+	// waits for it, unless the config must first fetch something.
+	net := newNetState()
+	nm := network.NewMachine(network.Options{Dir: contract.NetworkDir, SysClassNet: "/sys/class/net",
+		ResolvConf: "/etc/resolv.conf", DHCP: dhcp, Logf: s.logf})
 	go func() {
-		net.up = s.network(ctx)
+		<-net.gate
+		net.up = s.network(ctx, nm)
 		close(net.done)
 	}()
 	s.machineConfig(ctx, net)
+	if net.open() {
+		<-net.done // DHCP ran for the config's fetch: now its files
+		net.up = s.network(ctx, nm) || net.up
+	}
 	if name, from := machineHostname(cfg.Hostname); name != "" {
 		if err := unix.Sethostname([]byte(name)); err != nil {
 			s.logf("hostname %s: %v", name, err)
@@ -151,23 +161,22 @@ func (s *sysinit) run() {
 	}
 }
 
-// network runs DHCP, giving up after networkWait so that what waits
-// for it goes on anyway; it reports whether the machine has a lease.
-func (s *sysinit) network(ctx context.Context) bool {
+// network configures the NICs (package network: the .network files,
+// else DHCP on the first NIC), giving up after networkWait so that what
+// waits for it goes on anyway; it reports whether the machine has an
+// address.
+func (s *sysinit) network(ctx context.Context, nm *network.Machine) bool {
 	ctx, cancel := context.WithTimeout(ctx, networkWait)
 	defer cancel()
-	nic, err := netup.FirstNIC(ctx, "/sys/class/net")
+	return nm.Configure(ctx)
+}
+
+func dhcp(ctx context.Context, nic, resolvConf string) (string, error) {
+	lease, err := netup.DHCP(ctx, nic, resolvConf)
 	if err != nil {
-		s.logf("%v; continuing without network", err)
-		return false
+		return "", err
 	}
-	lease, err := netup.DHCP(ctx, nic, "/etc/resolv.conf")
-	if err != nil {
-		s.logf("%v; continuing without network", err)
-		return false
-	}
-	s.logf("network %s", lease)
-	return true
+	return lease.String(), nil
 }
 
 func (s *sysinit) markGood() {
