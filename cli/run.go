@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,9 +20,6 @@ import (
 	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
 )
-
-// HealthyPattern is sysinit's line once every service is healthy.
-var HealthyPattern = regexp.MustCompile(regexp.QuoteMeta(contract.HealthyLine))
 
 type runFlags struct {
 	untilHealthy bool
@@ -67,6 +63,12 @@ from the manifest (or --forward) but reaches nothing else, unless
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runImage(cmd.Context(), env, args[0], f) },
 	}
+	f.define(cmd)
+	return cmd
+}
+
+// define declares run's flags on cmd.
+func (f *runFlags) define(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.untilHealthy, "until-healthy", false, "exit 0 once the image reports healthy, non-zero on timeout, panic or failure")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "with --until-healthy: how long to wait")
@@ -91,49 +93,13 @@ from the manifest (or --forward) but reaches nothing else, unless
 	fl.BoolVar(&f.timeline, "timeline", false, "once healthy, print the boot's phases (firmware, loader, kernel, stage-1 and its steps, sysinit, each service) in seconds since QEMU started and by the guest's clock")
 	fl.BoolVar(&f.asJSON, "json", false, "with --until-healthy: print the outcome and the boot timeline as JSON on stdout (the console goes to stderr)")
 	fl.StringVar(&f.transcript, "transcript", "", "once healthy (or failed), save the console with each line's arrival time to this file")
-	return cmd
 }
 
 func runImage(ctx context.Context, env Env, image string, f runFlags) error {
-	if _, err := os.Stat(image); err != nil {
-		return err
-	}
 	if f.asJSON && !f.untilHealthy {
 		return usageError{fmt.Errorf("--json needs --until-healthy: it prints the outcome of a boot")}
 	}
-	cfg := qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy,
-		CPU: f.cpu, RNG: f.rng}
-	if cfg.Vars == "" {
-		cfg.Vars = image + ".vars"
-	}
-	if f.direct {
-		if err := directBoot(&cfg, image); err != nil {
-			return err
-		}
-	}
-	if f.config != "" {
-		if err := withConfig(&cfg, f.config); err != nil {
-			return err
-		}
-	}
-	settings, err := readRunSettings(image)
-	if err != nil {
-		return err
-	}
-	if cfg.MemoryMiB == 0 {
-		cfg.MemoryMiB = settings.MemoryMiB
-	}
-	fwds, err := parseForwards(f.forwards)
-	if err != nil {
-		return usageError{err}
-	}
-	if f.forwards == nil {
-		for _, p := range settings.Forwards {
-			fwds = append(fwds, qemu.Forward{Host: p.Host, Guest: p.Guest})
-		}
-	}
-	cfg.Forwards = fwds
-	login, cleanup, err := sshSetup(&cfg, settings, f.config, f.sshPort)
+	cfg, login, cleanup, err := machine(image, f)
 	defer cleanup()
 	if err != nil {
 		return err
@@ -147,14 +113,16 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	vm, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		return err
-	}
 	if !f.untilHealthy {
+		vm, err := qemu.Start(ctx, cfg)
+		if err != nil {
+			return err
+		}
 		if login != nil || f.timeline || f.transcript != "" {
 			go func() {
-				_, line, err := vm.Console.Expect(ctx, 0, HealthyPattern, nil)
+				// Interactive: a failure line may be followed by a
+				// reboot into a good slot, so only the healthy line counts.
+				_, line, err := vm.Console.Expect(ctx, 0, qemu.HealthyPattern, nil)
 				if err != nil {
 					return
 				}
@@ -168,34 +136,97 @@ func runImage(ctx context.Context, env Env, image string, f runFlags) error {
 		}
 		return vm.Wait()
 	}
-	wctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	_, line, err := vm.Console.Expect(wctx, 0, HealthyPattern, qemu.FailurePattern)
+	vm, healthy, err := qemu.BootUntilHealthy(ctx, cfg, f.timeout)
+	if vm == nil {
+		return err
+	}
+	line := healthy.Line
+	var failed *qemu.ErrFailed
+	if errors.As(err, &failed) {
+		line = failed.Line // --json's line: the one that failed the boot
+	}
 	if rerr := report(env, f, vm.Console, line, err); rerr != nil {
 		vm.Kill()
 		return rerr
 	}
 	if err == nil {
-		fmt.Fprintf(env.Stderr, "imgbuild: %s\n", line)
+		fmt.Fprintf(env.Stderr, "imgbuild: %s\n", healthy.Line)
 		if login != nil {
 			fmt.Fprintf(env.Stderr, "imgbuild: to log in over SSH, boot it with imgbuild run %s --ssh-port 2222, then: %s\n", image, login.command(2222))
 		}
-		if perr := vm.Powerdown(); perr != nil {
-			vm.Kill()
-		}
-		select {
-		case <-vm.Done():
-		case <-time.After(60 * time.Second):
-			vm.Kill()
-		}
+		vm.Shutdown(60 * time.Second)
 		return nil
 	}
 	vm.Kill()
-	var failed *qemu.ErrFailed
-	if errors.As(err, &failed) {
+	if failed != nil {
 		return &exitError{ExitUnhealthy, fmt.Errorf("boot failed: %s", failed.Line)}
 	}
 	return &exitError{ExitUnhealthy, fmt.Errorf("not healthy: %w", err)}
+}
+
+// machine is the VM imgbuild run boots for image with flags f, and how
+// to log in to it. cleanup (never nil) removes the temporary per-machine
+// config once QEMU has exited.
+func machine(image string, f runFlags) (cfg qemu.Config, login *sshLogin, cleanup func(), err error) {
+	nop := func() {}
+	if _, err := os.Stat(image); err != nil {
+		return cfg, nil, nop, err
+	}
+	cfg = qemu.Config{Disk: image, Vars: f.vars, KVM: f.kvm, OpenNetwork: f.openNetwork, MemoryMiB: f.memory, AllowReboot: !f.untilHealthy,
+		CPU: f.cpu, RNG: f.rng}
+	if cfg.Vars == "" {
+		cfg.Vars = image + ".vars"
+	}
+	if f.direct {
+		if err := directBoot(&cfg, image); err != nil {
+			return cfg, nil, nop, err
+		}
+	}
+	if f.config != "" {
+		if err := withConfig(&cfg, f.config); err != nil {
+			return cfg, nil, nop, err
+		}
+	}
+	settings, err := readRunSettings(image)
+	if err != nil {
+		return cfg, nil, nop, err
+	}
+	if cfg.MemoryMiB == 0 {
+		cfg.MemoryMiB = settings.MemoryMiB
+	}
+	fwds, err := parseForwards(f.forwards)
+	if err != nil {
+		return cfg, nil, nop, usageError{err}
+	}
+	if f.forwards == nil {
+		for _, p := range settings.Forwards {
+			fwds = append(fwds, qemu.Forward{Host: p.Host, Guest: p.Guest})
+		}
+	}
+	cfg.Forwards = fwds
+	login, cleanup, err = sshSetup(&cfg, settings, f.config, f.sshPort)
+	return cfg, login, cleanup, err
+}
+
+// RunConfig is the machine "imgbuild run IMAGE --until-healthy ARGS..."
+// boots, ARGS being run's flags (--forward 0:8080, --rng=false, ...),
+// for a program that boots it itself through qemu.BootUntilHealthy
+// (make bench). cleanup removes the temporary per-machine config once
+// QEMU has exited.
+func RunConfig(image string, args ...string) (cfg qemu.Config, cleanup func(), err error) {
+	var f runFlags
+	cmd := &cobra.Command{}
+	f.define(cmd)
+	fl := cmd.Flags()
+	if err := fl.Parse(args); err != nil {
+		return cfg, func() {}, usageError{err}
+	}
+	if fl.NArg() != 0 {
+		return cfg, func() {}, usageError{fmt.Errorf("run flags only, not %q", fl.Args())}
+	}
+	f.untilHealthy, f.quiet = true, true
+	cfg, _, cleanup, err = machine(image, f)
+	return cfg, cleanup, err
 }
 
 // withConfig validates a per-machine config and passes it by fw_cfg, as

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // TestAWSTargetBootsFromNVMe builds --target aws, checks its VMDK against
@@ -41,13 +42,13 @@ func TestAWSTargetBootsFromNVMe(t *testing.T) {
 	if reg.BootMode != "uefi" || !reg.EnaSupport || reg.ImdsSupport != "v2.0" || reg.Architecture != "x86_64" {
 		t.Errorf("registration %+v", reg)
 	}
-	v := start(t, qemu.Config{Disk: diskCopy(t, res), DiskBus: "nvme", Vars: filepath.Join(work, "vars"), MemoryMiB: 512})
-	v.expect(0, `imgbuild-stage1: USR /dev/nvme0n1p3`, 3*time.Minute)
+	v := vmtest.Start(t, qemu.Config{Disk: diskCopy(t, res), DiskBus: "nvme", Vars: filepath.Join(work, "vars"), MemoryMiB: 512})
+	v.Expect(0, `imgbuild-stage1: USR /dev/nvme0n1p3`, 3*time.Minute)
 	// No metadata service here, and restrict=on keeps the guest from
 	// this machine's own 169.254.169.254: the image says so in one line
 	// and boots on.
-	_, line := v.expect(0, `imgbuild-sysinit: instance metadata unavailable: .*; booting without it`, 4*time.Minute)
+	_, line := v.Expect(0, `imgbuild-sysinit: instance metadata unavailable: .*; booting without it`, 4*time.Minute)
 	t.Log(line)
-	_, line = v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	line = v.ExpectHealthy(4 * time.Minute).Line
 	t.Log(line)
 }

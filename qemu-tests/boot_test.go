@@ -40,11 +40,11 @@ func TestMinimalBootRebootPersist(t *testing.T) {
 	}
 
 	v := boot(t, img, vars, 512, qemu.Forward{Host: port, Guest: 8080})
-	v.expect(0, `imgbuild-stage1: started`, 3*time.Minute)
-	v.expect(0, `imgbuild-stage1: ROOT: first boot`, time.Minute)
-	v.expect(0, `imgbuild-sysinit: network eth0`, time.Minute)
-	v.expect(0, `imgbuild-sysinit: healthy`, 2*time.Minute)
-	v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, time.Minute)
+	v.Expect(0, `imgbuild-stage1: started`, 3*time.Minute)
+	v.Expect(0, `imgbuild-stage1: ROOT: first boot`, time.Minute)
+	v.Expect(0, `imgbuild-sysinit: network eth0`, time.Minute)
+	v.ExpectHealthy(2 * time.Minute)
+	v.Expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, time.Minute)
 
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
 	if err != nil {
@@ -55,13 +55,13 @@ func TestMinimalBootRebootPersist(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "hello from imgbuild minimal") {
 		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
 	}
-	if got := v.run("echo kept-across-reboots > /root-marker && sync && cat /root-marker", time.Minute); got != "kept-across-reboots" {
+	if got := v.Run("echo kept-across-reboots > /root-marker && sync && cat /root-marker", time.Minute); got != "kept-across-reboots" {
 		t.Fatalf("writing to ROOT: %q", got)
 	}
-	if got := v.run("cat /etc/hostname 2>/dev/null || hostname", time.Minute); got != "minimal" {
+	if got := v.Run("cat /etc/hostname 2>/dev/null || hostname", time.Minute); got != "minimal" {
 		t.Errorf("hostname = %q", got)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	after, err := inspect.Image(img)
 	if err != nil {
@@ -72,17 +72,17 @@ func TestMinimalBootRebootPersist(t *testing.T) {
 	}
 
 	v2 := boot(t, img, vars, 512, qemu.Forward{Host: port, Guest: 8080})
-	v2.expect(0, `imgbuild-stage1: ROOT: ext4 found`, 3*time.Minute)
-	v2.expect(0, `imgbuild-sysinit: healthy`, 2*time.Minute)
-	if got := v2.run("cat /root-marker", time.Minute); got != "kept-across-reboots" {
+	v2.Expect(0, `imgbuild-stage1: ROOT: ext4 found`, 3*time.Minute)
+	v2.ExpectHealthy(2 * time.Minute)
+	if got := v2.Run("cat /root-marker", time.Minute); got != "kept-across-reboots" {
 		t.Fatalf("after reboot /root-marker = %q", got)
 	}
 	// busybox poweroff signals PID 1 (SIGUSR2), as a person at the
 	// console would shut down.
 	from := v2.Console.Len()
-	io.WriteString(v2.stdin, "poweroff\n")
-	v2.expect(from, `imgbuild-sysinit: shutting down`, time.Minute)
-	v2.expect(from, `imgbuild-sysinit: power off`, time.Minute)
+	v2.Type("poweroff\n")
+	v2.Expect(from, `imgbuild-sysinit: shutting down`, time.Minute)
+	v2.Expect(from, `imgbuild-sysinit: power off`, time.Minute)
 }
 
 // TestRootGrowsToEnlargedDisk enlarges the disk file before the first
@@ -96,10 +96,10 @@ func TestRootGrowsToEnlargedDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := boot(t, img, filepath.Join(t.TempDir(), "vars.fd"), 512)
-	v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
-	sectors := v.run("cat /sys/class/block/vda9/size", time.Minute)
-	dfKB := v.run("df -k / | tail -1 | awk '{print $2}'", time.Minute)
-	v.powerdown()
+	v.ExpectHealthy(3 * time.Minute)
+	sectors := v.Run("cat /sys/class/block/vda9/size", time.Minute)
+	dfKB := v.Run("df -k / | tail -1 | awk '{print $2}'", time.Minute)
+	v.Powerdown()
 
 	info, err := disk.Read(img)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 var healthyLine = regexp.MustCompile(`imgbuild-sysinit: healthy \(\d+ services, ([0-9.]+)s since boot\)`)
@@ -80,25 +81,25 @@ func entropyBoot(t *testing.T, cfg qemu.Config, mode bootMode) bootTimes {
 	port := freePort(t)
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 8080}}
 	t0 := time.Now()
-	v := start(t, cfg)
+	v := vmtest.Start(t, cfg)
 	switch mode {
 	case bootFirst:
-		v.expect(0, `imgbuild-stage1: ROOT: first boot`, 3*time.Minute)
-		v.expect(0, `imgbuild-stage1: no random seed yet`, time.Minute)
+		v.Expect(0, `imgbuild-stage1: ROOT: first boot`, 3*time.Minute)
+		v.Expect(0, `imgbuild-stage1: no random seed yet`, time.Minute)
 	case bootSeeded:
-		v.expect(0, `imgbuild-stage1: ROOT: ext4 found`, 3*time.Minute)
+		v.Expect(0, `imgbuild-stage1: ROOT: ext4 found`, 3*time.Minute)
 		// The boot before saved a seed once its pool was ready: this one
 		// credits it and its pool is ready at once, RDRAND or not.
-		v.expect(0, `imgbuild-stage1: random seed credited`, time.Minute)
+		v.Expect(0, `imgbuild-stage1: random seed credited`, time.Minute)
 	case bootUnseeded:
-		v.expect(0, `imgbuild-stage1: ROOT: ext4 found`, 3*time.Minute)
-		v.expect(0, `imgbuild-stage1: no random seed yet`, time.Minute)
+		v.Expect(0, `imgbuild-stage1: ROOT: ext4 found`, 3*time.Minute)
+		v.Expect(0, `imgbuild-stage1: no random seed yet`, time.Minute)
 	}
-	_, line := v.expect(0, healthyLine.String(), 3*time.Minute)
+	_, line := v.Expect(0, healthyLine.String(), 3*time.Minute)
 	bt := bootTimes{mode: mode}
 	bt.host = time.Since(t0).Seconds()
 	bt.guest, _ = strconv.ParseFloat(healthyLine.FindStringSubmatch(line)[1], 64)
-	v.expect(0, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24`, time.Minute)
+	v.Expect(0, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24`, time.Minute)
 	bt.network = time.Since(t0).Seconds()
 	if bt.network-bt.host > 30 {
 		t.Errorf("network came up %.0fs after healthy", bt.network-bt.host)
@@ -107,7 +108,7 @@ func entropyBoot(t *testing.T, cfg qemu.Config, mode bootMode) bootTimes {
 	if mode == bootSeeded {
 		want = `imgbuild-sysinit: entropy pool ready at boot; random seed saved`
 	}
-	_, line = v.expect(0, want, 2*time.Minute)
+	_, line = v.Expect(0, want, 2*time.Minute)
 	t.Logf("%s: %s", mode, line)
 
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
@@ -119,19 +120,19 @@ func entropyBoot(t *testing.T, cfg qemu.Config, mode bootMode) bootTimes {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "hello from imgbuild minimal") {
 		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
 	}
-	if rng := v.run("cat /sys/class/misc/hw_random/rng_current", time.Minute); rng != "none" {
+	if rng := v.Run("cat /sys/class/misc/hw_random/rng_current", time.Minute); rng != "none" {
 		t.Errorf("hw_random rng_current = %q: the VM has no virtio-rng, want none", rng)
 	}
 	if mode == bootFirst {
-		v.powerdown()
+		v.Powerdown()
 	} else {
-		if got := v.run("rm /var/lib/imgbuild/random-seed && sync && echo removed", time.Minute); got != "removed" {
+		if got := v.Run("rm /var/lib/imgbuild/random-seed && sync && echo removed", time.Minute); got != "removed" {
 			t.Fatalf("removing the seed: %q", got)
 		}
 		v.Kill()
 	}
 	if out := strings.Join(v.Console.Lines(), "\n"); strings.Contains(out, "could not get random number") || strings.Contains(out, "crypto/rand: blocked") {
-		t.Errorf("something waited for the entropy pool:\n%s", tail(out, 3000))
+		t.Errorf("something waited for the entropy pool:\n%s", vmtest.Tail(out, 3000))
 	}
 	return bt
 }

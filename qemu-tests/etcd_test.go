@@ -22,7 +22,7 @@ func TestEtcdBoot(t *testing.T) {
 	img := diskCopy(t, res)
 	port := freePort(t)
 	v := boot(t, img, filepath.Join(t.TempDir(), "vars.fd"), 1024, qemu.Forward{Host: port, Guest: 2379})
-	v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v.ExpectHealthy(4 * time.Minute)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
@@ -44,7 +44,7 @@ func TestEtcdBoot(t *testing.T) {
 	if v, _ := base64.StdEncoding.DecodeString(rng.KVs[0].Value); string(v) != "hello from the host" {
 		t.Errorf("etcd get = %q", v)
 	}
-	v.powerdown()
+	v.Powerdown()
 }
 
 func post(url string, body []byte) ([]byte, error) {

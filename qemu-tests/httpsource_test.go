@@ -14,6 +14,7 @@ import (
 	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/reftool"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // fileServer serves files over HTTP on 127.0.0.1 to a guest that reaches
@@ -105,7 +106,7 @@ func TestHTTPSourceWrongHash(t *testing.T) {
 	img := diskCopy(t, buildImage(t, "minimal"))
 	cfg := machineVM(img, filepath.Join(t.TempDir(), "vars.fd"), config)
 	cfg.GuestFwds = srv.guestFwds()
-	v := start(t, cfg)
+	v := vmtest.Start(t, cfg)
 	expectRefused(t, v, `\$\.storage\.files\.3\.contents\.source: verification\.hash mismatch: got [0-9a-f]+, the config says [0-9a-f]+`)
 	// Both fetched: refused for the bytes, not for want of a network.
 	if got := srv.requests(); strings.Join(got, " ") != "/good /bad" {

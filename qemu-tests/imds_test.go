@@ -16,6 +16,7 @@ import (
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // AWS's own instance metadata mock, not one of ours.
@@ -57,13 +58,13 @@ func TestAWSInstanceMetadata(t *testing.T) {
 	sshPort := freePort(t)
 	wall := time.Now()
 	v := ec2Boot(t, disk, vars, mockPort, sshPort)
-	v.expect(0, `imgbuild-stage1: USR /dev/nvme0n1p3`, 3*time.Minute)
-	_, read := v.expect(0, regexp.QuoteMeta(`instance metadata: hostname "`+host+`", 1 SSH keys`), 3*time.Minute)
+	v.Expect(0, `imgbuild-stage1: USR /dev/nvme0n1p3`, 3*time.Minute)
+	_, read := v.Expect(0, regexp.QuoteMeta(`instance metadata: hostname "`+host+`", 1 SSH keys`), 3*time.Minute)
 	t.Logf("%s", read)
-	v.expect(0, `per-machine config sha256:\w+ from EC2 instance metadata user-data applied`, time.Minute)
-	v.expect(0, regexp.QuoteMeta(`instance metadata applied: 1 new SSH keys for root, hostname `+host), time.Minute)
-	v.expect(0, regexp.QuoteMeta(`hostname `+host+` (from /etc/hostname)`), time.Minute)
-	_, healthy := v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v.Expect(0, `per-machine config sha256:\w+ from EC2 instance metadata user-data applied`, time.Minute)
+	v.Expect(0, regexp.QuoteMeta(`instance metadata applied: 1 new SSH keys for root, hostname `+host), time.Minute)
+	v.Expect(0, regexp.QuoteMeta(`hostname `+host+` (from /etc/hostname)`), time.Minute)
+	healthy := v.ExpectHealthy(4 * time.Minute).Line
 	t.Logf("EC2-style first boot: %s; %.1fs wall from QEMU start", healthy, time.Since(wall).Seconds())
 
 	if out, _, err := sshRun(t, sshPort, key, "hostname"); err != nil || out != host {
@@ -76,34 +77,34 @@ func TestAWSInstanceMetadata(t *testing.T) {
 	if _, _, err := sshRun(t, sshPort, key, "busybox rm /etc/imds-test"); err != nil {
 		t.Fatal(err)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	wall = time.Now()
 	v = ec2Boot(t, disk, vars, mockPort, sshPort)
-	v.expect(0, `per-machine config sha256:\w+ was applied on an earlier boot; not applied again`, 4*time.Minute)
-	v.expect(0, `instance metadata \(hostname, SSH keys\) was applied on an earlier boot; not read again`, time.Minute)
-	_, healthy = v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v.Expect(0, `per-machine config sha256:\w+ was applied on an earlier boot; not applied again`, 4*time.Minute)
+	v.Expect(0, `instance metadata \(hostname, SSH keys\) was applied on an earlier boot; not read again`, time.Minute)
+	healthy = v.ExpectHealthy(4 * time.Minute).Line
 	t.Logf("second boot: %s; %.1fs wall", healthy, time.Since(wall).Seconds())
 	if out, _, err := sshRun(t, sshPort, key, "hostname; busybox ls /etc/imds-test || echo absent"); err != nil || !strings.HasPrefix(out, host+"\n") || !strings.HasSuffix(out, "absent") {
 		t.Errorf("second boot: %q, %v", out, err)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	// The service down on a machine's first boot: one line, and the
 	// machine boots healthy as the image's own (nothing applied).
 	stop()
 	wall = time.Now()
 	v = ec2Boot(t, diskCopy(t, res), filepath.Join(work, "vars2"), mockPort, sshPort)
-	_, failed := v.expect(0, `imgbuild-sysinit: instance metadata unavailable: imds: 5 tries over [0-9.]+s: .*; booting without it`, 4*time.Minute)
+	_, failed := v.Expect(0, `imgbuild-sysinit: instance metadata unavailable: imds: 5 tries over [0-9.]+s: .*; booting without it`, 4*time.Minute)
 	t.Logf("%s", failed)
-	v.expect(0, `no per-machine config`, time.Minute)
-	v.expect(0, `hostname minimal \(from image\)`, time.Minute)
-	_, healthy = v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v.Expect(0, `no per-machine config`, time.Minute)
+	v.Expect(0, `hostname minimal \(from image\)`, time.Minute)
+	healthy = v.ExpectHealthy(4 * time.Minute).Line
 	t.Logf("metadata down: %s; %.1fs wall", healthy, time.Since(wall).Seconds())
 	if n := strings.Count(strings.Join(v.Console.Lines(), "\n"), "instance metadata unavailable"); n != 1 {
 		t.Errorf("the failure took %d lines", n)
 	}
-	v.powerdown()
+	v.Powerdown()
 }
 
 // ec2Boot boots disk with OVMF, on NVMe, with the metadata address
@@ -114,7 +115,7 @@ func ec2Boot(t *testing.T, disk, vars string, mockPort, sshPort int) *vm {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start(t, qemu.Config{Disk: disk, DiskBus: "nvme", Vars: vars, MemoryMiB: 512,
+	return vmtest.Start(t, qemu.Config{Disk: disk, DiskBus: "nvme", Vars: vars, MemoryMiB: 512,
 		NetCIDR: "169.254.0.0/16", GuestFwds: []string{fwd}, Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}}})
 }
 
@@ -183,7 +184,7 @@ func startAEMM(t *testing.T, bin, dir string, port int, host, pub, userData stri
 		logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
-			t.Logf("ec2-metadata-mock:\n%s", tail(string(b), 3000))
+			t.Logf("ec2-metadata-mock:\n%s", vmtest.Tail(string(b), 3000))
 		}
 	})
 	waitListening(t, port)

@@ -60,6 +60,6 @@ disk:
 		t.Fatal(err)
 	}
 	v := boot(t, artifact(t, out, "disk"), filepath.Join(work, "vars"), 512)
-	v.expect(0, `imgbuild-stage1: started \(kernel `+regexp.QuoteMeta(k.Release), 3*time.Minute)
-	v.expect(0, `imgbuild-sysinit: healthy \(1 services`, 2*time.Minute)
+	v.Expect(0, `imgbuild-stage1: started \(kernel `+regexp.QuoteMeta(k.Release), 3*time.Minute)
+	v.Expect(0, `imgbuild-sysinit: healthy \(1 services`, 2*time.Minute)
 }

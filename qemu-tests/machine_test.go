@@ -15,6 +15,7 @@ import (
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/internal/reftool"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // machineConfig is a per-machine config giving the machine its hostname,
@@ -63,25 +64,25 @@ func machineVM(img, vars, config string) qemu.Config {
 // bootWithConfig boots disk with config (if any) in fw_cfg.
 func bootWithConfig(t *testing.T, img, vars, config string) *vm {
 	t.Helper()
-	return start(t, machineVM(img, vars, config))
+	return vmtest.Start(t, machineVM(img, vars, config))
 }
 
 // checkMachine checks what machineConfig(name) sets, from the console.
 func checkMachine(t *testing.T, v *vm, name string) {
 	t.Helper()
-	v.expect(0, `imgbuild-sysinit: hostname `+name+` \(from /etc/hostname\)`, 3*time.Minute)
-	v.expect(0, `imgbuild-sysinit: healthy`, 2*time.Minute)
-	if got := v.run("hostname", time.Minute); got != name {
+	v.Expect(0, `imgbuild-sysinit: hostname `+name+` \(from /etc/hostname\)`, 3*time.Minute)
+	v.ExpectHealthy(2 * time.Minute)
+	if got := v.Run("hostname", time.Minute); got != name {
 		t.Errorf("hostname = %q, want %q", got, name)
 	}
-	if got := v.run("cat /var/lib/hello-link; ls -l /var/lib/hello | cut -c1-10", time.Minute); got != "hello "+name+"-rw-------" {
+	if got := v.Run("cat /var/lib/hello-link; ls -l /var/lib/hello | cut -c1-10", time.Minute); got != "hello "+name+"-rw-------" {
 		t.Errorf("file from the config: %q", got)
 	}
-	if got := v.run("cat "+contract.SSHKeysMachine+"/root", time.Minute); !strings.HasSuffix(got, " "+name) {
+	if got := v.Run("cat "+contract.SSHKeysMachine+"/root", time.Minute); !strings.HasSuffix(got, " "+name) {
 		t.Errorf("authorized keys: %q", got)
 	}
 	env := `for p in /proc/[0-9]*; do busybox grep -q httpd $p/cmdline 2>/dev/null && busybox tr '\0' '\n' < $p/environ | busybox grep GREETING; done`
-	if got := v.run(env, time.Minute); got != "GREETING=from-"+name {
+	if got := v.Run(env, time.Minute); got != "GREETING=from-"+name {
 		t.Errorf("httpd's environment from %s/httpd.env: %q", contract.ServiceEnvDir, got)
 	}
 }
@@ -110,29 +111,29 @@ func TestOneImageTwoMachines(t *testing.T) {
 	port := freePort(t)
 	cfg := machineVM(m1, vars1, c1)
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
-	v := start(t, cfg)
-	_, line := v.expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from fw_cfg `+contract.IgnitionFwCfg+` applied`, 3*time.Minute)
+	v := vmtest.Start(t, cfg)
+	_, line := v.Expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from fw_cfg `+contract.IgnitionFwCfg+` applied`, 3*time.Minute)
 	t.Logf("%s", line)
 	checkMachine(t, v, "machine-one")
 	fp1 := checkSSHLogin(t, v, port, key1, key2, "machine-one", true)
-	v.powerdown()
+	v.Powerdown()
 
 	cfg = machineVM(m1, vars1, c2)
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
-	v = start(t, cfg)
-	v.expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ was applied on an earlier boot; not applied again`, 3*time.Minute)
+	v = vmtest.Start(t, cfg)
+	v.Expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ was applied on an earlier boot; not applied again`, 3*time.Minute)
 	checkMachine(t, v, "machine-one")
 	if fp := checkSSHLogin(t, v, port, key1, key2, "machine-one", false); fp != fp1 {
 		t.Errorf("machine-one's host key after a reboot: %s, was %s", fp, fp1)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	cfg = machineVM(m2, vars2, c2)
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
 	cfg.GuestFwds = srv.guestFwds()
-	v = start(t, cfg)
+	v = vmtest.Start(t, cfg)
 	checkMachine(t, v, "machine-two")
-	if got := v.run("cat /var/lib/motd", time.Minute); got+"\n" != motd {
+	if got := v.Run("cat /var/lib/motd", time.Minute); got+"\n" != motd {
 		t.Errorf("/var/lib/motd from http: %q", got)
 	}
 	if got := srv.requests(); strings.Join(got, " ") != "/motd" {
@@ -141,7 +142,7 @@ func TestOneImageTwoMachines(t *testing.T) {
 	if fp2 := checkSSHLogin(t, v, port, key2, key1, "machine-two", true); fp2 == fp1 {
 		t.Errorf("both machines have host key %s", fp1)
 	}
-	v.powerdown()
+	v.Powerdown()
 }
 
 // checkSSHLogin logs in to v through the forward on port with OpenSSH's
@@ -151,7 +152,7 @@ func TestOneImageTwoMachines(t *testing.T) {
 // presents.
 func checkSSHLogin(t *testing.T, v *vm, port int, key, wrong, host string, first bool) string {
 	t.Helper()
-	_, line := v.expect(0, `\[sshd\] (new )?host key SHA256:\S+`, 4*time.Minute)
+	_, line := v.Expect(0, `\[sshd\] (new )?host key SHA256:\S+`, 4*time.Minute)
 	if isNew := strings.Contains(line, "new host key"); isNew != first {
 		t.Errorf("%s: %q; want a new host key: %v", host, line, first)
 	}
@@ -227,7 +228,7 @@ func expectRefused(t *testing.T, v *vm, problem string) {
 	if err != nil {
 		t.Fatalf("no banner: %v", err)
 	}
-	_, line := v.expect(i, `imgbuild-sysinit:   `+problem, time.Minute)
+	_, line := v.Expect(i, `imgbuild-sysinit:   `+problem, time.Minute)
 	t.Logf("%s", line)
 	// A first boot is counted by systemd-boot (imgbuild-a+3.conf), so a
 	// fatal error reboots it to count the try; later it powers off.
@@ -273,9 +274,9 @@ func TestOEMPartitionConfig(t *testing.T) {
 		t.Fatalf("imgbuild oem: exit %d\n%s", code, o)
 	}
 	v := bootWithConfig(t, out, filepath.Join(t.TempDir(), "vars.fd"), "")
-	v.expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from OEM partition config.ign applied`, 3*time.Minute)
+	v.Expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from OEM partition config.ign applied`, 3*time.Minute)
 	checkMachine(t, v, "machine-oem")
-	v.powerdown()
+	v.Powerdown()
 }
 
 // rootPartition extracts ROOT (partition 9) for debugfs.

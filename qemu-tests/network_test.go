@@ -1,12 +1,10 @@
 package qemutests
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // segmentFile is the .network file a machine's config carries for its
@@ -34,45 +33,6 @@ func networkConfig(t *testing.T, name, network string) string {
  {"path":%q,"contents":{"source":"data:,%s"}}]}}`, name, segmentFile, url.PathEscape(network)))
 }
 
-// startCluster boots cfgs on one segment (qemu.StartCluster), each with a
-// console we can type into, logged as start does.
-func startCluster(t *testing.T, cfgs []qemu.Config) ([]*vm, *qemu.Cluster) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	var vms []*vm
-	for i := range cfgs {
-		pr, pw := io.Pipe()
-		logf, err := os.Create(filepath.Join(t.TempDir(), fmt.Sprintf("console%d.log", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfgs[i].Stdin, cfgs[i].Output = pr, logf
-		vms = append(vms, &vm{t: t, stdin: pw, log: logf})
-	}
-	c, err := qemu.StartCluster(ctx, "", cfgs)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	for i, v := range c.VMs {
-		vms[i].VM = v
-	}
-	t.Cleanup(func() {
-		for _, v := range vms {
-			v.stdin.Close()
-		}
-		c.Close()
-		cancel()
-		for i, v := range vms {
-			v.log.Close()
-			if t.Failed() {
-				data, _ := os.ReadFile(v.log.Name())
-				t.Logf("machine %d console:\n%s", i, tail(string(data), 6000))
-			}
-		}
-	})
-	return vms, c
-}
 
 // TestClusterStaticNetwork boots two copies of the minimal image on one
 // private segment, each with a config whose .network file gives its
@@ -93,16 +53,16 @@ func TestClusterStaticNetwork(t *testing.T) {
 		cfgs = append(cfgs, cfg)
 	}
 	start := time.Now()
-	vms, cluster := startCluster(t, cfgs)
+	vms, seg := vmtest.StartCluster(t, cfgs)
 	for i, v := range vms {
-		v.expect(0, fmt.Sprintf(`imgbuild-sysinit: network eth1 10\.77\.0\.%d/24 \(static, from %s\)`, i+1, regexp.QuoteMeta(segmentFile)), 4*time.Minute)
-		v.expect(0, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24`, time.Minute)
-		v.expect(0, `imgbuild-sysinit: healthy`, 2*time.Minute)
+		v.Expect(0, fmt.Sprintf(`imgbuild-sysinit: network eth1 10\.77\.0\.%d/24 \(static, from %s\)`, i+1, regexp.QuoteMeta(segmentFile)), 4*time.Minute)
+		v.Expect(0, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24`, time.Minute)
+		v.Expect(0, `imgbuild-sysinit: healthy`, 2*time.Minute)
 	}
 	t.Logf("both machines healthy %.1fs after the start", time.Since(start).Seconds())
 
 	a, b := vms[0], vms[1]
-	if got := b.run("ip -4 -o addr show eth1", time.Minute); !strings.Contains(got, "inet 10.77.0.2/24") {
+	if got := b.Run("ip -4 -o addr show eth1", time.Minute); !strings.Contains(got, "inet 10.77.0.2/24") {
 		t.Errorf("node-b eth1: %q", got)
 	}
 	// busybox-static's wget crashes in this image (static glibc): plain
@@ -110,23 +70,23 @@ func TestClusterStaticNetwork(t *testing.T) {
 	get := func(addr string) string {
 		return "busybox printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 10 " + addr + " 8080 | busybox tail -n 1"
 	}
-	if got := a.run(get("10.77.0.2"), 2*time.Minute); got != "hello from imgbuild minimal" {
+	if got := a.Run(get("10.77.0.2"), 2*time.Minute); got != "hello from imgbuild minimal" {
 		t.Errorf("node-a fetching node-b's page over the segment: %q", got)
 	}
-	if got := b.run("busybox ping -c 2 -W 5 10.77.0.1 | busybox grep -o '2 packets received'", 2*time.Minute); got != "2 packets received" {
+	if got := b.Run("busybox ping -c 2 -W 5 10.77.0.1 | busybox grep -o '2 packets received'", 2*time.Minute); got != "2 packets received" {
 		t.Errorf("node-b pinging node-a: %q", got)
 	}
 	// Nobody has 10.77.0.9: the fetch fails (the test can fail).
-	if got := a.run("busybox nc -w 3 10.77.0.9 8080 </dev/null 2>&1; echo rc=$?", 2*time.Minute); !strings.HasSuffix(got, "rc=1") || strings.Contains(got, "hello") {
+	if got := a.Run("busybox nc -w 3 10.77.0.9 8080 </dev/null 2>&1; echo rc=$?", 2*time.Minute); !strings.HasSuffix(got, "rc=1") || strings.Contains(got, "hello") {
 		t.Errorf("a fetch from an address nobody has: %q", got)
 	}
-	learned := cluster.Segment.Learned()
+	learned := seg.Learned()
 	for i := range vms {
 		if learned[qemu.SegmentMAC(i).String()] == "" {
 			t.Errorf("the switch never saw machine %d's MAC: %v", i, learned)
 		}
 	}
-	if got := a.run("busybox grep nameserver /etc/resolv.conf", time.Minute); got != "nameserver 10.77.0.53" {
+	if got := a.Run("busybox grep nameserver /etc/resolv.conf", time.Minute); got != "nameserver 10.77.0.53" {
 		t.Errorf("resolv.conf from DNS=: %q", got)
 	}
 	// The first NIC still has its lease and the host's forward.
@@ -154,14 +114,14 @@ func TestNetworkFileRefused(t *testing.T) {
 	cfg := machineVM(diskCopy(t, res), filepath.Join(t.TempDir(), "vars.fd"), cfgFile)
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 8080}}
 	start := time.Now()
-	vms, _ := startCluster(t, []qemu.Config{cfg})
+	vms, _ := vmtest.StartCluster(t, []qemu.Config{cfg})
 	v := vms[0]
-	i, _ := v.expect(0, regexp.QuoteMeta(contract.NetworkRefusedLine+" ("+contract.NetworkDir+")"), 4*time.Minute)
-	v.expect(i, regexp.QuoteMeta(contract.SysinitMarker+"  "+problem), 10*time.Second)
-	v.expect(i, `none of the .network files was applied; eth0 \(the first NIC\) runs DHCP`, 10*time.Second)
-	v.expect(i, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24`, time.Minute)
-	v.expect(i, `imgbuild-sysinit: healthy`, 2*time.Minute)
-	if got := v.run("ip -4 -o addr show eth1 | busybox wc -l", time.Minute); got != "0" {
+	i, _ := v.Expect(0, regexp.QuoteMeta(contract.NetworkRefusedLine+" ("+contract.NetworkDir+")"), 4*time.Minute)
+	v.Expect(i, regexp.QuoteMeta(contract.SysinitMarker+"  "+problem), 10*time.Second)
+	v.Expect(i, `none of the .network files was applied; eth0 \(the first NIC\) runs DHCP`, 10*time.Second)
+	v.Expect(i, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24`, time.Minute)
+	v.Expect(i, `imgbuild-sysinit: healthy`, 2*time.Minute)
+	if got := v.Run("ip -4 -o addr show eth1 | busybox wc -l", time.Minute); got != "0" {
 		t.Errorf("eth1 has an IPv4 address from a refused file: %q", got)
 	}
 	if got := hostGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !strings.Contains(got, "hello from imgbuild minimal") {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build/gobuild"
 	"github.com/imgbuild/imgbuild/build/ownbin"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // TestOutsideCheckout uses imgbuild as someone who installed it would:
@@ -60,7 +61,7 @@ func TestOutsideCheckout(t *testing.T) {
 	}
 	out = runIn(t, work, env, "./imgbuild", "run", "out/minimal.img", "--until-healthy", "--timeout", "6m", "-q", "--forward", "0:8080")
 	if !strings.Contains(out, "imgbuild-sysinit: healthy") {
-		t.Fatalf("imgbuild run --until-healthy exited 0 without the healthy line:\n%s", tail(out, 6000))
+		t.Fatalf("imgbuild run --until-healthy exited 0 without the healthy line:\n%s", vmtest.Tail(out, 6000))
 	}
 }
 
@@ -137,7 +138,7 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(out.String(), 6000))
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, vmtest.Tail(out.String(), 6000))
 	}
 	return out.String()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/imgbuild/imgbuild/internal/reftool"
 	"github.com/imgbuild/imgbuild/internal/sparse"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -145,14 +146,14 @@ func pxeMachine(t *testing.T, bios bool, mem int) qemu.Config {
 // It logs the time from QEMU's start to healthy services (under TCG).
 func checkDiskless(t *testing.T, v *vm, what string, t0 time.Time) {
 	t.Helper()
-	v.expect(0, `imgbuild-stage1: diskless: USR from the initramfs`, 5*time.Minute)
-	_, line := v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
+	v.Expect(0, `imgbuild-stage1: diskless: USR from the initramfs`, 5*time.Minute)
+	line := v.ExpectHealthy(3 * time.Minute).Line
 	t.Logf("%s: healthy %.1fs after QEMU started (%s)", what, time.Since(t0).Seconds(), strings.TrimSpace(line))
-	v.expect(0, `imgbuild-sysinit: nothing to mark: diskless boot`, time.Minute)
-	if got := v.run("busybox awk '$2==\"/\"||$2==\"/usr\"{print $2\"=\"$3}' /proc/mounts | busybox tr '\\n' ' '", time.Minute); got != "/=tmpfs /usr=squashfs" {
+	v.Expect(0, `imgbuild-sysinit: nothing to mark: diskless boot`, time.Minute)
+	if got := v.Run("busybox awk '$2==\"/\"||$2==\"/usr\"{print $2\"=\"$3}' /proc/mounts | busybox tr '\\n' ' '", time.Minute); got != "/=tmpfs /usr=squashfs" {
 		t.Errorf("mounts: %q, want / on tmpfs and /usr on squashfs", got)
 	}
-	if got := v.run("ls /sys/block | busybox grep -v -e loop -e dm- | busybox wc -l", time.Minute); got != "0" {
+	if got := v.Run("ls /sys/block | busybox grep -v -e loop -e dm- | busybox wc -l", time.Minute); got != "0" {
 		t.Errorf("block devices besides loop and dm: %s", got)
 	}
 }
@@ -173,7 +174,7 @@ func TestPXEDisklessTFTP(t *testing.T) {
 			cfg := pxeMachine(t, fw.bios, fw.mem)
 			cfg.TFTPDir = pxeRoot(t, res)
 			cfg.BootFile = filepath.Base(artifact(t, res, "ipxe"))
-			checkDiskless(t, start(t, cfg), fw.name+" TFTP", time.Now())
+			checkDiskless(t, vmtest.Start(t, cfg), fw.name+" TFTP", time.Now())
 		})
 	}
 }
@@ -196,7 +197,7 @@ func TestPXEDisklessHTTP(t *testing.T) {
 	cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
 	cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
 	t0 := time.Now()
-	v := start(t, cfg)
+	v := vmtest.Start(t, cfg)
 	checkDiskless(t, v, "OVMF HTTP", t0)
 	checkMachine(t, v, "machine-pxe")
 	got := srv.served()
@@ -235,7 +236,7 @@ func installBoot(t *testing.T, res *build.Result, image string) (*vm, string, st
 	cfg.Disk = blank
 	cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
 	cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
-	return start(t, cfg), blank, cfg.Vars
+	return vmtest.Start(t, cfg), blank, cfg.Vars
 }
 
 // TestPXEInstall boots diskless with imgbuild.install=/dev/vda: the
@@ -248,20 +249,20 @@ func TestPXEInstall(t *testing.T) {
 	res := buildPXE(t)
 	v, blank, vars := installBoot(t, res, artifact(t, res, "disk"))
 	t0 := time.Now()
-	v.expect(0, `imgbuild-sysinit: install: /dev/vda written and its sha256 checked`, 8*time.Minute)
-	v.expect(0, `imgbuild-sysinit: install: per-machine config sha256:\w+ put on the OEM partition`, time.Minute)
-	v.expect(0, `imgbuild-sysinit: install: rebooting into /dev/vda`, time.Minute)
-	v.waitExit(time.Minute)
+	v.Expect(0, `imgbuild-sysinit: install: /dev/vda written and its sha256 checked`, 8*time.Minute)
+	v.Expect(0, `imgbuild-sysinit: install: per-machine config sha256:\w+ put on the OEM partition`, time.Minute)
+	v.Expect(0, `imgbuild-sysinit: install: rebooting into /dev/vda`, time.Minute)
+	v.WaitExit(time.Minute)
 	t.Logf("installed and rebooting %.1fs after QEMU started", time.Since(t0).Seconds())
 
 	t1 := time.Now()
-	d := start(t, qemu.Config{Disk: blank, Vars: vars, MemoryMiB: 256})
-	d.expect(0, `imgbuild-stage1: USR /dev/vda3`, 3*time.Minute)
-	d.expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from OEM partition config.ign applied`, 3*time.Minute)
+	d := vmtest.Start(t, qemu.Config{Disk: blank, Vars: vars, MemoryMiB: 256})
+	d.Expect(0, `imgbuild-stage1: USR /dev/vda3`, 3*time.Minute)
+	d.Expect(0, `imgbuild-sysinit: per-machine config sha256:\w+ from OEM partition config.ign applied`, 3*time.Minute)
 	checkMachine(t, d, "machine-inst")
-	d.expect(0, `imgbuild-sysinit: marked good `, time.Minute)
+	d.Expect(0, `imgbuild-sysinit: marked good `, time.Minute)
 	t.Logf("installed disk healthy %.1fs after QEMU started", time.Since(t1).Seconds())
-	d.powerdown()
+	d.Powerdown()
 }
 
 // TestPXEInstallRefusesOtherImage serves an image with one byte changed:
@@ -292,7 +293,7 @@ func TestPXEInstallRefusesOtherImage(t *testing.T) {
 	if consoleHas(v, `install: rebooting`) {
 		t.Error("the installer rebooted after a mismatch")
 	}
-	v.waitExit(time.Minute)
+	v.WaitExit(time.Minute)
 	disk, err := os.ReadFile(blank)
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +338,7 @@ func TestPXEUKIWithoutIPXE(t *testing.T) {
 	skipShort(t)
 	res := buildPXE(t)
 	t0 := time.Now()
-	v := start(t, ukiMachine(t, artifact(t, res, "pxe-efi"), filepath.Join(t.TempDir(), "vars.fd"), false))
+	v := vmtest.Start(t, ukiMachine(t, artifact(t, res, "pxe-efi"), filepath.Join(t.TempDir(), "vars.fd"), false))
 	checkDiskless(t, v, "OVMF PXE, UKI over TFTP", t0)
 }
 
@@ -359,15 +360,15 @@ func TestPXEUKISecureBoot(t *testing.T) {
 	vars := copyVars(t, qemu.OVMFVars)
 	// Enrolled with no NIC, so the store holds no network boot option
 	// of the iPXE ROM's making that the ROM-less PXE machine would lack.
-	enroll := start(t, qemu.Config{Disk: diskCopy(t, res), Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, NoNetwork: true, MemoryMiB: 512})
-	enroll.expect(0, `Enrolling secure boot keys`, 90*time.Second)
-	enroll.waitExit(90 * time.Second)
+	enroll := vmtest.Start(t, qemu.Config{Disk: diskCopy(t, res), Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, NoNetwork: true, MemoryMiB: 512})
+	enroll.Expect(0, `Enrolling secure boot keys`, 90*time.Second)
+	enroll.WaitExit(90 * time.Second)
 
 	uki := artifact(t, res, "pxe-efi")
 	t0 := time.Now()
-	v := start(t, ukiMachine(t, uki, copyVars(t, vars), true))
-	v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
-	v.expect(0, `imgbuild-stage1: USR verified by dm-verity, root hash \S+, signed by key`, time.Minute)
+	v := vmtest.Start(t, ukiMachine(t, uki, copyVars(t, vars), true))
+	v.Expect(0, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
+	v.Expect(0, `imgbuild-stage1: USR verified by dm-verity, root hash \S+, signed by key`, time.Minute)
 	checkDiskless(t, v, "Secure Boot PXE UKI", t0)
 
 	data, err := os.ReadFile(uki)
@@ -388,7 +389,7 @@ func TestPXEUKISecureBoot(t *testing.T) {
 	if err := os.WriteFile(bad, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, ukiMachine(t, bad, copyVars(t, vars), true))
+	r := vmtest.Start(t, ukiMachine(t, bad, copyVars(t, vars), true))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	_, line, err := r.Console.Expect(ctx, 0, regexp.MustCompile(`Access Denied|Security Violation`), kernelStarted)
@@ -464,7 +465,7 @@ func TestPXEStage1Refuses(t *testing.T) {
 			`imgbuild-stage1: FATAL: verify USR: imgbuild.verity=` + other + ` on the kernel command line differs`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := start(t, qemu.Config{Kernel: artifact(t, res, "kernel"), Initrd: tc.initrd, Append: tc.cmdline, MemoryMiB: 256, NoNetwork: true})
+			v := vmtest.Start(t, qemu.Config{Kernel: artifact(t, res, "kernel"), Initrd: tc.initrd, Append: tc.cmdline, MemoryMiB: 256, NoNetwork: true})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			if _, _, err := v.Console.Expect(ctx, 0, regexp.MustCompile(regexp.QuoteMeta(tc.want)), regexp.MustCompile(`imgbuild-sysinit: `)); err != nil {
@@ -518,42 +519,42 @@ func TestPXELocalRoot(t *testing.T) {
 		cfg.Disk, cfg.Vars = disk, vars
 		cfg.BootFile = base + filepath.Base(artifact(t, res, "ipxe"))
 		cfg.GuestFwds = []string{relayFwd(t, srv.addr)}
-		return start(t, cfg)
+		return vmtest.Start(t, cfg)
 	}
 	const rootLine = `imgbuild-stage1: ROOT: ext4 on /dev/vda1 \(` + contract.KeyPXERoot + `=: kept across boots\)`
 	mark := fmt.Sprintf("kept-%d", time.Now().UnixNano())
 
 	t0 := time.Now()
 	v := machine()
-	_, line := v.expect(0, `imgbuild-stage1: ROOT: /dev/vda was blank: wrote a GPT with one ROOT partition, formatted ext4 \(\d+ MiB\) in \S+`, 5*time.Minute)
+	_, line := v.Expect(0, `imgbuild-stage1: ROOT: /dev/vda was blank: wrote a GPT with one ROOT partition, formatted ext4 \(\d+ MiB\) in \S+`, 5*time.Minute)
 	t.Logf("first boot: %s", strings.TrimSpace(line))
-	v.expect(0, rootLine, time.Minute)
-	_, fpLine := v.expect(0, `\[sshd\] new host key SHA256:\S+`, 3*time.Minute)
+	v.Expect(0, rootLine, time.Minute)
+	_, fpLine := v.Expect(0, `\[sshd\] new host key SHA256:\S+`, 3*time.Minute)
 	fp := regexp.MustCompile(`SHA256:\S+`).FindString(fpLine)
-	v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
+	v.ExpectHealthy(3 * time.Minute)
 	t.Logf("first boot healthy %.1fs after QEMU started", time.Since(t0).Seconds())
-	if got := v.run("busybox awk '$2==\"/\"{print $1\"=\"$3}' /proc/mounts", time.Minute); got != "/dev/vda1=ext4" {
+	if got := v.Run("busybox awk '$2==\"/\"{print $1\"=\"$3}' /proc/mounts", time.Minute); got != "/dev/vda1=ext4" {
 		t.Errorf("first boot: / is %q, want /dev/vda1=ext4", got)
 	}
-	v.run("busybox mkdir -p /var && echo "+mark+" > /var/pxe-root-mark && busybox sync && cat /var/pxe-root-mark", time.Minute)
-	v.powerdown()
+	v.Run("busybox mkdir -p /var && echo "+mark+" > /var/pxe-root-mark && busybox sync && cat /var/pxe-root-mark", time.Minute)
+	v.Powerdown()
 
 	t1 := time.Now()
 	v = machine()
-	v.expect(0, rootLine, 5*time.Minute)
-	_, line = v.expect(0, `\[sshd\] (new )?host key SHA256:\S+`, 3*time.Minute)
+	v.Expect(0, rootLine, 5*time.Minute)
+	_, line = v.Expect(0, `\[sshd\] (new )?host key SHA256:\S+`, 3*time.Minute)
 	if strings.Contains(line, "new host key") || !strings.Contains(line, fp) {
 		t.Errorf("second boot: %q; want the first boot's host key %s", line, fp)
 	}
-	v.expect(0, `imgbuild-sysinit: healthy`, 3*time.Minute)
+	v.ExpectHealthy(3 * time.Minute)
 	t.Logf("second boot healthy %.1fs after QEMU started", time.Since(t1).Seconds())
 	if consoleHas(v, `was blank`) || consoleHas(v, `ROOT: tmpfs`) {
 		t.Error("second boot formatted the disk again or fell back to tmpfs")
 	}
-	if got := v.run("cat /var/pxe-root-mark", time.Minute); got != mark {
+	if got := v.Run("cat /var/pxe-root-mark", time.Minute); got != mark {
 		t.Errorf("second boot: /var/pxe-root-mark is %q, want %q", got, mark)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	if out := reftool.Must(t, "sgdisk", "-v", disk); !strings.Contains(out, "No problems found") {
 		t.Errorf("sgdisk -v:\n%s", out)

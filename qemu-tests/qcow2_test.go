@@ -8,6 +8,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // TestQCOW2Boots builds the minimal image with QCOW2 set and boots the
@@ -32,6 +33,6 @@ func TestQCOW2Boots(t *testing.T) {
 			}
 		}
 	}
-	v := start(t, qemu.Config{Disk: img, DiskFormat: "qcow2", Vars: filepath.Join(work, "vars"), MemoryMiB: 512})
-	v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v := vmtest.Start(t, qemu.Config{Disk: img, DiskFormat: "qcow2", Vars: filepath.Join(work, "vars"), MemoryMiB: 512})
+	v.ExpectHealthy(4 * time.Minute)
 }

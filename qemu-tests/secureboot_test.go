@@ -16,6 +16,7 @@ import (
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
@@ -40,17 +41,7 @@ func buildSecureBoot(t *testing.T) *build.Result {
 // pflash, which qemu.Config.SecureBoot turns on.
 func bootFirmware(t *testing.T, diskPath, code, vars string, secure bool) *vm {
 	t.Helper()
-	return start(t, qemu.Config{Disk: diskPath, Code: code, Vars: vars, SecureBoot: secure, MemoryMiB: 1024})
-}
-
-// waitExit waits for QEMU to end by itself (a reset under -no-reboot).
-func (v *vm) waitExit(timeout time.Duration) {
-	v.t.Helper()
-	select {
-	case <-v.Done():
-	case <-time.After(timeout):
-		v.t.Fatalf("QEMU still running after %s", timeout)
-	}
+	return vmtest.Start(t, qemu.Config{Disk: diskPath, Code: code, Vars: vars, SecureBoot: secure, MemoryMiB: 1024})
 }
 
 func copyVars(t *testing.T, src string) string {
@@ -82,8 +73,8 @@ func TestSecureBoot(t *testing.T) {
 
 	t.Run("enroll", func(t *testing.T) {
 		v := bootFirmware(t, img, ovmfSecbootCode, vars, true)
-		v.expect(0, `Enrolling secure boot keys`, 90*time.Second)
-		v.waitExit(90 * time.Second)
+		v.Expect(0, `Enrolling secure boot keys`, 90*time.Second)
+		v.WaitExit(90 * time.Second)
 		for _, l := range v.Console.Lines() {
 			if kernelStarted.MatchString(l) {
 				t.Fatalf("the kernel started before the reset that follows enrollment: %q", l)
@@ -96,10 +87,10 @@ func TestSecureBoot(t *testing.T) {
 	t.Run("signed UKI boots", func(t *testing.T) {
 		start := time.Now()
 		v := bootFirmware(t, img, ovmfSecbootCode, vars, true)
-		v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 90*time.Second)
-		v.expect(0, `imgbuild-sysinit: healthy`, 90*time.Second)
+		v.Expect(0, `imgbuild-stage1: Secure Boot enabled`, 90*time.Second)
+		v.ExpectHealthy(90 * time.Second)
 		t.Logf("Secure Boot: healthy %.1fs after QEMU started", time.Since(start).Seconds())
-		v.powerdown()
+		v.Powerdown()
 	})
 	t.Run("edited cmdline refused", func(t *testing.T) {
 		bad := diskCopy(t, res)
@@ -126,12 +117,12 @@ func TestSecureBootImageOrdinaryOVMF(t *testing.T) {
 	res := buildSecureBoot(t)
 	img, vars := diskCopy(t, res), copyVars(t, qemu.OVMFVars)
 	v := bootFirmware(t, img, qemu.OVMFCode, vars, false)
-	v.expect(0, `Enrolling secure boot keys`, 90*time.Second)
-	v.waitExit(90 * time.Second)
+	v.Expect(0, `Enrolling secure boot keys`, 90*time.Second)
+	v.WaitExit(90 * time.Second)
 	v = bootFirmware(t, img, qemu.OVMFCode, vars, false)
-	v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 90*time.Second)
-	v.expect(0, `imgbuild-sysinit: healthy`, 90*time.Second)
-	v.powerdown()
+	v.Expect(0, `imgbuild-stage1: Secure Boot enabled`, 90*time.Second)
+	v.ExpectHealthy(90 * time.Second)
+	v.Powerdown()
 }
 
 // TestNoSecureBootReported boots an image built without
@@ -142,9 +133,9 @@ func TestNoSecureBootReported(t *testing.T) {
 	}
 	res := buildImage(t, "minimal")
 	v := bootFirmware(t, diskCopy(t, res), qemu.OVMFCode, copyVars(t, qemu.OVMFVars), false)
-	v.expect(0, `imgbuild-stage1: Secure Boot disabled`, 90*time.Second)
-	v.expect(0, `imgbuild-sysinit: healthy`, 90*time.Second)
-	v.powerdown()
+	v.Expect(0, `imgbuild-stage1: Secure Boot disabled`, 90*time.Second)
+	v.ExpectHealthy(90 * time.Second)
+	v.Powerdown()
 }
 
 // flipUKICmdline edits one byte of slot A's UKI .cmdline on the ESP, the

@@ -33,9 +33,9 @@ func TestSSH(t *testing.T) {
 
 	port := freePort(t)
 	v := boot(t, disk, vars, 512, qemu.Forward{Host: port, Guest: 22})
-	_, fpLine := v.expect(0, `\[sshd\] new host key SHA256:\S+ \(ssh-ed25519\)`, 4*time.Minute)
+	_, fpLine := v.Expect(0, `\[sshd\] new host key SHA256:\S+ \(ssh-ed25519\)`, 4*time.Minute)
 	fp := regexp.MustCompile(`SHA256:\S+`).FindString(fpLine)
-	v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v.ExpectHealthy(4 * time.Minute)
 	healthy := time.Now()
 
 	out, _, err := sshRun(t, port, key, "hostname")
@@ -55,27 +55,27 @@ func TestSSH(t *testing.T) {
 	if _, stderr, err := sshRun(t, port, wrong, "hostname"); exitCode(err) != 255 || !strings.Contains(stderr, "Permission denied (publickey)") {
 		t.Errorf("wrong key: %v %q", err, stderr)
 	}
-	v.expect(0, `\[sshd\] refused root from .*: key ssh-ed25519 SHA256:\S+ is not authorized for root`, 30*time.Second)
+	v.Expect(0, `\[sshd\] refused root from .*: key ssh-ed25519 SHA256:\S+ is not authorized for root`, 30*time.Second)
 	if _, stderr, err := sshRun(t, port, key, "-o", "PreferredAuthentications=password", "-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=0", "hostname"); exitCode(err) != 255 || !strings.Contains(stderr, "Permission denied (publickey)") {
 		t.Errorf("password: %v %q", err, stderr)
 	}
-	v.expect(0, `\[sshd\] refused root from .*: offered no public key`, 30*time.Second)
+	v.Expect(0, `\[sshd\] refused root from .*: offered no public key`, 30*time.Second)
 	if scanned := keyscan(t, port); scanned != fp {
 		t.Errorf("server presents %s, console printed %s", scanned, fp)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	from := 0
 	v = boot(t, disk, vars, 512, qemu.Forward{Host: port, Guest: 22})
-	_, line := v.expect(from, `\[sshd\] (new )?host key SHA256:\S+`, 4*time.Minute)
+	_, line := v.Expect(from, `\[sshd\] (new )?host key SHA256:\S+`, 4*time.Minute)
 	if strings.Contains(line, "new host key") || !strings.Contains(line, fp) {
 		t.Errorf("second boot: %q; want the first boot's %s", line, fp)
 	}
-	v.expect(0, `imgbuild-sysinit: healthy`, 4*time.Minute)
+	v.ExpectHealthy(4 * time.Minute)
 	if out, _, err := sshRun(t, port, key, "hostname"); err != nil || out != "minimal" {
 		t.Errorf("second boot: hostname = %q, %v", out, err)
 	}
-	v.powerdown()
+	v.Powerdown()
 }
 
 // needOpenSSH fails the test without OpenSSH's client tools, the peer

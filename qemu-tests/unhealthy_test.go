@@ -45,15 +45,15 @@ disk:
 	}
 	img := artifact(t, res, "disk")
 	v := boot(t, img, filepath.Join(work, "vars"), 512)
-	i, _ := v.expect(0, `imgbuild-sysinit: web health check failing`, 3*time.Minute)
+	i, _ := v.Expect(0, `imgbuild-sysinit: web health check failing`, 3*time.Minute)
 	// Give it time to (wrongly) declare itself healthy.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, line, err := v.Console.Expect(ctx, 0, regexp.MustCompile(`imgbuild-sysinit: (healthy|marked good)`), qemu.FailurePattern); err == nil {
 		t.Fatalf("a service failing its check, yet: %s", line)
 	}
-	v.expect(i+1, `imgbuild-sysinit: web health check failing`, time.Minute) // still checking
-	v.powerdown()
+	v.Expect(i+1, `imgbuild-sysinit: web health check failing`, time.Minute) // still checking
+	v.Powerdown()
 	r, err := inspect.Image(img)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 	"github.com/imgbuild/imgbuild/update/repo"
 	"github.com/imgbuild/imgbuild/update/server"
 )
@@ -36,26 +37,26 @@ func TestUpdateSecureBoot(t *testing.T) {
 	srv := serve(t, root, h)
 	img, vars := diskCopy(t, u.v1), copyVars(t, qemu.OVMFVars)
 
-	v := start(t, qemu.Config{Disk: img, Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, MemoryMiB: 1024})
-	v.expect(0, `Enrolling secure boot keys`, 90*time.Second)
-	v.waitExit(90 * time.Second)
+	v := vmtest.Start(t, qemu.Config{Disk: img, Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, MemoryMiB: 1024})
+	v.Expect(0, `Enrolling secure boot keys`, 90*time.Second)
+	v.WaitExit(90 * time.Second)
 
 	t0 := time.Now()
-	v = start(t, qemu.Config{Disk: img, Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, MemoryMiB: 1024,
+	v = vmtest.Start(t, qemu.Config{Disk: img, Code: ovmfSecbootCode, Vars: vars, SecureBoot: true, MemoryMiB: 1024,
 		AllowReboot: true, GuestFwds: []string{guestFwd(t, srv.addr)}})
-	i, _ := v.expect(0, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
-	i, _ = v.expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, 5*time.Minute)
-	i, _ = v.expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
-	i, _ = v.expect(i, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
-	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
-	i, _ = v.expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
-	v.expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
+	i, _ := v.Expect(0, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, 5*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-stage1: Secure Boot enabled`, 3*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
+	v.Expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
 	t.Logf("Secure Boot update v1 -> v2: %.1fs from boot to marked good (3 boots with enrollment)", time.Since(t0).Seconds())
 	want := "13/1 14/1 3/1 3/2<1.0.0"
 	if _, got := waitEvents(t, srv.addr, want); got != want {
 		t.Errorf("events %q, want %q", got, want)
 	}
-	v.powerdown()
+	v.Powerdown()
 
 	files, err := esp.ReadFiles(img, contract.ESP.Number)
 	if err != nil {

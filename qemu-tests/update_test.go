@@ -1,7 +1,6 @@
 package qemutests
 
 import (
-	"context"
 	"crypto/ed25519"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/repo"
 	"github.com/imgbuild/imgbuild/update/server"
@@ -53,24 +53,24 @@ func TestUpdateThenRollback(t *testing.T) {
 	srv := serve(t, root, h)
 	img := diskCopy(t, u.v1)
 	vars := filepath.Join(t.TempDir(), "vars.fd")
-	v := start(t, qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true,
+	v := vmtest.Start(t, qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true,
 		GuestFwds: []string{guestFwd(t, srv.addr)}})
 	boots := 1
 
 	t0 := time.Now()
-	i, _ := v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, 5*time.Minute)
-	i, _ = v.expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
-	i, _ = v.expect(i, `imgbuild-sysinit: reboot`, time.Minute)
-	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	i, _ := v.Expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-a.conf`, 5*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-sysinit: reboot`, time.Minute)
+	i, _ = v.Expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	boots++
-	i, _ = v.expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
-	i, _ = v.expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
 	t.Logf("update v1 -> v2 (beta): %.1fs from boot to marked good", time.Since(t0).Seconds())
-	if got := v.run("/usr/lib/imgbuild/imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
+	if got := v.Run("/usr/lib/imgbuild/imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
 		!strings.Contains(got, "slot A, 1.0.0, good") {
 		t.Errorf("status on v2: %s", got)
 	}
-	if got := v.run("cat /proc/cmdline", time.Minute); !slices.Contains(strings.Fields(got), v2KernelArg) {
+	if got := v.Run("cat /proc/cmdline", time.Minute); !slices.Contains(strings.Fields(got), v2KernelArg) {
 		t.Errorf("v2 runs with /proc/cmdline %q: without v2's %s", got, v2KernelArg)
 	}
 	want := "13/1 14/1 3/1 3/2<1.0.0"
@@ -81,17 +81,17 @@ func TestUpdateThenRollback(t *testing.T) {
 	u.release(t, root, "alpha", u.v3)
 	u.promote(t, root, "3.0.0", "alpha", "beta")
 	t1 := time.Now()
-	i, _ = v.expect(i, `\[imgbuild-agent\] installed 3.0.0 into slot a`, 3*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] installed 3.0.0 into slot a`, 3*time.Minute)
 	for try := 1; try <= 3; try++ {
-		i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
-		i, _ = v.expect(i, `imgbuild-sysinit: TRIAL FAILED`, 3*time.Minute)
+		i, _ = v.Expect(i, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
+		i, _ = v.Expect(i, `imgbuild-sysinit: TRIAL FAILED`, 3*time.Minute)
 		boots++
 	}
-	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	boots++
-	i, _ = v.expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
 	t.Logf("rollback v3 -> v2: %.1fs from publishing v3 to the report", time.Since(t1).Seconds())
-	i, _ = v.expect(i, `\[imgbuild-agent\] REFUSED 3.0.0: .*denylist`, time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] REFUSED 3.0.0: .*denylist`, time.Minute)
 	want += " 13/1 14/1 3/1 3/0:44 3/0:17"
 	m, got := waitEvents(t, srv.addr, want)
 	if !strings.HasPrefix(got, want) {
@@ -105,17 +105,17 @@ func TestUpdateThenRollback(t *testing.T) {
 	u.release(t, root, "alpha", u.v3b)
 	u.promote(t, root, "3.0.1", "alpha", "beta")
 	t2 := time.Now()
-	i, _ = v.expect(i, `\[imgbuild-agent\] installed 3.0.1 into slot a`, 3*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] installed 3.0.1 into slot a`, 3*time.Minute)
 	for try := 1; try <= 3; try++ {
-		i, _ = v.expectFailing(i, `imgbuild-stage1: FATAL: verify USR: `, 3*time.Minute)
-		i, _ = v.expectFailing(i, `imgbuild-stage1: trial boot failed: rebooting`, time.Minute)
+		i, _ = v.ExpectWith(i, `imgbuild-stage1: FATAL: verify USR: `, panicPattern, 3*time.Minute)
+		i, _ = v.ExpectWith(i, `imgbuild-stage1: trial boot failed: rebooting`, panicPattern, time.Minute)
 		boots++
 	}
-	i, _ = v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+	i, _ = v.Expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	boots++
-	i, _ = v.expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.1 to slot B: its trial boots failed before sysinit`, 2*time.Minute)
+	i, _ = v.Expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.1 to slot B: its trial boots failed before sysinit`, 2*time.Minute)
 	t.Logf("rollback v3b -> v2: %.1fs from publishing v3b to the report", time.Since(t2).Seconds())
-	v.expect(i, `\[imgbuild-agent\] REFUSED 3.0.1: .*denylist`, time.Minute)
+	v.Expect(i, `\[imgbuild-agent\] REFUSED 3.0.1: .*denylist`, time.Minute)
 	want += " 13/1 14/1 3/1 3/0:44 3/0:17"
 	m, got = waitEvents(t, srv.addr, want)
 	if !strings.HasPrefix(got, want) {
@@ -132,7 +132,7 @@ func TestUpdateThenRollback(t *testing.T) {
 	if m.Version != "2.0.0" || m.LastError == nil || m.LastError.ErrorCode != contract.ErrDenied {
 		t.Errorf("machine after both rollbacks: version %s, last error %+v", m.Version, m.LastError)
 	}
-	got = v.run("/usr/lib/imgbuild/imgbuild-agent status --json | grep -c -e '\"3.0.0\"' -e '\"3.0.1\"'", time.Minute)
+	got = v.Run("/usr/lib/imgbuild/imgbuild-agent status --json | grep -c -e '\"3.0.0\"' -e '\"3.0.1\"'", time.Minute)
 	if got == "0" {
 		t.Errorf("3.0.0 and 3.0.1 not on the denylist in the status")
 	}
@@ -141,7 +141,7 @@ func TestUpdateThenRollback(t *testing.T) {
 		t.Errorf("imgbuild serve --status: exit %d\n%s", code, status)
 	}
 	t.Logf("imgbuild serve --status:\n%s", status)
-	v.powerdown()
+	v.Powerdown()
 	t.Logf("%d boots in %.1fs", boots, time.Since(t0).Seconds())
 
 	r, err := inspect.Image(img)
@@ -181,21 +181,9 @@ func builtOptions(t *testing.T, res *build.Result, slot string) string {
 }
 
 // panicPattern is what still fails a boot that is expected to fail in
-// stage-1.
+// stage-1 (ExpectWith it: the FATAL line is what is waited for, not a
+// test failure).
 var panicPattern = regexp.MustCompile(`Kernel panic|Access Denied`)
-
-// expectFailing is expect for a boot whose stage-1 is meant to fail: its
-// FATAL line is what is waited for, not a test failure.
-func (v *vm) expectFailing(from int, re string, timeout time.Duration) (int, string) {
-	v.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	i, line, err := v.Console.Expect(ctx, from, regexp.MustCompile(re), panicPattern)
-	if err != nil {
-		v.t.Fatalf("waiting for %q: %v", re, err)
-	}
-	return i, line
-}
 
 // rollbackEvent is a machine's n-th 3/0:44 event.
 func rollbackEvent(m server.Machine, n int) *server.Event {
@@ -231,10 +219,10 @@ func TestUpdatePowerCut(t *testing.T) {
 	img := diskCopy(t, u.v1)
 	vars := filepath.Join(t.TempDir(), "vars.fd")
 	cfg := qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true, GuestFwds: []string{guestFwd(t, srv.addr)}}
-	v := start(t, cfg)
+	v := vmtest.Start(t, cfg)
 	// USR is a few MiB and the write takes well under a second, so cut
 	// at its first progress line; where the cut lands is reported.
-	v.expect(0, `\[imgbuild-agent\] writing 2.0.0 to USR-B: 0%`, 8*time.Minute)
+	v.Expect(0, `\[imgbuild-agent\] writing 2.0.0 to USR-B: 0%`, 8*time.Minute)
 	v.Kill()
 	<-v.Done()
 
@@ -248,19 +236,19 @@ func TestUpdatePowerCut(t *testing.T) {
 			newEntry = e.File
 		}
 	}
-	v = start(t, cfg)
+	v = vmtest.Start(t, cfg)
 	if newEntry == "" {
 		// Cut before the entry: the old slot boots, and the next
 		// attempt writes the slot again and succeeds.
 		t.Log("power cut before USR-B's entry was written")
-		i, _ := v.expect(0, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
-		i, _ = v.expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
-		v.expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+		i, _ := v.Expect(0, `imgbuild-stage1: switching to USR \(slot a\)`, 3*time.Minute)
+		i, _ = v.Expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
+		v.Expect(i, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	} else {
 		// Cut after the entry, the last write that matters: the slot
 		// is complete and boots.
 		t.Logf("power cut after USR-B's entry %s was written", newEntry)
-		v.expect(0, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
+		v.Expect(0, `imgbuild-stage1: switching to USR \(slot b\)`, 3*time.Minute)
 	}
-	v.expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
+	v.Expect(0, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
 }

@@ -204,14 +204,14 @@ func TestVeritySignedBoots(t *testing.T) {
 	}
 	id := sign.KeyID(pub.Public().(ed25519.PublicKey))
 	v := boot(t, img.path, filepath.Join(t.TempDir(), "vars.fd"), 512)
-	_, line := v.expect(0, `imgbuild-stage1: USR verified by dm-verity`, 3*time.Minute)
+	_, line := v.Expect(0, `imgbuild-stage1: USR verified by dm-verity`, 3*time.Minute)
 	want := "imgbuild-stage1: USR verified by dm-verity, root hash " + img.rec.VerityRoot[:12] + "…, signed by key " + id
 	if !strings.Contains(line, want) {
 		t.Errorf("verified line %q, want %q", line, want)
 	}
-	_, setup := v.expect(0, `imgbuild-stage1: dm-verity set up in`, time.Minute)
-	_, sw := v.expect(0, `imgbuild-stage1: switching to USR`, time.Minute)
-	_, healthy := v.expect(0, `imgbuild-sysinit: healthy`, 2*time.Minute)
+	_, setup := v.Expect(0, `imgbuild-stage1: dm-verity set up in`, time.Minute)
+	_, sw := v.Expect(0, `imgbuild-stage1: switching to USR`, time.Minute)
+	healthy := v.ExpectHealthy(2 * time.Minute).Line
 	if consoleHas(v, `UNSIGNED`) {
 		t.Error("a signed image printed UNSIGNED")
 	}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/cli"
+	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/timeline"
 )
 
@@ -43,16 +45,12 @@ func (b *bencher) bootTimeline(img string, extra ...string) (time.Duration, stri
 
 // onlyBoot prints the boot timeline of an image built before.
 func onlyBoot(img string) error {
-	bin, err := exec.LookPath("imgbuild")
-	if err != nil {
-		return err
-	}
 	tmp, err := os.MkdirTemp("", "imgbuild-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	b := &bencher{bin: bin, tmp: tmp}
+	b := &bencher{tmp: tmp}
 	wall, table, err := b.bootTimeline(img)
 	if err != nil {
 		return err
@@ -75,18 +73,25 @@ func (b *bencher) bootOnce(img string, i int, extra ...string) (timeline.Timelin
 	if data, err := os.ReadFile(strings.TrimSuffix(img, ".img") + ".json"); err == nil {
 		os.WriteFile(filepath.Join(dir, "minimal.json"), data, 0o644)
 	}
-	cmd := exec.Command(b.bin, append([]string{"run", copy, "--until-healthy", "--timeout", "10m", "-q", "--json", "--forward", "0:8080"}, extra...)...)
-	out, err := cmd.Output()
+	// The machine imgbuild run --until-healthy boots (qemu64,
+	// virtio-rng, the development SSH config), booted here through the
+	// same qemu.BootUntilHealthy; killed once healthy, as nothing after
+	// that is measured.
+	cfg, cleanup, err := cli.RunConfig(copy, append([]string{"--forward", "0:8080"}, extra...)...)
+	defer cleanup()
 	if err != nil {
-		return timeline.Timeline{}, fmt.Errorf("run --until-healthy: %v\n%s", err, out)
+		return timeline.Timeline{}, fmt.Errorf("run config: %w", err)
 	}
-	var res struct {
-		Timeline timeline.Timeline `json:"timeline"`
+	vm, h, err := qemu.BootUntilHealthy(context.Background(), cfg, 10*time.Minute)
+	if vm == nil {
+		return timeline.Timeline{}, err
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		return timeline.Timeline{}, fmt.Errorf("run --json: %w", err)
+	defer vm.Kill()
+	if err != nil {
+		lines := vm.Console.Lines()
+		return timeline.Timeline{}, fmt.Errorf("boot until healthy: %w\n%s", err, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
-	return res.Timeline, nil
+	return h.Timeline, nil
 }
 
 // timelineTable has a row per phase (in the first run's order) with the

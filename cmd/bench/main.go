@@ -38,7 +38,7 @@ func main() {
 		os.Exit(qemu.Relay(addr))
 	}
 	noBoot := flag.Bool("no-boot", false, "skip the QEMU measurements (boot timeline, update, rollback)")
-	bootOnly := flag.String("boot", "", "only the boot timeline of this built image (IMAGE.img beside its IMAGE.json), with imgbuild from PATH")
+	bootOnly := flag.String("boot", "", "only the boot timeline of this built image (IMAGE.img beside its IMAGE.json)")
 	flag.IntVar(&bootRuns, "boots", bootRuns, "first boots the boot timeline's medians come from")
 	noSquashfs := flag.Bool("no-squashfs", false, "skip the squashfs comparison with mksquashfs (minutes)")
 	flag.BoolVar(&quick, "quick", false, "what make test runs: one boot for the timeline, no update or rollback run, a short mksquashfs sweep, one run each, pure Go only")

@@ -2,7 +2,6 @@ package disk
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"github.com/imgbuild/imgbuild/images/esp"
 	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/reftool"
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 const bootMarker = "imgbuild-disk-test: init reached"
@@ -122,33 +123,13 @@ func TestBootWithSystemdBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	vars := filepath.Join(dir, "OVMF_VARS.fd")
-	varsData, err := os.ReadFile("/usr/share/OVMF/OVMF_VARS_4M.fd")
-	if err != nil {
-		t.Fatalf("OVMF (CI must install it): %v", err)
-	}
-	if err := os.WriteFile(vars, varsData, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Fatalf("qemu-system-x86_64 not installed (CI must provide it): %v", err)
-	}
-	cmd := exec.CommandContext(ctx, qemu,
-		"-machine", "q35", "-m", "512", "-nographic", "-no-reboot",
-		"-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
-		"-drive", "if=pflash,format=raw,file="+vars,
-		"-drive", "file="+img+",format=raw,if=virtio",
-		"-nic", "none")
-	var console bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &console, &console
-	start := time.Now()
-	err = cmd.Run()
-	t.Logf("VM ran %v", time.Since(start).Round(100*time.Millisecond))
-	if err != nil || !strings.Contains(console.String(), bootMarker) {
-		t.Fatalf("VM: %v; marker %q not on the console:\n%s", err, bootMarker, tail(console.String(), 4000))
+	// The VM's variable store is made from OVMF's template (CI must
+	// install ovmf).
+	v := vmtest.Start(t, qemu.Config{Disk: img, Vars: filepath.Join(dir, "OVMF_VARS.fd"), MemoryMiB: 512, CPU: qemu.CPUPlain},
+		vmtest.WithVMTimeout(3*time.Minute))
+	err := v.WaitExit(3 * time.Minute)
+	if console := v.Output(); err != nil || !strings.Contains(console, bootMarker) {
+		t.Fatalf("VM: %v; marker %q not on the console:\n%s", err, bootMarker, vmtest.Tail(console, 4000))
 	}
 
 	got, err := esp.ReadFiles(img, 1)
@@ -170,11 +151,4 @@ func TestBootWithSystemdBoot(t *testing.T) {
 	if out, err := reftool.Run(t, "fsck.fat", "-n", reftool.Extract(t, img, MiB, espSize)); err != nil {
 		t.Errorf("fsck.fat -n after the firmware's writes: %v\n%s", err, out)
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,13 +12,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/initramfs"
 	"github.com/imgbuild/imgbuild/kernel"
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 const testPage = "<h1>imgbuild sysinit test page</h1>\n"
@@ -42,55 +41,35 @@ func TestQEMUBoot(t *testing.T) {
 	writeTestDisk(t, dir, disk)
 
 	port := freePort(t)
-	mon := filepath.Join(dir, "monitor.sock")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	qemu := exec.CommandContext(ctx, "qemu-system-x86_64",
-		// QEMU's default CPU has no RDRAND and this initramfs keeps no
-		// random seed: the kernel's pool is not ready when sysinit
-		// starts, and nothing in sysinit (DHCP included) may wait for it.
-		"-machine", "q35", "-cpu", "qemu64", "-m", "512", "-smp", "1",
-		"-display", "none", "-no-reboot", "-serial", "stdio",
-		"-monitor", "unix:"+mon+",server,nowait",
-		"-kernel", k.VmlinuzPath, "-initrd", initrd,
-		"-append", "console=ttyS0,115200 panic=-1 quiet imgbuild.slot=a imgbuild.esp=PARTUUID="+testESPUUID,
-		"-drive", "file="+disk+",if=virtio,format=raw",
-		"-nic", fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:8080", port))
-	console := &lockedBuffer{}
-	qemu.Stdout, qemu.Stderr = console, console
 	start := time.Now()
-	if err := qemu.Start(); err != nil {
-		t.Fatalf("qemu-system-x86_64 is required for this test: %v", err)
-	}
-	// exited is closed when QEMU ends (waitErr set), so that any number
-	// of waiters see it.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = qemu.Wait(); close(exited) }()
-	defer func() {
-		if t.Failed() {
-			t.Logf("console:\n%s", console.String())
-		}
-	}()
+	// QEMU's default CPU has no RDRAND and this initramfs keeps no
+	// random seed: the kernel's pool is not ready when sysinit starts,
+	// and nothing in sysinit (DHCP included) may wait for it.
+	v := vmtest.Start(t, qemu.Config{Kernel: k.VmlinuzPath, Initrd: initrd,
+		Append: "console=ttyS0,115200 panic=-1 quiet imgbuild.slot=a imgbuild.esp=PARTUUID=" + testESPUUID,
+		Disk:   disk, MemoryMiB: 512, CPU: qemu.CPUPlain, Forwards: []qemu.Forward{{Host: port, Guest: 8080}}},
+		vmtest.WithVMTimeout(5*time.Minute))
 
-	healthy := console.waitFor(t, regexp.MustCompile(`imgbuild-sysinit: healthy \((\d+) services, ([0-9.]+)s since boot\)`), 3*time.Minute, exited)
-	t.Logf("healthy after %s on the guest clock, %.1fs on the host", healthy[2], time.Since(start).Seconds())
-	if healthy[1] != "2" {
-		t.Errorf("healthy line counts %s services, want 2", healthy[1])
+	healthy := regexp.MustCompile(`imgbuild-sysinit: healthy \((\d+) services, ([0-9.]+)s since boot\)`)
+	_, line := v.Expect(0, healthy.String(), 3*time.Minute)
+	m := healthy.FindStringSubmatch(line)
+	t.Logf("healthy after %s on the guest clock, %.1fs on the host", m[2], time.Since(start).Seconds())
+	if m[1] != "2" {
+		t.Errorf("healthy line counts %s services, want 2", m[1])
 	}
-	// Lines that may follow the healthy line (hello counts once started).
+	// Lines that may come before or after the healthy line (hello counts
+	// once started): each is looked for on the whole console.
 	for _, re := range []string{
-		`imgbuild-sysinit: started sysinit-test 0\.1\.0 at [0-9.]+s since boot\r?\n`,
+		`imgbuild-sysinit: started sysinit-test 0\.1\.0 at [0-9.]+s since boot$`,
 		// restrict=on makes QEMU's DHCP server leave out the router
 		// (and DNS): "via" appears only on an unrestricted network.
-		`imgbuild-sysinit: network \S+ 10\.0\.2\.15/24( via 10\.0\.2\.2)?\r?\n`,
-		`\[hello\] hello as 33 on testhost\r?\n`,
-		`imgbuild-sysinit: marked good loader/entries/imgbuild-a\.conf\r?\n`,
+		`imgbuild-sysinit: network \S+ 10\.0\.2\.15/24( via 10\.0\.2\.2)?$`,
+		`\[hello\] hello as 33 on testhost$`,
+		`imgbuild-sysinit: marked good loader/entries/imgbuild-a\.conf$`,
 	} {
-		console.waitFor(t, regexp.MustCompile(re), 30*time.Second, exited)
+		v.Expect(0, re, 30*time.Second)
 	}
-	out := console.String()
-	if n := strings.Count(out, "imgbuild-sysinit: healthy"); n != 1 {
+	if n := strings.Count(v.Output(), "imgbuild-sysinit: healthy"); n != 1 {
 		t.Errorf("%d healthy lines, want 1", n)
 	}
 
@@ -100,25 +79,17 @@ func TestQEMUBoot(t *testing.T) {
 	}
 	// httpd -v logs each request on stderr: the host's one must show up
 	// prefixed (from the slirp gateway address).
-	console.waitFor(t, regexp.MustCompile(`\[httpd\] \S*10\.0\.2\.2\]?:\d+: response:200`), 10*time.Second, exited)
+	v.Expect(0, `\[httpd\] \S*10\.0\.2\.2\]?:\d+: response:200`, 10*time.Second)
 
-	c, err := net.Dial("unix", mon)
-	if err != nil {
-		t.Fatalf("monitor: %v", err)
+	// The power button, then sysinit's shutdown, then QEMU's own exit.
+	from := v.Console.Len()
+	if err := v.VM.Powerdown(); err != nil {
+		t.Fatalf("power button: %v", err)
 	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "system_powerdown\n"); err != nil {
-		t.Fatalf("monitor: %v", err)
-	}
-	console.waitFor(t, regexp.MustCompile(`imgbuild-sysinit: shutting down`), time.Minute, exited)
-	console.waitFor(t, regexp.MustCompile(`imgbuild-sysinit: power off`), time.Minute, exited)
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("qemu: %v", waitErr)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("qemu did not exit after power off")
+	v.Expect(from, `imgbuild-sysinit: shutting down`, time.Minute)
+	v.Expect(from, `imgbuild-sysinit: power off`, time.Minute)
+	if err := v.WaitExit(time.Minute); err != nil {
+		t.Errorf("qemu: %v", err)
 	}
 	checkTestESP(t, dir, disk)
 }
@@ -329,43 +300,4 @@ func httpGet(t *testing.T, url string) string {
 	}
 	t.Fatalf("GET %s: %v", url, last)
 	return ""
-}
-
-// lockedBuffer collects the serial console.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// waitFor polls the console until re matches, the VM exits or d passes.
-func (l *lockedBuffer) waitFor(t *testing.T, re *regexp.Regexp, d time.Duration, exited <-chan struct{}) []string {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		if m := re.FindStringSubmatch(l.String()); m != nil {
-			return m
-		}
-		select {
-		case <-exited:
-			if m := re.FindStringSubmatch(l.String()); m != nil {
-				return m
-			}
-			t.Fatalf("VM exited before %s", re)
-		case <-deadline:
-			t.Fatalf("no %s within %v", re, d)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -18,7 +18,7 @@ import (
 
 func main() {
 	src := flag.String("src", ".", "imgbuild's module root")
-	out := flag.String("o", filepath.Join("internal", "ownbin", ownbin.Dir), "output directory (replaced whole)")
+	out := flag.String("o", filepath.Join("build", "ownbin", ownbin.Dir), "output directory (replaced whole)")
 	flag.Parse()
 	if err := generate(context.Background(), *src, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "generate:", err)

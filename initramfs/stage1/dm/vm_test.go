@@ -4,7 +4,6 @@ package dm
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/kernel"
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
 // testKernel is the Debian kernel package unpacked in
@@ -99,19 +100,12 @@ func buildInitramfs(t *testing.T, dir string, k *kernel.Kernel, p *verity.Params
 
 // bootVM boots the kernel with the initramfs and disk, returns the console.
 func bootVM(t *testing.T, vmlinuz, initrd, disk string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-m", "512", "-smp", "1",
-		"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
-		"-kernel", vmlinuz, "-initrd", initrd, "-append", "console=ttyS0 panic=-1",
-		"-nic", "none", "-drive", "file="+disk+",format=raw,if=virtio")
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("VM ran %v", time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		t.Fatalf("qemu: %v\n%s", err, out)
+	v := vmtest.Start(t, qemu.Config{Kernel: vmlinuz, Initrd: initrd, Append: "console=ttyS0 panic=-1", Disk: disk,
+		MemoryMiB: 512, CPU: qemu.CPUPlain}, vmtest.WithVMTimeout(3*time.Minute))
+	if err := v.WaitExit(3 * time.Minute); err != nil {
+		t.Fatalf("qemu: %v\n%s", err, v.Output())
 	}
-	return string(out)
+	return v.Output()
 }
 
 func TestCreateVerityInVM(t *testing.T) {

@@ -5,7 +5,6 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/gpt"
 	"github.com/imgbuild/imgbuild/kernel"
+	"github.com/imgbuild/imgbuild/qemu"
+	"github.com/imgbuild/imgbuild/qemu/vmtest"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -277,18 +278,10 @@ func makeDisk(t *testing.T, path, sqfs string, rec sign.Record) {
 // boot runs the VM until it powers off and returns its console output.
 func boot(t *testing.T, vmlinuz, initrd, disk, cmdline string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35", "-m", "512",
-		"-nographic", "-no-reboot", "-kernel", vmlinuz, "-initrd", initrd, "-append", cmdline,
-		"-drive", "file="+disk+",format=raw,if=virtio", "-nic", "none")
-	start := time.Now()
-	b, err := cmd.CombinedOutput()
-	out := string(b)
-	t.Logf("VM ran %.1fs", time.Since(start).Seconds())
-	if ctx.Err() != nil {
-		t.Fatalf("VM did not power off in time:\n%s", out)
-	}
+	v := vmtest.Start(t, qemu.Config{Kernel: vmlinuz, Initrd: initrd, Append: cmdline, Disk: disk,
+		MemoryMiB: 512, CPU: qemu.CPUPlain}, vmtest.WithVMTimeout(90*time.Second))
+	err := v.WaitExit(90 * time.Second)
+	out := v.Output()
 	if err != nil {
 		t.Fatalf("qemu: %v\n%s", err, out)
 	}
