@@ -33,7 +33,6 @@ func networkConfig(t *testing.T, name, network string) string {
  {"path":%q,"contents":{"source":"data:,%s"}}]}}`, name, segmentFile, url.PathEscape(network)))
 }
 
-
 // TestClusterStaticNetwork boots two copies of the minimal image on one
 // private segment, each with a config whose .network file gives its
 // segment NIC (matched by MAC) a static address: one machine reaches the

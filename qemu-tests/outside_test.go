@@ -92,7 +92,7 @@ func makeImgbuild(t *testing.T, src string) string {
 			t.Fatal(err)
 		}
 		want, err1 := os.ReadFile(path)
-		got, err2 := os.ReadFile(filepath.Join(src, "internal", "ownbin", ownbin.Dir, p.Name))
+		got, err2 := os.ReadFile(filepath.Join(src, "build", "ownbin", ownbin.Dir, p.Name))
 		if err1 != nil || err2 != nil {
 			t.Fatalf("%s: %v %v", p.Name, err1, err2)
 		}
