@@ -126,5 +126,6 @@ func (b *builder) ownEntry(k string, make func(dir string) error) (string, bool,
 }
 
 func (b *builder) setOwn(dir string) {
+	b.ownDir = dir
 	b.stage1, b.sysinit, b.sshd, b.agent = filepath.Join(dir, "stage1"), filepath.Join(dir, "sysinit"), filepath.Join(dir, "sshd"), filepath.Join(dir, "agent")
 }

@@ -32,6 +32,7 @@ type builder struct {
 	mu       sync.Mutex
 	debs     map[string]string // lock key -> .deb path
 	binaries map[string]string // binary name -> built file
+	ownDir   string            // the on-image programs, one file per ownbin.Program
 	stage1   string
 	sysinit  string
 	sshd     string

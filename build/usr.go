@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/squashfs"
@@ -218,6 +219,11 @@ func (b *builder) usr(ctx context.Context, out string) (string, error) {
 			b.binaries[bin.Name] = p
 		case bin.Local != "":
 			b.binaries[bin.Name] = b.rel(bin.Local)
+		case bin.Own != "":
+			if _, ok := ownbin.Lookup(bin.Own); !ok {
+				return "", fmt.Errorf("binary %s: imgbuild carries no program %q", bin.Name, bin.Own)
+			}
+			b.binaries[bin.Name] = filepath.Join(b.ownDir, bin.Own)
 		}
 	}
 	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, agent: b.agent, epoch: b.epoch, keys: b.trustedKeys(),

@@ -43,6 +43,7 @@ type Binary struct {
 	Deb     string   `yaml:"deb" doc:"Debian package to take the file from, e.g. busybox-static."`
 	Path    string   `yaml:"path" doc:"With deb: the file's path inside the package, e.g. /bin/busybox."`
 	Local   string   `yaml:"local" doc:"A file on the build host, relative to the manifest."`
+	Own     string   `yaml:"own" doc:"One of imgbuild's own optional programs, carried inside imgbuild: fleetlockd (the FleetLock reboot-lock server over etcd, docs/cluster.md)."`
 	Links   []string `yaml:"links" doc:"Extra names in /usr/bin that link to this binary (e.g. sh for busybox)."`
 }
 

@@ -5,11 +5,17 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/imgbuild/imgbuild/internal/version"
 )
+
+// OwnPrograms are the optional on-image programs a binaries entry may
+// name with own: (build/ownbin's Optional programs; a test there keeps
+// the two lists equal).
+var OwnPrograms []string
 
 var (
 	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -73,13 +79,20 @@ func (m *Manifest) validateBinaries() error {
 			return m.at(f+".name", "binary name %q: want a file name such as etcd", b.Name)
 		}
 		sources := 0
-		for _, s := range []string{b.Go, b.Deb, b.Local} {
+		for _, s := range []string{b.Go, b.Deb, b.Local, b.Own} {
 			if s != "" {
 				sources++
 			}
 		}
 		if sources != 1 {
-			return m.at(f, "binary %q: set exactly one of go, deb or local", b.Name)
+			return m.at(f, "binary %q: set exactly one of go, deb, local or own", b.Name)
+		}
+		if b.Own != "" && !slices.Contains(OwnPrograms, b.Own) {
+			carries := "no optional programs"
+			if len(OwnPrograms) > 0 {
+				carries = strings.Join(OwnPrograms, ", ")
+			}
+			return m.at(f+".own", "binary %q: own %q: imgbuild carries %s", b.Name, b.Own, carries)
 		}
 		switch {
 		case b.Go != "" && b.Version == "":

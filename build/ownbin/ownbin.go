@@ -24,6 +24,21 @@ import (
 type Program struct {
 	Name    string
 	Package string
+	// Optional programs are embedded and built like the others but put
+	// on an image only when its manifest names them (a binaries entry
+	// with own:), so a minimal image does not carry a cluster's lock
+	// server.
+	Optional bool
+}
+
+// Lookup returns the optional program a manifest's own: names.
+func Lookup(name string) (Program, bool) {
+	for _, p := range Programs {
+		if p.Optional && p.Name == name {
+			return p, true
+		}
+	}
+	return Program{}, false
 }
 
 // Programs lists every on-image program. make's generator builds and

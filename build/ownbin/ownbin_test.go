@@ -1,9 +1,12 @@
 package ownbin
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/imgbuild/imgbuild/manifest"
 )
 
 func set(files map[string]string) fstest.MapFS {
@@ -48,5 +51,24 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := load(set(map[string]string{ToolchainFile: "go1.26.8", "stage1": "one"})); err == nil || !strings.Contains(err.Error(), "sysinit") {
 		t.Errorf("missing sysinit: %v", err)
+	}
+}
+
+// TestOptionalProgramsMatchManifest: the names a manifest's own: accepts
+// are exactly the optional programs imgbuild carries.
+func TestOptionalProgramsMatchManifest(t *testing.T) {
+	var optional []string
+	for _, p := range Programs {
+		if p.Optional {
+			optional = append(optional, p.Name)
+			if _, ok := Lookup(p.Name); !ok {
+				t.Errorf("Lookup(%q) finds nothing", p.Name)
+			}
+		} else if _, ok := Lookup(p.Name); ok {
+			t.Errorf("Lookup(%q) finds a program every image carries", p.Name)
+		}
+	}
+	if !slices.Equal(optional, manifest.OwnPrograms) {
+		t.Errorf("optional programs %v, manifest.OwnPrograms %v", optional, manifest.OwnPrograms)
 	}
 }
