@@ -248,7 +248,7 @@ func withConfig(cfg *qemu.Config, path string) error {
 // whose settings do not parse is refused rather than booted wrongly.
 func readRunSettings(image string) (build.RunSettings, error) {
 	var res build.Result
-	path := strings.TrimSuffix(image, filepath.Ext(image)) + ".json"
+	path := jsonBeside(image)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return res.Run, nil

@@ -29,7 +29,7 @@ type built struct {
 	err  error
 }
 
-var images = map[string]*built{"minimal": {}, "etcd": {}}
+var images = map[string]*built{"minimal": {}, "etcd": {}, "cluster": {}}
 
 // buildImage builds manifests/NAME.yaml once per test binary. The
 // manifest is copied without its lock file so that the tests pin the
