@@ -6,6 +6,8 @@
 #             every image build, apt download and VM boot.
 # make bench: build times, memory, sizes, boot, update and rollback times, squashfs/verity vs the reference tools.
 # make nightly: build manifests/minimal.yaml and release it to the alpha channel of out/repo.
+# make cluster: build manifests/cluster.yaml, write NODES (3) members' configs and boot them
+#             on one private network under QEMU (Ctrl-C powers them off).
 SHELL := /bin/bash
 # Go lives in /usr/local/go on the machines this targets; tests and the
 # bench run go themselves, so it goes on PATH for every recipe.
@@ -15,7 +17,7 @@ MANIFEST ?= manifests/minimal.yaml
 OUT ?= out
 NAME = $(basename $(notdir $(MANIFEST)))
 
-.PHONY: all deps image run test test-short bench vet clean nightly bin/imgbuild
+.PHONY: all deps image run cluster test test-short bench vet clean nightly bin/imgbuild
 all: bin/imgbuild
 
 deps:
@@ -46,6 +48,12 @@ image: deps bin/imgbuild
 run: deps bin/imgbuild
 	bin/imgbuild build -f $(MANIFEST) -o $(OUT)
 	bin/imgbuild run $(OUT)/$(NAME).img
+
+NODES ?= 3
+cluster: deps bin/imgbuild
+	bin/imgbuild build -f manifests/cluster.yaml -o $(OUT)
+	test -d $(OUT)/cluster/machines || bin/imgbuild cluster configs --nodes $(NODES) -o $(OUT)/cluster
+	bin/imgbuild cluster up $(OUT)/cluster.img --configs $(OUT)/cluster -q
 
 # make nightly: a date version of the manifest's next release,
 # MAJOR.MINOR.PATCH-nightly.YYYYMMDDHHMMSS (UTC), into the alpha channel
