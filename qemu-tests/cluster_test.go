@@ -139,6 +139,10 @@ func TestEtcdCluster(t *testing.T) {
 		}
 	}
 
+	if got := vms[1].Run("etcdctl get /test/greeting --print-value-only", time.Minute); got != "hello from node1" {
+		t.Errorf("etcdctl on node2: %q", got)
+	}
+
 	// node3 dies: two of three keep quorum and take writes.
 	vms[2].Kill()
 	vms[2].WaitExit(time.Minute) // killed: its exit status says so
