@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/manifest"
 )
@@ -37,7 +38,7 @@ type Options struct {
 	Target   string // qemu (default)
 	CacheDir string
 	Lock     LockMode
-	Report   Reporter
+	Report   output.Reporter
 	// SignKey is the private key file (from imgbuild keygen) that signs
 	// the release record; empty builds unsigned, which the manifest must
 	// allow (security.allow_unsigned).
@@ -56,44 +57,6 @@ type Options struct {
 	QCOW2 bool
 }
 
-// Artifact is one output file.
-type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, uki-a, uki-b, qcow2, vmdk, aws, pxe-initrd, ipxe, pxe-efi, summary
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
-
-// Result describes a finished build.
-type Result struct {
-	Name            string `json:"name"`
-	Version         string `json:"version"`
-	Target          string `json:"target"`
-	SourceDateEpoch int64  `json:"source_date_epoch"`
-	// USREncoder is USR's compression and the encoder that wrote it
-	// (pure Go or a system library, with its version): a rebuild gives
-	// the same bytes only with the same encoder.
-	USREncoder  string      `json:"usr_encoder"`
-	Artifacts   []Artifact  `json:"artifacts"`
-	LockChanges []string    `json:"lock_changes,omitempty"`
-	Run         RunSettings `json:"run"`
-}
-
-// RunSettings are what imgbuild run needs to boot the image like the
-// manifest asks; they are written beside the image.
-type RunSettings struct {
-	MemoryMiB int       `json:"memory_mib"`
-	Forwards  []PortFwd `json:"forwards,omitempty"`
-	// SSHPort is the guest port of the image's SSH server; 0: none.
-	SSHPort int `json:"ssh_port,omitempty"`
-}
-
-// PortFwd is a host-to-guest TCP forward.
-type PortFwd struct {
-	Host  int `json:"host"`
-	Guest int `json:"guest"`
-}
-
 // Arch is the architecture of every image (the release record's arch).
 const Arch = "amd64"
 
@@ -104,7 +67,7 @@ const Arch = "amd64"
 var Targets = []string{"qemu", "aws", "pxe"}
 
 // Run builds the image described by opts.
-func Run(ctx context.Context, opts Options) (*Result, error) {
+func Run(ctx context.Context, opts Options) (*output.Result, error) {
 	if opts.Target == "" {
 		opts.Target = "qemu"
 	}

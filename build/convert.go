@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/images/qcow2"
 	"github.com/imgbuild/imgbuild/images/vmdk"
 )
@@ -18,14 +19,14 @@ func (b *builder) convert(paths map[string]string) ([]string, error) {
 	var kinds []string
 	if b.opts.QCOW2 {
 		paths["qcow2"] = filepath.Join(b.stage, b.m.Name+".qcow2")
-		if err := b.report.step("qcow2", func() (string, error) { return "", qcow2.Convert(paths["disk"], paths["qcow2"]) }); err != nil {
+		if err := b.report.Step("qcow2", func() (string, error) { return "", qcow2.Convert(paths["disk"], paths["qcow2"]) }); err != nil {
 			return nil, err
 		}
 		kinds = append(kinds, "qcow2")
 	}
 	if b.opts.Target == "aws" {
 		paths["vmdk"] = filepath.Join(b.stage, b.m.Name+".vmdk")
-		if err := b.report.step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(paths["disk"], paths["vmdk"]) }); err != nil {
+		if err := b.report.Step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(paths["disk"], paths["vmdk"]) }); err != nil {
 			return nil, err
 		}
 		paths["aws"] = filepath.Join(b.stage, b.m.Name+".aws.json")
@@ -44,26 +45,12 @@ func (b *builder) convert(paths map[string]string) ([]string, error) {
 	return kinds, nil
 }
 
-// AWSRegistration is what EC2's RegisterImage needs to know of an image
-// beyond its snapshot: imgbuild publish aws reads it.
-type AWSRegistration struct {
-	Name               string `json:"name"`
-	Description        string `json:"description"`
-	Architecture       string `json:"architecture"`        // x86_64
-	BootMode           string `json:"boot_mode"`           // uefi
-	EnaSupport         bool   `json:"ena_support"`         // the image carries the ena driver
-	ImdsSupport        string `json:"imds_support"`        // v2.0: IMDSv2 required
-	RootDeviceName     string `json:"root_device_name"`    // /dev/xvda
-	VirtualizationType string `json:"virtualization_type"` // hvm
-	VolumeSizeGiB      int64  `json:"volume_size_gib"`     // the raw image, rounded up
-}
-
 func (b *builder) awsRegistration(path, disk string) error {
 	st, err := os.Stat(disk)
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
-	r := AWSRegistration{
+	r := output.AWSRegistration{
 		Name: b.m.Name + "-" + b.m.Version, Description: fmt.Sprintf("%s %s (imgbuild)", b.m.Name, b.m.Version),
 		Architecture: "x86_64", BootMode: "uefi", EnaSupport: true, ImdsSupport: "v2.0",
 		RootDeviceName: "/dev/xvda", VirtualizationType: "hvm",

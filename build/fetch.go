@@ -9,6 +9,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/build/gobuild"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/manifest"
 	"golang.org/x/sync/errgroup"
 )
@@ -19,11 +20,11 @@ func (b *builder) fetch(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for name, pin := range b.lock.Debs {
 		g.Go(func() error {
-			return b.report.step("fetch "+name, func() (string, error) {
+			return b.report.Step("fetch "+name, func() (string, error) {
 				step := "fetch " + name
 				b.verbose(fmt.Sprintf("%s: %s=%s sha256 %s (cached as %s, else apt-get download)", step, pin.Package, pin.Version, pin.SHA256, deb.CachePath(b.opts.CacheDir, pin.SHA256)))
 				p, err := deb.Download(gctx, pinPackage(pin), b.opts.CacheDir, deb.WithRepinHint(repinHint),
-					deb.WithProgress(func(n int64) { b.report.send(Event{Step: step, Status: "progress", Done: n}) }))
+					deb.WithProgress(func(n int64) { b.report.Send(output.Event{Step: step, Status: "progress", Done: n}) }))
 				if err != nil {
 					return "", fmt.Errorf("%s: Debian package %s: %w", lockName(b.m, b.lock), name, err)
 				}
@@ -35,7 +36,7 @@ func (b *builder) fetch(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error {
-		return b.report.step("go: stage-1 and sysinit", func() (string, error) { return b.buildOwnCached(gctx) })
+		return b.report.Step("go: stage-1 and sysinit", func() (string, error) { return b.buildOwnCached(gctx) })
 	})
 	sem := make(chan struct{}, gobuild.Workers)
 	for _, bin := range b.m.Binaries {
@@ -45,7 +46,7 @@ func (b *builder) fetch(ctx context.Context) error {
 		g.Go(func() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			return b.report.step("go: "+bin.Name, func() (string, error) { return b.buildGo(gctx, bin) })
+			return b.report.Step("go: "+bin.Name, func() (string, error) { return b.buildGo(gctx, bin) })
 		})
 	}
 	return g.Wait()

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/kernel"
 	"github.com/imgbuild/imgbuild/manifest"
@@ -21,7 +22,7 @@ type builder struct {
 	m      *manifest.Manifest
 	opts   Options
 	stage  string
-	report Reporter
+	report output.Reporter
 
 	lock      *manifest.Lock
 	changes   []string
@@ -44,7 +45,7 @@ type builder struct {
 	diskSum  string             // the image's sha256 (disk.go)
 }
 
-func (b *builder) run(ctx context.Context) (*Result, error) {
+func (b *builder) run(ctx context.Context) (*output.Result, error) {
 	b.debs, b.binaries = map[string]string{}, map[string]string{}
 	if err := b.loadKeys(); err != nil {
 		return nil, err
@@ -72,24 +73,24 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	b.ukiPaths(b.stage, name, paths)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := b.report.step("kernel", func() (string, error) { return b.kernelPhase(paths) }); err != nil {
+		if err := b.report.Step("kernel", func() (string, error) { return b.kernelPhase(paths) }); err != nil {
 			return err
 		}
-		return b.report.step("initramfs", func() (string, error) { return b.initramfs(paths) })
+		return b.report.Step("initramfs", func() (string, error) { return b.initramfs(paths) })
 	})
-	g.Go(func() error { return b.report.step("usr", func() (string, error) { return b.usr(gctx, paths["usr"]) }) })
+	g.Go(func() error { return b.report.Step("usr", func() (string, error) { return b.usr(gctx, paths["usr"]) }) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if b.sb != nil {
-		if err := b.report.step("uki", func() (string, error) { return b.ukis(paths) }); err != nil {
+		if err := b.report.Step("uki", func() (string, error) { return b.ukis(paths) }); err != nil {
 			return nil, err
 		}
 	}
-	if err := b.report.step("release", func() (string, error) { return b.release(paths) }); err != nil {
+	if err := b.report.Step("release", func() (string, error) { return b.release(paths) }); err != nil {
 		return nil, err
 	}
-	if err := b.report.step("disk", func() (string, error) { return b.disk(paths) }); err != nil {
+	if err := b.report.Step("disk", func() (string, error) { return b.disk(paths) }); err != nil {
 		return nil, err
 	}
 	return b.finish(paths)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/manifest"
 
 	"github.com/imgbuild/imgbuild/internal/fsutil"
@@ -30,15 +31,15 @@ func copyFile(src, dst string) error {
 }
 
 // finish writes the summary, saves the lock and publishes the outputs.
-func (b *builder) finish(paths map[string]string) (*Result, error) {
-	res := &Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.epoch.Unix(),
-		LockChanges: b.changes, Run: RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
+func (b *builder) finish(paths map[string]string) (*output.Result, error) {
+	res := &output.Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.epoch.Unix(),
+		LockChanges: b.changes, Run: output.RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
 	res.USREncoder = usrEncoder(usrOptions(b.m.USR, b.epoch))
 	if b.m.SSH != nil {
 		res.Run.SSHPort = b.m.SSH.Port
 	}
 	for _, f := range b.m.Run.Forwards {
-		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
+		res.Run.Forwards = append(res.Run.Forwards, output.PortFwd{Host: f.Host, Guest: f.Guest})
 	}
 	kinds := append(append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...), b.ukiKinds()...)
 	converted, err := b.convert(paths)
@@ -51,7 +52,7 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Artifacts = append(res.Artifacts, Artifact{Kind: kind, Path: paths[kind], SHA256: sum, Size: size})
+		res.Artifacts = append(res.Artifacts, output.Artifact{Kind: kind, Path: paths[kind], SHA256: sum, Size: size})
 	}
 	summary := filepath.Join(b.stage, b.m.Name+".json")
 	final := *res
@@ -75,7 +76,7 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 			return nil, err
 		}
 	}
-	arts, err := publish(b.stage, b.opts.OutDir, append(res.Artifacts, Artifact{Kind: "summary", Path: summary}))
+	arts, err := publish(b.stage, b.opts.OutDir, append(res.Artifacts, output.Artifact{Kind: "summary", Path: summary}))
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +85,8 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 }
 
 // publish renames the staged outputs into the output directory.
-func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
-	out := make([]Artifact, 0, len(arts))
+func publish(stage, outDir string, arts []output.Artifact) ([]output.Artifact, error) {
+	out := make([]output.Artifact, 0, len(arts))
 	for _, a := range arts {
 		dst := filepath.Join(outDir, filepath.Base(a.Path))
 		if err := os.Rename(a.Path, dst); err != nil {

@@ -41,7 +41,7 @@ func (b *builder) pxe(paths map[string]string) ([]string, error) {
 	paths["ipxe"] = filepath.Join(b.stage, name+".ipxe")
 	paths["pxe-efi"] = filepath.Join(b.stage, name+".pxe.efi")
 	var size int64
-	err := b.report.step("pxe", func() (string, error) {
+	err := b.report.Step("pxe", func() (string, error) {
 		var err error
 		if size, err = b.pxeInitrd(paths); err != nil {
 			return "", err
@@ -58,7 +58,7 @@ func (b *builder) pxe(paths map[string]string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.report.step("pxe-uki", func() (string, error) { return b.pxeUKI(paths) }); err != nil {
+	if err := b.report.Step("pxe-uki", func() (string, error) { return b.pxeUKI(paths) }); err != nil {
 		return nil, err
 	}
 	return []string{"pxe-initrd", "ipxe", "pxe-efi"}, nil

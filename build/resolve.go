@@ -180,7 +180,7 @@ func debField(m *manifest.Manifest, name string) string {
 
 // pin settles the lock: which exact inputs this build uses.
 func (b *builder) pin(ctx context.Context) error {
-	return b.report.step("resolve", func() (string, error) {
+	return b.report.Step("resolve", func() (string, error) {
 		tc, err := b.settleToolchain(ctx)
 		if err != nil {
 			return "", err

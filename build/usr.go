@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/contract/verity"
@@ -187,12 +188,12 @@ var agentService = contract.Service{Name: "imgbuild-agent", Command: contract.Ag
 
 // metered returns entries whose contents report progress as the
 // squashfs writer reads them.
-func metered(step string, r Reporter, es []squashfs.Entry) []squashfs.Entry {
+func metered(step string, r output.Reporter, es []squashfs.Entry) []squashfs.Entry {
 	var total int64
 	for _, e := range es {
 		total += e.Size
 	}
-	m := r.meter(step, total)
+	m := newMeter(r, step, total)
 	out := append([]squashfs.Entry(nil), es...)
 	for i := range out {
 		if open := out[i].Open; open != nil {
