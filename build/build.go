@@ -27,13 +27,16 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build/output"
-	"github.com/imgbuild/imgbuild/internal/version"
+	semver "github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
 // Options configure one build.
 type Options struct {
 	Manifest string // path of the manifest
+	// Loaded is the manifest already read by Load (Version applied);
+	// nil: Run loads Manifest itself.
+	Loaded   *manifest.Manifest
 	OutDir   string
 	Target   string // qemu (default)
 	CacheDir string
@@ -77,16 +80,14 @@ func Run(ctx context.Context, opts Options) (*output.Result, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
-	m, err := manifest.Load(opts.Manifest)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Version != "" {
-		if err := version.Check(opts.Version); err != nil {
-			return nil, fmt.Errorf("--version: %w", err)
+	m := opts.Loaded
+	if m == nil {
+		var err error
+		if m, err = Load(opts.Manifest, opts.Version); err != nil {
+			return nil, err
 		}
-		m.Version = opts.Version
 	}
+	var err error
 	// go build runs in the source tree: every path handed on must be absolute.
 	if opts.OutDir, err = filepath.Abs(opts.OutDir); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
@@ -108,6 +109,24 @@ func Run(ctx context.Context, opts Options) (*output.Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// Load reads the manifest at path and, when version is set, replaces
+// its version (a semantic version, --version) as Run would: a caller
+// that needs the manifest before building hands it on in
+// Options.Loaded.
+func Load(path, version string) (*manifest.Manifest, error) {
+	m, err := manifest.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if version != "" {
+		if err := semver.Check(version); err != nil {
+			return nil, fmt.Errorf("--version: %w", err)
+		}
+		m.Version = version
+	}
+	return m, nil
 }
 
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

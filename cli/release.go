@@ -11,7 +11,6 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/build/output"
-	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/release"
 	"github.com/imgbuild/imgbuild/update/repo"
@@ -87,17 +86,14 @@ is refused unless --force.`,
 // releaseBuild builds the release, after checking that its version
 // could be published at all, so that a refusal costs no build.
 func releaseBuild(cmd *cobra.Command, env Env, opts build.Options, cur *repo.Channel, force, quiet bool) (*output.Result, error) {
-	m, err := manifest.Load(opts.Manifest)
+	m, err := build.Load(opts.Manifest, opts.Version)
 	if err != nil {
 		return nil, err
 	}
-	ver := m.Version
-	if opts.Version != "" {
-		ver = opts.Version
-	}
-	if err := release.Guard(cur, m.Name, ver); err != nil && !force {
+	if err := release.Guard(cur, m.Name, m.Version); err != nil && !force {
 		return nil, err
 	}
+	opts.Loaded = m
 	p := newProgress(env.Stderr, quiet, false, env.Stdout)
 	opts.Report = p.report
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
