@@ -4,45 +4,39 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/images/qcow2"
 	"github.com/imgbuild/imgbuild/images/vmdk"
 )
 
+// converted are the staged other formats of the disk; "" where not made.
+type converted struct {
+	qcow2, vmdk, aws string
+}
+
 // convert writes the disk in the formats its target consumes (aws: a
-// stream-optimized VMDK and the AMI registration file; pxe: build/pxe.go)
-// and those asked
-// for (--qcow2), and returns the artifact kinds it added.
-func (b *builder) convert(paths map[string]string) ([]string, error) {
-	var kinds []string
+// stream-optimized VMDK and the AMI registration file; pxe's are
+// build/pxe.go's) and those asked for (--qcow2).
+func (b *builder) convert(dk diskOut) (converted, error) {
+	var c converted
 	if b.opts.QCOW2 {
-		paths["qcow2"] = filepath.Join(b.stage, b.m.Name+".qcow2")
-		if err := b.report.Step("qcow2", func() (string, error) { return "", qcow2.Convert(paths["disk"], paths["qcow2"]) }); err != nil {
-			return nil, err
+		c.qcow2 = b.staged(".qcow2")
+		if err := b.report.Step("qcow2", func() (string, error) { return "", qcow2.Convert(dk.path, c.qcow2) }); err != nil {
+			return converted{}, err
 		}
-		kinds = append(kinds, "qcow2")
 	}
 	if b.opts.Target == "aws" {
-		paths["vmdk"] = filepath.Join(b.stage, b.m.Name+".vmdk")
-		if err := b.report.Step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(paths["disk"], paths["vmdk"]) }); err != nil {
-			return nil, err
+		c.vmdk = b.staged(".vmdk")
+		if err := b.report.Step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(dk.path, c.vmdk) }); err != nil {
+			return converted{}, err
 		}
-		paths["aws"] = filepath.Join(b.stage, b.m.Name+".aws.json")
-		if err := b.awsRegistration(paths["aws"], paths["disk"]); err != nil {
-			return nil, err
+		c.aws = b.staged(".aws.json")
+		if err := b.awsRegistration(c.aws, dk.path); err != nil {
+			return converted{}, err
 		}
-		kinds = append(kinds, "vmdk", "aws")
 	}
-	if b.opts.Target == "pxe" {
-		more, err := b.pxe(paths)
-		if err != nil {
-			return nil, err
-		}
-		kinds = append(kinds, more...)
-	}
-	return kinds, nil
+	return c, nil
 }
 
 func (b *builder) awsRegistration(path, disk string) error {
