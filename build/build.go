@@ -1,5 +1,8 @@
 // Package build turns a manifest into a bootable image. pipeline.go
-// only orchestrates; each phase has its own file:
+// only orchestrates: each phase is a method whose parameters are what it
+// needs and whose result is what it made (kernelOut, usrOut, releaseOut,
+// diskOut, ...), and run hands one phase's result to the next. Each
+// phase has its own file:
 //
 //	resolve.go    pin the inputs in the lock file (Debian packages, Go modules, epoch)
 //	fetch.go      download the Debian packages, build the manifest's Go binaries

@@ -24,7 +24,7 @@ type fetched struct {
 
 // fetch downloads the Debian packages and builds the Go programs, in
 // parallel.
-func (b *builder) fetch(ctx context.Context, pin pinned) (fetched, error) {
+func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
 	f := fetched{debs: map[string]string{}, goBins: map[string]string{}}
 	var mu sync.Mutex // f's maps
 	g, gctx := errgroup.WithContext(ctx)
@@ -47,7 +47,7 @@ func (b *builder) fetch(ctx context.Context, pin pinned) (fetched, error) {
 	}
 	g.Go(func() error {
 		var err error
-		f.own, err = step(b.report, "go: stage-1 and sysinit", func() (ownPrograms, string, error) { return b.buildOwnCached(gctx, pin) })
+		f.own, err = step(b.report, "go: stage-1 and sysinit", func() (ownPrograms, string, error) { return b.buildOwnCached(gctx, settled) })
 		return err
 	})
 	sem := make(chan struct{}, gobuild.Workers)
@@ -59,7 +59,7 @@ func (b *builder) fetch(ctx context.Context, pin pinned) (fetched, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			return b.report.Step("go: "+bin.Name, func() (string, error) {
-				out, detail, err := b.buildGo(gctx, bin, pin.toolchain)
+				out, detail, err := b.buildGo(gctx, bin, settled.toolchain)
 				if err == nil {
 					mu.Lock()
 					f.goBins[bin.Name] = out

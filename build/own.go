@@ -70,7 +70,7 @@ type ownPrograms struct {
 	stage1, sysinit, sshd, agent string
 }
 
-func ownIn(dir string) ownPrograms {
+func ownFiles(dir string) ownPrograms {
 	return ownPrograms{dir: dir, stage1: filepath.Join(dir, "stage1"), sysinit: filepath.Join(dir, "sysinit"),
 		sshd: filepath.Join(dir, "sshd"), agent: filepath.Join(dir, "agent")}
 }
@@ -78,15 +78,15 @@ func ownIn(dir string) ownPrograms {
 // buildOwnCached puts the on-image programs into one cache entry, one
 // file per ownbin.Program: the embedded ones when imgbuild carries them,
 // else built from its source tree with the pinned toolchain.
-func (b *builder) buildOwnCached(ctx context.Context, pin pinned) (ownPrograms, string, error) {
-	if pin.own != nil {
-		return b.ownEmbedded(pin.own)
+func (b *builder) buildOwnCached(ctx context.Context, settled pinned) (ownPrograms, string, error) {
+	if settled.own != nil {
+		return b.ownEmbedded(settled.own)
 	}
 	src, err := gobuild.SourceDir(Module)
 	if err != nil {
 		return ownPrograms{}, "", err
 	}
-	k, err := ownSourceKey(ctx, src, pin.toolchain, b.verbose)
+	k, err := ownSourceKey(ctx, src, settled.toolchain, b.verbose)
 	if err != nil {
 		return ownPrograms{}, "", err
 	}
@@ -103,7 +103,7 @@ func (b *builder) buildOwnCached(ctx context.Context, pin pinned) (ownPrograms, 
 	if err != nil {
 		return ownPrograms{}, "", err
 	}
-	return ownIn(dir), cacheNote(hit, "source "+k[:12]), nil
+	return ownFiles(dir), cacheNote(hit, "source "+k[:12]), nil
 }
 
 // ownEmbedded writes the embedded programs into the cache, keyed by
@@ -122,7 +122,7 @@ func (b *builder) ownEmbedded(own *ownbin.Set) (ownPrograms, string, error) {
 	if err != nil {
 		return ownPrograms{}, "", fmt.Errorf("on-image programs: %w", err)
 	}
-	return ownIn(dir), cacheNote(hit, "embedded "+own.Digest[:12]), nil
+	return ownFiles(dir), cacheNote(hit, "embedded "+own.Digest[:12]), nil
 }
 
 // ownEntry is the cache directory holding every program; make fills the
