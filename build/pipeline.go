@@ -72,6 +72,11 @@ func step[T any](r output.Reporter, name string, phase func() (T, string, error)
 	return out, err
 }
 
+// run is the pipeline: each phase gets the results it depends on, so
+// the order below is the order the compiler allows. The kernel and
+// initramfs are made beside USR; the release record needs all three
+// (and the UKIs, which need the kernel, initramfs and USR's root hash);
+// the disk needs the record.
 func (b *builder) run(ctx context.Context) (*output.Result, error) {
 	keys, err := b.loadKeys()
 	if err != nil {
