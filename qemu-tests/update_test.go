@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
@@ -168,7 +168,7 @@ func TestUpdateThenRollback(t *testing.T) {
 
 // builtOptions is the options line a build writes for slot: its image's
 // slot A entry with the keys that name the slot swapped.
-func builtOptions(t *testing.T, res *build.Result, slot string) string {
+func builtOptions(t *testing.T, res *output.Result, slot string) string {
 	t.Helper()
 	r, err := inspect.Image(artifact(t, res, "disk"))
 	if err != nil || len(r.Entries) != 1 {
