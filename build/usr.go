@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -65,6 +66,8 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("update agent: %w", err)
 	}
 	add(agent)
+	// On PATH, so that an operator over SSH types imgbuild-agent status.
+	add(squashfs.Entry{Path: "bin/" + path.Base(contract.AgentPath), Mode: fs.ModeSymlink | 0o777, Target: "../lib/imgbuild/" + path.Base(contract.AgentPath)})
 	for _, k := range in.keys {
 		add(bytesEntry(usrPath(contract.USRKeysDir+"/"+k.Path), k.Data, 0o644, 0, 0))
 	}
