@@ -1,0 +1,41 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/version"
+)
+
+// WhyNotUpdating is why a machine does not run its channel's newest
+// version, in words, from its record and the rollouts GET /v1/rollouts
+// shows; "on the newest version" when it does.
+func WhyNotUpdating(m Machine, rollouts []RolloutStatus, now time.Time) string {
+	var cur *RolloutStatus
+	for i := range rollouts {
+		if rollouts[i].Channel == m.Channel && rollouts[i].Current {
+			cur = &rollouts[i]
+		}
+	}
+	switch {
+	case cur == nil:
+		return fmt.Sprintf("channel %q is not offered", m.Channel)
+	case version.Compare(m.Version, cur.Version) >= 0:
+		return "on the newest version"
+	case m.LastError != nil && m.LastError.ErrorCode == contract.ErrRollback &&
+		rolledBackVersion(m.LastError.Reason, m.Offered) == cur.Version:
+		return fmt.Sprintf("rolled back %s (it will not take it again)", cur.Version)
+	}
+	if held := cur.Rollout.HeldFor(m.ID, now); held != "" {
+		return held
+	}
+	if m.Offered == cur.Version {
+		last := "no event since"
+		if m.LastEvent != nil && !m.LastEvent.Time.Before(m.LastCheck) {
+			last = m.LastEvent.Meaning
+		}
+		return fmt.Sprintf("waiting: offered %s, %s", cur.Version, last)
+	}
+	return fmt.Sprintf("waiting: %s is offered at its next check", cur.Version)
+}
