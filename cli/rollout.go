@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/update/server"
 )
 
@@ -209,8 +210,12 @@ func printRollouts(w io.Writer, list []server.RolloutStatus) error {
 	fmt.Fprintln(tw, "CHANNEL\tVERSION\tPERCENT\tSCHEDULE\tSTATE\tROLLBACKS")
 	for _, st := range list {
 		ver := st.Version
-		if !st.Current {
-			ver += " (not offered yet)"
+		switch {
+		case st.Current:
+		case version.Compare(st.Version, st.Offered) > 0:
+			ver += " (not on the channel yet)"
+		default:
+			ver += " (superseded)"
 		}
 		sched := "-"
 		if st.Step > 0 {

@@ -20,8 +20,10 @@ type RolloutStatus struct {
 	Rollout
 	// PercentNow is Percent with the schedule applied.
 	PercentNow int `json:"percent_now"`
-	// Current: the channel offers this version now.
-	Current bool `json:"current"`
+	// Current: the channel offers this version now; Offered is the
+	// version it offers.
+	Current bool   `json:"current"`
+	Offered string `json:"channel_version"`
 	// Default: no rollout was set, the version goes to every machine.
 	Default bool `json:"default,omitempty"`
 }
@@ -121,7 +123,7 @@ func (s *Server) rolloutStatus(only string) ([]RolloutStatus, error) {
 
 func (s *Server) statusOf(channel, ver, current string, now time.Time) RolloutStatus {
 	r := s.rollouts.Get(channel, ver)
-	st := RolloutStatus{Current: ver == current}
+	st := RolloutStatus{Current: ver == current, Offered: current}
 	if r == nil {
 		r, st.Default = &Rollout{Channel: channel, Version: ver, Percent: 100}, true
 	}
@@ -176,7 +178,7 @@ func (s *Server) changeRollout(r *http.Request) (*RolloutStatus, error) {
 		return nil, err
 	}
 	s.opts.Log(fmt.Sprintf("rollout: %s %s on %s: %d%%, paused %v", req.Action, req.Version, req.Channel, got.PercentAt(now), got.Paused))
-	st := RolloutStatus{Rollout: *got, PercentNow: got.PercentAt(now), Current: got.Version == ch.Version}
+	st := RolloutStatus{Rollout: *got, PercentNow: got.PercentAt(now), Current: got.Version == ch.Version, Offered: ch.Version}
 	return &st, nil
 }
 
