@@ -71,11 +71,6 @@ func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppReques
 	if err := s.machines.Record(rep, s.opts.Now()); err != nil {
 		s.opts.Log(err.Error())
 	}
-	for _, e := range rep.events {
-		if e.Type == 3 && e.Result == 0 && e.ErrorCode == contract.ErrRollback {
-			s.rolledBack(app.MachineID, app.Track, before.Offered, e.Reason)
-		}
-	}
 	ch, err := s.channel(app.Track)
 	if err == nil && !strings.EqualFold(contract.OmahaAppID(ch.Name), app.ID) {
 		err = fmt.Errorf("channel %s offers image %q, whose app id is %s", app.Track, ch.Name, contract.OmahaAppID(ch.Name))
@@ -84,6 +79,11 @@ func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppReques
 		s.opts.Log(fmt.Sprintf("omaha: machine %s app %s track %q: %v", app.MachineID, app.ID, app.Track, err))
 		resp.AddApp(app.ID, omaha.AppUnknownID)
 		return omaha.AppUnknownID
+	}
+	for _, e := range rep.events {
+		if e.Type == 3 && e.Result == 0 && e.ErrorCode == contract.ErrRollback && app.MachineID != "" {
+			s.rolledBack(app.MachineID, app.Track, before.Offered, e.Reason)
+		}
 	}
 	a := resp.AddApp(app.ID, omaha.AppOK)
 	if app.UpdateCheck != nil {

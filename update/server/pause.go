@@ -9,6 +9,10 @@ import (
 	"github.com/imgbuild/imgbuild/internal/version"
 )
 
+// maxRollbacks bounds the rollbacks kept per rollout; the newest are
+// kept, more than any sensible --pause-after.
+const maxRollbacks = 100
+
 // held is why a machine is not offered a channel's version, or "" when
 // it is: the rollout is paused or the machine is outside it.
 func (s *Server) held(channel, version, machine string) string {
@@ -37,13 +41,16 @@ func (r *Rollout) HeldFor(machine string, now time.Time) string {
 // last resumed.
 func (s *Server) rolledBack(machine, channel, offered, reason string) {
 	ver := rolledBackVersion(reason, offered)
-	if ver == "" || !validChannel(channel) {
+	if ver == "" {
 		s.opts.Log(fmt.Sprintf("rollout: machine %s on %q rolled back, from a version the server cannot tell", machine, channel))
 		return
 	}
 	now := s.opts.Now().UTC()
 	r, err := s.rollouts.Update(channel, ver, now, func(r *Rollout) error {
 		r.Rollback = append(r.Rollback, Rollback{Machine: machine, Time: now, Reason: reason})
+		if len(r.Rollback) > maxRollbacks {
+			r.Rollback = append([]Rollback(nil), r.Rollback[len(r.Rollback)-maxRollbacks:]...)
+		}
 		ids := rolledBackSince(r)
 		if r.Paused || s.opts.PauseAfter < 0 || len(ids) < s.opts.PauseAfter {
 			return nil

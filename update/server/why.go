@@ -32,8 +32,13 @@ func WhyNotUpdating(m Machine, rollouts []RolloutStatus, now time.Time) string {
 	}
 	if m.Offered == cur.Version {
 		last := "no event since"
-		if m.LastEvent != nil && !m.LastEvent.Time.Before(m.LastCheck) {
-			last = m.LastEvent.Meaning
+		if e := m.LastEvent; e != nil && !e.Time.Before(m.LastCheck) {
+			if e.Result == 0 {
+				// The machine's own refusal (min_version, pin, a bad
+				// payload): it retries at its next check.
+				return fmt.Sprintf("refused %s: %s", cur.Version, e.Meaning)
+			}
+			last = e.Meaning
 		}
 		return fmt.Sprintf("waiting: offered %s, %s", cur.Version, last)
 	}
