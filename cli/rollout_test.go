@@ -164,3 +164,9 @@ func TestRolloutAndFleetStatus(t *testing.T) {
 		t.Errorf("fleet status after resume: %v\n%s", err, out)
 	}
 }
+
+func TestServePauseAfterRefusesNegative(t *testing.T) {
+	if code, out := run(t, "serve", "--repo", t.TempDir(), "--pause-after", "-1"); code != ExitUsage || !strings.Contains(out, "--pause-after -1") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}

@@ -335,3 +335,34 @@ func TestBucketStable(t *testing.T) {
 }
 
 const bucketGolden = 22
+
+func TestRolloutScheduleThroughAPI(t *testing.T) {
+	f := newRolloutFixture(t)
+	id := ""
+	for i := 0; id == ""; i++ {
+		if c := fmt.Sprintf("%032x", i); Bucket(c, "1.1.0") < 50 && Bucket(c, "1.1.0") >= 10 {
+			id = c
+		}
+	}
+	hour := Duration(time.Hour)
+	if code, _, raw := f.post(t, RolloutRequest{Channel: "alpha", Action: "set", Percent: pct(0), Step: pct(50), Every: &hour}); code != http.StatusOK {
+		t.Fatalf("set: HTTP %d %s", code, raw)
+	}
+	if got := f.offered(t, id, "1.0.0"); got != "" {
+		t.Errorf("at 0%%: offered %q", got)
+	}
+	f.now = f.now.Add(90 * time.Minute)
+	if got := f.offered(t, id, "1.0.0"); got != "1.1.0" {
+		t.Errorf("an hour and a half in (50%%): offered %q", got)
+	}
+	if code, st, raw := f.post(t, RolloutRequest{Channel: "alpha", Action: "pause", Why: "looking at disks"}); code != http.StatusOK || st.Percent != 50 || st.Why != "looking at disks" {
+		t.Fatalf("pause: HTTP %d %s", code, raw)
+	}
+	f.now = f.now.Add(5 * time.Hour)
+	if st := f.status(t); st[0].PercentNow != 50 || !st[0].Paused {
+		t.Errorf("paused for 5h: %+v, want 50%% and paused", st[0])
+	}
+	if code, st, raw := f.post(t, RolloutRequest{Channel: "alpha", Action: "set", Percent: pct(10)}); code != http.StatusOK || !st.Paused || st.PercentNow != 10 {
+		t.Errorf("set while paused: HTTP %d %s, want it to stay paused", code, raw)
+	}
+}
