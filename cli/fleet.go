@@ -10,6 +10,6 @@ func newFleet(env Env) *cobra.Command {
 updating, and who holds the reboot lock (status), and releases a lock
 whose holder never came back (docs/cluster.md).`,
 	}
-	cmd.AddCommand(newFleetStatus(env))
+	cmd.AddCommand(newFleetStatus(env), newFleetUnlock(env))
 	return cmd
 }

@@ -12,10 +12,11 @@ import (
 	"testing"
 )
 
-// zincatiBody is the request body Zincati's FleetLock client sends
-// (src/fleet_lock/mod.rs: client_params with id and group).
+// zincatiBody is the request body Zincati's FleetLock client sends, byte
+// for byte: serde_json's pretty form of client_params {id, group}
+// (src/fleet_lock/mod.rs), with no Content-Type header.
 func zincatiBody(id, group string) string {
-	return fmt.Sprintf(`{"client_params":{"id":%q,"group":%q}}`, id, group)
+	return fmt.Sprintf("{\n  \"client_params\": {\n    \"id\": %q,\n    \"group\": %q\n  }\n}", id, group)
 }
 
 type server struct {
@@ -47,7 +48,6 @@ func (s *server) post(t *testing.T, path, body string, header bool) (int, httpEr
 	if header {
 		req.Header.Set("fleet-lock-protocol", "true")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +80,7 @@ func (s *server) status(t *testing.T, group string) Status {
 func TestProtocol(t *testing.T) {
 	sem, _ := newSem(t, nil)
 	s := newServer(t, sem)
+	// Zincati's ids are the machine's app-specific UUID in lower hex.
 	const a, b = "e0f3745b108f471cbd4883c6fbed8cdd", "1b2c3d4e5f60718293a4b5c6d7e8f901"
 
 	if code, _ := s.post(t, PathPreReboot, zincatiBody(a, "default"), true); code != http.StatusOK {
