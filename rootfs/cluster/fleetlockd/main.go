@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -25,8 +26,11 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "fleetlockd: %v\n", err)
+		stop()
 		os.Exit(1)
 	}
 }
@@ -38,8 +42,9 @@ func env(name, def string) string {
 	return def
 }
 
-func run(args []string) error {
+func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fleetlockd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	listen := fs.String("listen", env("FLEETLOCK_LISTEN", ":3333"), "address to serve FleetLock on (FLEETLOCK_LISTEN)")
 	etcd := fs.String("etcd", env("FLEETLOCK_ETCD", "http://127.0.0.1:2379"), "etcd client URLs, comma-separated (FLEETLOCK_ETCD)")
 	slotsFlag := fs.String("slots", env("FLEETLOCK_SLOTS", ""), "slots per group, e.g. default=1,workers=2; others get 1 (FLEETLOCK_SLOTS)")
@@ -50,10 +55,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("-slots: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
-	logger := log.New(os.Stderr, "", 0)
+	logger := log.New(stderr, "", 0)
 	client, err := clientv3.New(clientv3.Config{Endpoints: strings.Split(*etcd, ","), DialTimeout: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("etcd %s: %w", *etcd, err)
