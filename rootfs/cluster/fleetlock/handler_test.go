@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -194,5 +195,25 @@ func TestTwoServers(t *testing.T) {
 	}
 	if code, _ := again.post(t, PathPreReboot, zincatiBody("b", "default"), true); code != http.StatusOK {
 		t.Fatalf("again: pre-reboot b: %d", code)
+	}
+}
+
+func TestHealthEtcdDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	s := newServer(t, New(client(t, []string{dead}), nil))
+	resp, err := http.Get(s.URL + PathHealth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e httpError
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || e.Kind != "etcd_unavailable" {
+		t.Fatalf("health with etcd down = %s %+v, want 503 etcd_unavailable", resp.Status, e)
 	}
 }
