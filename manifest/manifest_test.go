@@ -87,6 +87,10 @@ func TestParseErrors(t *testing.T) {
 		{"cmdline names a slot", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [quiet, imgbuild.slot=b]", `demo.yaml:6:20: kernel.cmdline entry "imgbuild.slot=b"`},
 		{"cmdline sets verity", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [imgbuild.verity=00]", `demo.yaml:6:13: kernel.cmdline entry "imgbuild.verity=00"`},
 		{"cmdline with a space", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [\"a b\"]", `demo.yaml:6:13: kernel.cmdline entry "a b"`},
+		{"register not a label", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: Web, port: 80}\n", `demo.yaml:19:16: service web: register.name "Web" is not a DNS label`},
+		{"register port", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: web, port: 0}\n", `demo.yaml:19:27: service web: register.port 0 is not a port (1-65535)`},
+		{"register no port", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: web}\n", `missing required field "port"`},
+		{"register twice", "  - name: late\n", "    register: {name: www, port: 80}\n  - name: late\n    register: {name: www, port: 81}\n", `demo.yaml:22:16: service late: register.name "www" is also service web's`},
 		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {

@@ -60,17 +60,24 @@ type File struct {
 
 // Service is a supervised process.
 type Service struct {
-	Name    string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
-	Command string            `yaml:"command" required:"true" doc:"Absolute path of the program in the booted system."`
-	Args    []string          `yaml:"args" doc:"Arguments."`
-	Env     map[string]string `yaml:"env" doc:"Environment variables."`
-	User    string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd; default root."`
-	Restart string            `yaml:"restart" doc:"always (default), on-failure or never."`
-	Backoff Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
-	Health  *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
-	After   []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
-	Console bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
-	Network bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
+	Name     string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
+	Command  string            `yaml:"command" required:"true" doc:"Absolute path of the program in the booted system."`
+	Args     []string          `yaml:"args" doc:"Arguments."`
+	Env      map[string]string `yaml:"env" doc:"Environment variables."`
+	User     string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd; default root."`
+	Restart  string            `yaml:"restart" doc:"always (default), on-failure or never."`
+	Backoff  Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
+	Health   *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
+	After    []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
+	Console  bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
+	Network  bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
+	Register *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster-dns.md)."`
+}
+
+// Register names a service in the cluster's DNS.
+type Register struct {
+	Name string `yaml:"name" required:"true" doc:"A DNS label: lower case letters, digits and inner dashes, at most 63."`
+	Port int    `yaml:"port" required:"true" doc:"The port the service listens on, 1-65535 (the SRV record's port)."`
 }
 
 // Backoff is a restart delay policy.
