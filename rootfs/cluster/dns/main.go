@@ -16,6 +16,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/etcd"
 	_ "github.com/coredns/coredns/plugin/forward"
@@ -33,6 +34,7 @@ const Corefile = "/etc/coredns/Corefile"
 // directives is plugin.cfg's order restricted to the plugins above: a
 // request passes through them in this order whatever the Corefile's.
 var directives = []string{
+	"bind",
 	"ready",
 	"health",
 	"errors",
