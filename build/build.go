@@ -1,5 +1,8 @@
 // Package build turns a manifest into a bootable image. pipeline.go
-// only orchestrates; each phase has its own file:
+// only orchestrates: each phase is a method whose parameters are what it
+// needs and whose result is what it made (kernelOut, usrOut, releaseOut,
+// diskOut, ...), and run hands one phase's result to the next. Each
+// phase has its own file:
 //
 //	resolve.go    pin the inputs in the lock file (Debian packages, Go modules, epoch)
 //	fetch.go      download the Debian packages, build the manifest's Go binaries
@@ -26,18 +29,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imgbuild/imgbuild/internal/version"
+	"github.com/imgbuild/imgbuild/build/output"
+	semver "github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
 // Options configure one build.
 type Options struct {
 	Manifest string // path of the manifest
+	// Loaded is the manifest already read by Load (Version applied);
+	// nil: Run loads Manifest itself.
+	Loaded   *manifest.Manifest
 	OutDir   string
 	Target   string // qemu (default)
 	CacheDir string
 	Lock     LockMode
-	Report   Reporter
+	Report   output.Reporter
 	// SignKey is the private key file (from imgbuild keygen) that signs
 	// the release record; empty builds unsigned, which the manifest must
 	// allow (security.allow_unsigned).
@@ -56,44 +63,6 @@ type Options struct {
 	QCOW2 bool
 }
 
-// Artifact is one output file.
-type Artifact struct {
-	Kind   string `json:"kind"` // disk, kernel, initramfs, usr, release, signature, uki-a, uki-b, qcow2, vmdk, aws, pxe-initrd, ipxe, pxe-efi, summary
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
-
-// Result describes a finished build.
-type Result struct {
-	Name            string `json:"name"`
-	Version         string `json:"version"`
-	Target          string `json:"target"`
-	SourceDateEpoch int64  `json:"source_date_epoch"`
-	// USREncoder is USR's compression and the encoder that wrote it
-	// (pure Go or a system library, with its version): a rebuild gives
-	// the same bytes only with the same encoder.
-	USREncoder  string      `json:"usr_encoder"`
-	Artifacts   []Artifact  `json:"artifacts"`
-	LockChanges []string    `json:"lock_changes,omitempty"`
-	Run         RunSettings `json:"run"`
-}
-
-// RunSettings are what imgbuild run needs to boot the image like the
-// manifest asks; they are written beside the image.
-type RunSettings struct {
-	MemoryMiB int       `json:"memory_mib"`
-	Forwards  []PortFwd `json:"forwards,omitempty"`
-	// SSHPort is the guest port of the image's SSH server; 0: none.
-	SSHPort int `json:"ssh_port,omitempty"`
-}
-
-// PortFwd is a host-to-guest TCP forward.
-type PortFwd struct {
-	Host  int `json:"host"`
-	Guest int `json:"guest"`
-}
-
 // Arch is the architecture of every image (the release record's arch).
 const Arch = "amd64"
 
@@ -104,7 +73,7 @@ const Arch = "amd64"
 var Targets = []string{"qemu", "aws", "pxe"}
 
 // Run builds the image described by opts.
-func Run(ctx context.Context, opts Options) (*Result, error) {
+func Run(ctx context.Context, opts Options) (*output.Result, error) {
 	if opts.Target == "" {
 		opts.Target = "qemu"
 	}
@@ -114,16 +83,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
-	m, err := manifest.Load(opts.Manifest)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Version != "" {
-		if err := version.Check(opts.Version); err != nil {
-			return nil, fmt.Errorf("--version: %w", err)
+	m := opts.Loaded
+	if m == nil {
+		var err error
+		if m, err = Load(opts.Manifest, opts.Version); err != nil {
+			return nil, err
 		}
-		m.Version = opts.Version
 	}
+	var err error
 	// go build runs in the source tree: every path handed on must be absolute.
 	if opts.OutDir, err = filepath.Abs(opts.OutDir); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
@@ -145,6 +112,24 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// Load reads the manifest at path and, when version is set, replaces
+// its version (a semantic version, --version) as Run would: a caller
+// that needs the manifest before building hands it on in
+// Options.Loaded.
+func Load(path, version string) (*manifest.Manifest, error) {
+	m, err := manifest.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if version != "" {
+		if err := semver.Check(version); err != nil {
+			return nil, fmt.Errorf("--version: %w", err)
+		}
+		m.Version = version
+	}
+	return m, nil
 }
 
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

@@ -4,58 +4,39 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/images/qcow2"
 	"github.com/imgbuild/imgbuild/images/vmdk"
 )
 
-// convert writes the disk in the formats its target consumes (aws: a
-// stream-optimized VMDK and the AMI registration file; pxe: build/pxe.go)
-// and those asked
-// for (--qcow2), and returns the artifact kinds it added.
-func (b *builder) convert(paths map[string]string) ([]string, error) {
-	var kinds []string
-	if b.opts.QCOW2 {
-		paths["qcow2"] = filepath.Join(b.stage, b.m.Name+".qcow2")
-		if err := b.report.step("qcow2", func() (string, error) { return "", qcow2.Convert(paths["disk"], paths["qcow2"]) }); err != nil {
-			return nil, err
-		}
-		kinds = append(kinds, "qcow2")
-	}
-	if b.opts.Target == "aws" {
-		paths["vmdk"] = filepath.Join(b.stage, b.m.Name+".vmdk")
-		if err := b.report.step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(paths["disk"], paths["vmdk"]) }); err != nil {
-			return nil, err
-		}
-		paths["aws"] = filepath.Join(b.stage, b.m.Name+".aws.json")
-		if err := b.awsRegistration(paths["aws"], paths["disk"]); err != nil {
-			return nil, err
-		}
-		kinds = append(kinds, "vmdk", "aws")
-	}
-	if b.opts.Target == "pxe" {
-		more, err := b.pxe(paths)
-		if err != nil {
-			return nil, err
-		}
-		kinds = append(kinds, more...)
-	}
-	return kinds, nil
+// converted are the staged other formats of the disk; "" where not made.
+type converted struct {
+	qcow2, vmdk, aws string
 }
 
-// AWSRegistration is what EC2's RegisterImage needs to know of an image
-// beyond its snapshot: imgbuild publish aws reads it.
-type AWSRegistration struct {
-	Name               string `json:"name"`
-	Description        string `json:"description"`
-	Architecture       string `json:"architecture"`        // x86_64
-	BootMode           string `json:"boot_mode"`           // uefi
-	EnaSupport         bool   `json:"ena_support"`         // the image carries the ena driver
-	ImdsSupport        string `json:"imds_support"`        // v2.0: IMDSv2 required
-	RootDeviceName     string `json:"root_device_name"`    // /dev/xvda
-	VirtualizationType string `json:"virtualization_type"` // hvm
-	VolumeSizeGiB      int64  `json:"volume_size_gib"`     // the raw image, rounded up
+// convert writes the disk in the formats its target consumes (aws: a
+// stream-optimized VMDK and the AMI registration file; pxe's are
+// build/pxe.go's) and those asked for (--qcow2).
+func (b *builder) convert(dk diskOut) (converted, error) {
+	var c converted
+	if b.opts.QCOW2 {
+		c.qcow2 = b.staged(".qcow2")
+		if err := b.report.Step("qcow2", func() (string, error) { return "", qcow2.Convert(dk.path, c.qcow2) }); err != nil {
+			return converted{}, err
+		}
+	}
+	if b.opts.Target == "aws" {
+		c.vmdk = b.staged(".vmdk")
+		if err := b.report.Step("vmdk", func() (string, error) { return "stream-optimized", vmdk.Convert(dk.path, c.vmdk) }); err != nil {
+			return converted{}, err
+		}
+		c.aws = b.staged(".aws.json")
+		if err := b.awsRegistration(c.aws, dk.path); err != nil {
+			return converted{}, err
+		}
+	}
+	return c, nil
 }
 
 func (b *builder) awsRegistration(path, disk string) error {
@@ -63,7 +44,7 @@ func (b *builder) awsRegistration(path, disk string) error {
 	if err != nil {
 		return fmt.Errorf("aws: %w", err)
 	}
-	r := AWSRegistration{
+	r := output.AWSRegistration{
 		Name: b.m.Name + "-" + b.m.Version, Description: fmt.Sprintf("%s %s (imgbuild)", b.m.Name, b.m.Version),
 		Architecture: "x86_64", BootMode: "uefi", EnaSupport: true, ImdsSupport: "v2.0",
 		RootDeviceName: "/dev/xvda", VirtualizationType: "hvm",

@@ -12,54 +12,72 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/internal/fat"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 
 	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
+// diskIn is what goes onto the disk: slot A's boot files (or, with
+// Secure Boot keys, its UKI), USR-A and the release record.
+type diskIn struct {
+	boot       bootFiles
+	usr        usrOut
+	uki        map[string]string // slot -> signed UKI; nil without Secure Boot
+	bootloader string            // the systemd-boot-efi package
+	sb         *secureboot.KeySet
+	release    releaseOut
+}
+
+// diskOut is the staged image and its sha256.
+type diskOut struct {
+	path, sum string
+}
+
 // disk writes the GPT image: the ESP's files (systemd-boot, slot A's
 // entry, kernel, initramfs or UKI, release record), USR-A, and holes for
 // the rest of the contract's partition table.
-func (b *builder) disk(paths map[string]string) (string, error) {
-	boot, err := deb.ReadFile(b.debs[BootloaderPackage], bootPath)
+func (b *builder) disk(in diskIn) (diskOut, string, error) {
+	boot, err := deb.ReadFile(in.bootloader, bootPath)
 	if err != nil {
-		return "", fmt.Errorf("systemd-boot: %w", err)
+		return diskOut{}, "", fmt.Errorf("systemd-boot: %w", err)
 	}
 	files := []fat.File{
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
 		{Path: contract.LoaderConf, Data: []byte(loaderConf)},
-		{Path: contract.EntryPath("a", contract.DefaultTries), Data: []byte(b.bootEntry("a"))},
-		fileFrom(contract.KernelPath("a"), paths["kernel"]),
-		fileFrom(contract.InitrdPath("a"), paths["initramfs"]),
+		{Path: contract.EntryPath("a", contract.DefaultTries), Data: []byte(b.bootEntry("a", in.usr.verity))},
+		fileFrom(contract.KernelPath("a"), in.boot.kernel),
+		fileFrom(contract.InitrdPath("a"), in.boot.initramfs),
 	}
-	if b.sb != nil {
-		if files, err = b.secureBootFiles(paths); err != nil {
-			return "", err
+	if in.sb != nil {
+		if files, err = b.secureBootFiles(in); err != nil {
+			return diskOut{}, "", err
 		}
 	}
-	files = append(files, b.releaseESPFiles()...)
+	files = append(files, in.release.espFiles()...)
 	sum := sha256.Sum256([]byte(b.m.Name + "/esp"))
 	volID := binary.LittleEndian.Uint32(sum[:4])
-	usrA := paths["usr"]
+	usrA := in.usr.path
 	d := b.m.Disk
 	layout := disk.CoreOS(b.m.Name, disk.Sizes{ESP: int64(d.ESP), USR: int64(d.USR), OEM: int64(d.OEM), Root: int64(d.Root)},
-		disk.Contents{ESP: fat.Content(int64(d.ESP), files, volID, contract.ESP.Label, b.epoch), USRA: copyInto(usrA)})
-	dk, err := diskKey(layout, files, volID, b.epoch, usrA)
+		disk.Contents{ESP: fat.Content(int64(d.ESP), files, volID, contract.ESP.Label, b.epoch()), USRA: copyInto(usrA)})
+	dk, err := diskKey(layout, files, volID, b.epoch(), usrA)
 	if err != nil {
-		return "", err
+		return diskOut{}, "", err
 	}
-	if err := disk.Write(paths["disk"], layout); err != nil {
-		return "", err
+	out := diskOut{path: b.staged(".img")}
+	if err := disk.Write(out.path, layout); err != nil {
+		return diskOut{}, "", err
 	}
-	if b.diskSum, err = b.diskDigest(dk, paths["disk"]); err != nil {
-		return "", err
+	if out.sum, err = b.diskDigest(dk, out.path); err != nil {
+		return diskOut{}, "", err
 	}
-	st, err := os.Stat(paths["disk"])
+	st, err := os.Stat(out.path)
 	if err != nil {
-		return "", err
+		return diskOut{}, "", err
 	}
-	return fmt.Sprintf("%d MiB", st.Size()>>20), nil
+	return out, fmt.Sprintf("%d MiB", st.Size()>>20), nil
 }
 
 func fileFrom(espPath, hostPath string) fat.File {

@@ -14,37 +14,49 @@ import (
 	"github.com/imgbuild/imgbuild/sign"
 )
 
-// entryBuilder is a builder of the manifest with the given kernel
-// command line, as far as boot entries and the release record need.
-func entryBuilder(t *testing.T, version, cmdline string, root byte) *builder {
+// entryImage is a builder of the manifest with the given kernel
+// command line, and its USR's verity parameters, as far as boot entries
+// and the release record need.
+type entryImage struct {
+	*builder
+	verity *verity.Params
+}
+
+func entryBuilder(t *testing.T, version, cmdline string, root byte) entryImage {
 	t.Helper()
 	src := "name: m\nversion: " + version + "\nkernel: {package: k, cmdline: " + cmdline + "}\nsecurity: {allow_unsigned: true}\n"
 	m, err := manifest.Parse("m.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &builder{m: m, sec: security{verity: &verity.Params{DataBlocks: 1, HashOffset: 4096,
-		Salt: bytes.Repeat([]byte{0xee}, 32), RootHash: bytes.Repeat([]byte{root}, 32)}}}
+	return entryImage{&builder{m: m, stage: t.TempDir()}, &verity.Params{DataBlocks: 1, HashOffset: 4096,
+		Salt: bytes.Repeat([]byte{0xee}, 32), RootHash: bytes.Repeat([]byte{root}, 32)}}
 }
+
+func (e entryImage) entry(slot string) string { return e.bootEntry(slot, e.verity) }
 
 // testRecord runs the builder's release step over dummy artifacts and
 // parses the record it wrote, as the agent would.
-func (b *builder) testRecord(t *testing.T) *sign.Record {
+func (e entryImage) testRecord(t *testing.T) *sign.Record {
 	t.Helper()
 	dir := t.TempDir()
-	paths := map[string]string{"release": filepath.Join(dir, "release.json")}
-	for _, k := range []string{"kernel", "initramfs", "usr"} {
-		paths[k] = filepath.Join(dir, k)
-		if err := os.WriteFile(paths[k], []byte(k), 0o644); err != nil {
+	in := releaseIn{boot: bootFiles{kernel: filepath.Join(dir, "kernel"), initramfs: filepath.Join(dir, "initramfs")},
+		usr: usrOut{path: filepath.Join(dir, "usr"), verity: e.verity}}
+	for _, p := range []string{in.boot.kernel, in.boot.initramfs, in.usr.path} {
+		if err := os.WriteFile(p, []byte(filepath.Base(p)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := b.release(paths); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(paths["release"])
+	out, _, err := e.release(in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out.record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw, out.data) {
+		t.Errorf("release wrote %q but hands on %q", raw, out.data)
 	}
 	rec, err := sign.ParseRecord(raw)
 	if err != nil {
@@ -71,18 +83,18 @@ func TestUpdatedEntryIsBuiltEntry(t *testing.T) {
 			}
 		}
 	}
-	got, err := updater.DeriveEntry(v1.bootEntry("a"), "a", "b", rec2, v2.partUUID(contract.USRB))
+	got, err := updater.DeriveEntry(v1.entry("a"), "a", "b", rec2, v2.partUUID(contract.USRB))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := v2.bootEntry("b"); got != want {
+	if want := v2.entry("b"); got != want {
 		t.Errorf("updated to v2 in slot B:\n%s\nbuilt for v2, slot B:\n%s", got, want)
 	}
 	back, err := updater.DeriveEntry(got, "b", "a", rec1, v1.partUUID(contract.USRA))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := v1.bootEntry("a"); back != want {
+	if want := v1.entry("a"); back != want {
 		t.Errorf("back to v1 in slot A:\n%s\nbuilt for v1, slot A:\n%s", back, want)
 	}
 }

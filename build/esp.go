@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/disk"
 )
 
@@ -26,11 +27,11 @@ func (b *builder) kernelArgs() []string {
 // release's arguments, then the slot's keys (root hash included, for
 // humans reading the entry: stage-1 trusts only the signed record and
 // refuses to boot when the two differ).
-func (b *builder) cmdline(slot string) string {
+func (b *builder) cmdline(slot string, v *verity.Params) string {
 	usr, _ := contract.USR(slot)
 	c := contract.Cmdline{Slot: slot, USR: b.partUUID(usr)}
-	if b.sec.verity != nil {
-		c.Verity = hex.EncodeToString(b.sec.verity.RootHash)
+	if v != nil {
+		c.Verity = hex.EncodeToString(v.RootHash)
 	}
 	return strings.Join(contract.EntryArgs(b.kernelArgs(), c), " ")
 }
@@ -42,10 +43,11 @@ func (b *builder) entryHead(slot string) string {
 		b.m.Name, b.m.Version, strings.ToUpper(slot), b.m.Version, contract.EntrySortKey)
 }
 
-// bootEntry is the Type #1 entry that starts a slot's kernel and initrd.
-func (b *builder) bootEntry(slot string) string {
+// bootEntry is the Type #1 entry that starts a slot's kernel and initrd,
+// with v the verity parameters of the USR it mounts.
+func (b *builder) bootEntry(slot string, v *verity.Params) string {
 	return b.entryHead(slot) + fmt.Sprintf("linux   /%s\ninitrd  /%s\noptions %s\n",
-		contract.KernelPath(slot), contract.InitrdPath(slot), b.cmdline(slot))
+		contract.KernelPath(slot), contract.InitrdPath(slot), b.cmdline(slot, v))
 }
 
 // ukiEntry is a Type #1 entry that starts the slot's UKI. It has no

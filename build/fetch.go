@@ -6,36 +6,49 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/build/gobuild"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/manifest"
 	"golang.org/x/sync/errgroup"
 )
 
+// fetched are the build's inputs as files on the host.
+type fetched struct {
+	debs   map[string]string // lock key -> .deb path
+	goBins map[string]string // the manifest's Go binaries: name -> built file
+	own    ownPrograms
+}
+
 // fetch downloads the Debian packages and builds the Go programs, in
 // parallel.
-func (b *builder) fetch(ctx context.Context) error {
+func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
+	f := fetched{debs: map[string]string{}, goBins: map[string]string{}}
+	var mu sync.Mutex // f's maps
 	g, gctx := errgroup.WithContext(ctx)
 	for name, pin := range b.lock.Debs {
 		g.Go(func() error {
-			return b.report.step("fetch "+name, func() (string, error) {
+			return b.report.Step("fetch "+name, func() (string, error) {
 				step := "fetch " + name
 				b.verbose(fmt.Sprintf("%s: %s=%s sha256 %s (cached as %s, else apt-get download)", step, pin.Package, pin.Version, pin.SHA256, deb.CachePath(b.opts.CacheDir, pin.SHA256)))
 				p, err := deb.Download(gctx, pinPackage(pin), b.opts.CacheDir, deb.WithRepinHint(repinHint),
-					deb.WithProgress(func(n int64) { b.report.send(Event{Step: step, Status: "progress", Done: n}) }))
+					deb.WithProgress(func(n int64) { b.report.Send(output.Event{Step: step, Status: "progress", Done: n}) }))
 				if err != nil {
 					return "", fmt.Errorf("%s: Debian package %s: %w", lockName(b.m, b.lock), name, err)
 				}
-				b.mu.Lock()
-				b.debs[name] = p
-				b.mu.Unlock()
+				mu.Lock()
+				f.debs[name] = p
+				mu.Unlock()
 				return pin.Package + " " + pin.Version, nil
 			})
 		})
 	}
 	g.Go(func() error {
-		return b.report.step("go: stage-1 and sysinit", func() (string, error) { return b.buildOwnCached(gctx) })
+		var err error
+		f.own, err = step(b.report, "go: stage-1 and sysinit", func() (ownPrograms, string, error) { return b.buildOwnCached(gctx, settled) })
+		return err
 	})
 	sem := make(chan struct{}, gobuild.Workers)
 	for _, bin := range b.m.Binaries {
@@ -45,36 +58,45 @@ func (b *builder) fetch(ctx context.Context) error {
 		g.Go(func() error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			return b.report.step("go: "+bin.Name, func() (string, error) { return b.buildGo(gctx, bin) })
+			return b.report.Step("go: "+bin.Name, func() (string, error) {
+				out, detail, err := b.buildGo(gctx, bin, settled.toolchain)
+				if err == nil {
+					mu.Lock()
+					f.goBins[bin.Name] = out
+					mu.Unlock()
+				}
+				return detail, err
+			})
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return fetched{}, err
+	}
+	return f, nil
 }
 
-func (b *builder) buildGo(ctx context.Context, bin manifest.Binary) (string, error) {
+// buildGo builds one of the manifest's Go binaries and returns its file.
+func (b *builder) buildGo(ctx context.Context, bin manifest.Binary, toolchain string) (string, string, error) {
 	pin := b.lock.Go[bin.Name]
-	k := key(pin.Package, pin.Version, pin.GoMod, pin.GoSum, b.toolchain, strings.Join(gobuild.Flags, " "))
+	k := key(pin.Package, pin.Version, pin.GoMod, pin.GoSum, toolchain, strings.Join(gobuild.Flags, " "))
 	out, hit, err := cached(b.opts.CacheDir, "go", k, bin.Name, func(path string) error {
 		return gobuild.Build(ctx, filepath.Join(b.opts.CacheDir, "tmp"), gobuild.Pin{Package: pin.Package, Version: pin.Version, GoMod: pin.GoMod, GoSum: pin.GoSum}, path)
 	})
 	if err != nil {
-		return "", fmt.Errorf("%s: binary %s: %w", b.m.File, bin.Name, err)
+		return "", "", fmt.Errorf("%s: binary %s: %w", b.m.File, bin.Name, err)
 	}
-	b.mu.Lock()
-	b.binaries[bin.Name] = out
-	b.mu.Unlock()
 	if hit {
-		return "cached", nil
+		return out, "cached", nil
 	}
-	return bin.Go + "@" + bin.Version, nil
+	return out, bin.Go + "@" + bin.Version, nil
 }
 
 // debFile extracts one binary from its Debian package, cached by the
 // package's sha256 and the path.
-func (b *builder) debFile(bin manifest.Binary) (string, error) {
+func (b *builder) debFile(bin manifest.Binary, debPath string) (string, error) {
 	pin := b.lock.Debs[bin.Deb]
 	out, _, err := cached(b.opts.CacheDir, "debfile", key(pin.SHA256, bin.Path), bin.Name, func(path string) error {
-		data, err := deb.ReadFile(b.debs[bin.Deb], bin.Path)
+		data, err := deb.ReadFile(debPath, bin.Path)
 		if err != nil {
 			return err
 		}

@@ -8,22 +8,32 @@ import (
 	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/initramfs"
+	"github.com/imgbuild/imgbuild/kernel"
 
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
+// initramfsIn is what goes into the initramfs.
+type initramfsIn struct {
+	stage1  string
+	modules []kernel.Module // the kernel phase's closure
+	keys    signingKeys
+}
+
 // initramfs writes the initramfs: stage-1, the kernel's module closure
-// and the trusted keys, after the kernel phase.
-func (b *builder) initramfs(paths map[string]string) (string, error) {
-	in := initramfs.Input{Init: b.stage1, MTime: b.epoch.Unix(), Files: b.trustFiles()}
-	for _, m := range b.modules {
+// and the trusted keys, after the kernel phase. It returns the staged
+// file.
+func (b *builder) initramfs(p initramfsIn) (string, string, error) {
+	in := initramfs.Input{Init: p.stage1, MTime: b.lock.SourceDateEpoch, Files: p.keys.trustFiles()}
+	for _, m := range p.modules {
 		in.Modules = append(in.Modules, initramfs.Module{Name: m.Name, Path: m.Path, Asked: m.Asked, DeviceAliases: m.DeviceAliases, Depends: m.Depends})
 	}
-	hit, err := b.writeInitramfs(paths["initramfs"], in)
+	out := b.staged(".initrd")
+	hit, err := b.writeInitramfs(out, in)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return cacheNote(hit, fmt.Sprintf("stage-1, %d modules", len(b.modules))), nil
+	return out, cacheNote(hit, fmt.Sprintf("stage-1, %d modules", len(p.modules))), nil
 }
 
 // writeInitramfs writes the initramfs to out through the cache.

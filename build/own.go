@@ -63,20 +63,32 @@ func ownSourceKey(ctx context.Context, src, toolchain string, verbose func(strin
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// ownPrograms are the on-image programs as files, one per
+// ownbin.Program, in one directory.
+type ownPrograms struct {
+	dir                          string
+	stage1, sysinit, sshd, agent string
+}
+
+func ownFiles(dir string) ownPrograms {
+	return ownPrograms{dir: dir, stage1: filepath.Join(dir, "stage1"), sysinit: filepath.Join(dir, "sysinit"),
+		sshd: filepath.Join(dir, "sshd"), agent: filepath.Join(dir, "agent")}
+}
+
 // buildOwnCached puts the on-image programs into one cache entry, one
 // file per ownbin.Program: the embedded ones when imgbuild carries them,
-// else built from its source tree.
-func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
-	if b.own != nil {
-		return b.ownEmbedded()
+// else built from its source tree with the pinned toolchain.
+func (b *builder) buildOwnCached(ctx context.Context, settled pinned) (ownPrograms, string, error) {
+	if settled.own != nil {
+		return b.ownEmbedded(settled.own)
 	}
 	src, err := gobuild.SourceDir(Module)
 	if err != nil {
-		return "", err
+		return ownPrograms{}, "", err
 	}
-	k, err := ownSourceKey(ctx, src, b.toolchain, b.verbose)
+	k, err := ownSourceKey(ctx, src, settled.toolchain, b.verbose)
 	if err != nil {
-		return "", err
+		return ownPrograms{}, "", err
 	}
 	dir, hit, err := b.ownEntry(key("source", k), func(dir string) error {
 		for _, p := range ownbin.Programs {
@@ -89,30 +101,28 @@ func (b *builder) buildOwnCached(ctx context.Context) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return ownPrograms{}, "", err
 	}
-	b.setOwn(dir)
-	return cacheNote(hit, "source "+k[:12]), nil
+	return ownFiles(dir), cacheNote(hit, "source "+k[:12]), nil
 }
 
 // ownEmbedded writes the embedded programs into the cache, keyed by
 // their digest, so that later phases read them from files as they read
 // source-built ones.
-func (b *builder) ownEmbedded() (string, error) {
-	b.verbose(fmt.Sprintf("embedded on-image programs: %s, sha256 %s", b.own.Toolchain, b.own.Digest))
-	dir, hit, err := b.ownEntry(key("embedded", b.own.Digest), func(dir string) error {
+func (b *builder) ownEmbedded(own *ownbin.Set) (ownPrograms, string, error) {
+	b.verbose(fmt.Sprintf("embedded on-image programs: %s, sha256 %s", own.Toolchain, own.Digest))
+	dir, hit, err := b.ownEntry(key("embedded", own.Digest), func(dir string) error {
 		for _, p := range ownbin.Programs {
-			if err := os.WriteFile(filepath.Join(dir, p.Name), b.own.Files[p.Name], 0o755); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, p.Name), own.Files[p.Name], 0o755); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("on-image programs: %w", err)
+		return ownPrograms{}, "", fmt.Errorf("on-image programs: %w", err)
 	}
-	b.setOwn(dir)
-	return cacheNote(hit, "embedded "+b.own.Digest[:12]), nil
+	return ownFiles(dir), cacheNote(hit, "embedded "+own.Digest[:12]), nil
 }
 
 // ownEntry is the cache directory holding every program; make fills the
@@ -123,9 +133,4 @@ func (b *builder) ownEntry(k string, make func(dir string) error) (string, bool,
 		return make(filepath.Dir(path))
 	})
 	return filepath.Dir(path), hit, err
-}
-
-func (b *builder) setOwn(dir string) {
-	b.ownDir = dir
-	b.stage1, b.sysinit, b.sshd, b.agent = filepath.Join(dir, "stage1"), filepath.Join(dir, "sysinit"), filepath.Join(dir, "sshd"), filepath.Join(dir, "agent")
 }

@@ -52,15 +52,15 @@ func TestToolchainWithEmbeddedPrograms(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fakeGo(tt.goVersion)
 			b := &builder{m: tt.m}
-			got, err := b.settleToolchain(context.Background())
+			got, gotOwn, err := b.settleToolchain(context.Background())
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("settleToolchain = %q, %v; want error with %q", got, err, tt.err)
 				}
 				return
 			}
-			if err != nil || got != tt.want || b.own != own {
-				t.Fatalf("settleToolchain = %q, %v (own %v); want %s and the embedded set", got, err, b.own, tt.want)
+			if err != nil || got != tt.want || gotOwn != own {
+				t.Fatalf("settleToolchain = %q, %v (own %v); want %s and the embedded set", got, err, gotOwn, tt.want)
 			}
 		})
 	}
@@ -69,7 +69,7 @@ func TestToolchainWithEmbeddedPrograms(t *testing.T) {
 	// the error says how to get an imgbuild that does not.
 	embeddedPrograms = func() (*ownbin.Set, error) { return nil, nil }
 	fakeGo("")
-	if _, err := (&builder{m: debOnly}).settleToolchain(context.Background()); err == nil || !strings.Contains(err.Error(), "not made by make") {
+	if _, _, err := (&builder{m: debOnly}).settleToolchain(context.Background()); err == nil || !strings.Contains(err.Error(), "not made by make") {
 		t.Errorf("no embedded programs, no go: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/manifest"
 
 	"github.com/imgbuild/imgbuild/internal/fsutil"
@@ -29,29 +30,25 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// finish writes the summary, saves the lock and publishes the outputs.
-func (b *builder) finish(paths map[string]string) (*Result, error) {
-	res := &Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.epoch.Unix(),
-		LockChanges: b.changes, Run: RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
-	res.USREncoder = usrEncoder(usrOptions(b.m.USR, b.epoch))
+// finish writes the summary, saves the lock and publishes the outputs;
+// diskSum is the disk's digest (diskDigest), changes what this run
+// changed in the lock.
+func (b *builder) finish(art artifacts, diskSum string, changes []string) (*output.Result, error) {
+	res := &output.Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.lock.SourceDateEpoch,
+		LockChanges: changes, Run: output.RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
+	res.USREncoder = usrEncoder(usrOptions(b.m.USR, b.epoch()))
 	if b.m.SSH != nil {
 		res.Run.SSHPort = b.m.SSH.Port
 	}
 	for _, f := range b.m.Run.Forwards {
-		res.Run.Forwards = append(res.Run.Forwards, PortFwd{Host: f.Host, Guest: f.Guest})
+		res.Run.Forwards = append(res.Run.Forwards, output.PortFwd{Host: f.Host, Guest: f.Guest})
 	}
-	kinds := append(append([]string{"disk", "kernel", "initramfs", "usr"}, b.releaseKinds()...), b.ukiKinds()...)
-	converted, err := b.convert(paths)
-	if err != nil {
-		return nil, err
-	}
-	kinds = append(kinds, converted...)
-	for _, kind := range kinds {
-		sum, size, err := b.artifactSum(kind, paths[kind])
-		if err != nil {
+	for _, a := range art.list() {
+		var err error
+		if a.SHA256, a.Size, err = artifactSum(a, diskSum); err != nil {
 			return nil, err
 		}
-		res.Artifacts = append(res.Artifacts, Artifact{Kind: kind, Path: paths[kind], SHA256: sum, Size: size})
+		res.Artifacts = append(res.Artifacts, a)
 	}
 	summary := filepath.Join(b.stage, b.m.Name+".json")
 	final := *res
@@ -70,12 +67,12 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 	if err := os.WriteFile(summary, append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	if len(b.changes) > 0 || b.lock.File == "" {
+	if len(changes) > 0 || b.lock.File == "" {
 		if err := b.lock.Save(manifest.LockPath(b.m.File)); err != nil {
 			return nil, err
 		}
 	}
-	arts, err := publish(b.stage, b.opts.OutDir, append(res.Artifacts, Artifact{Kind: "summary", Path: summary}))
+	arts, err := publish(b.stage, b.opts.OutDir, append(res.Artifacts, output.Artifact{Kind: "summary", Path: summary}))
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +81,8 @@ func (b *builder) finish(paths map[string]string) (*Result, error) {
 }
 
 // publish renames the staged outputs into the output directory.
-func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
-	out := make([]Artifact, 0, len(arts))
+func publish(stage, outDir string, arts []output.Artifact) ([]output.Artifact, error) {
+	out := make([]output.Artifact, 0, len(arts))
 	for _, a := range arts {
 		dst := filepath.Join(outDir, filepath.Base(a.Path))
 		if err := os.Rename(a.Path, dst); err != nil {
@@ -99,13 +96,13 @@ func publish(stage, outDir string, arts []Artifact) ([]Artifact, error) {
 
 // artifactSum is an output's sha256 and size; the disk's digest comes
 // from diskDigest.
-func (b *builder) artifactSum(kind, path string) (string, int64, error) {
-	if kind != "disk" || b.diskSum == "" {
-		return fsutil.FileSHA256(path)
+func artifactSum(a output.Artifact, diskSum string) (string, int64, error) {
+	if a.Kind != "disk" || diskSum == "" {
+		return fsutil.FileSHA256(a.Path)
 	}
-	st, err := os.Stat(path)
+	st, err := os.Stat(a.Path)
 	if err != nil {
 		return "", 0, err
 	}
-	return b.diskSum, st.Size(), nil
+	return diskSum, st.Size(), nil
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
 // pxeOverhead is what a diskless machine needs beyond the PXE initramfs
@@ -32,36 +35,51 @@ func (b *builder) pxeExtraModules() []string {
 	return []string{contract.PXELoopModule}
 }
 
+// pxeIn is what a diskless boot is made of: the disk's boot files, USR,
+// the release record and the disk itself (for the installer), the keys
+// that sign them.
+type pxeIn struct {
+	boot       bootFiles
+	usr        usrOut
+	disk       diskOut
+	release    releaseOut
+	key        ed25519.PrivateKey // nil: unsigned build
+	sb         *secureboot.KeySet // nil: an unsigned PXE UKI
+	bootloader string             // the systemd-boot-efi package: the UKI stub
+}
+
+// pxeOut are the staged outputs of --target pxe.
+type pxeOut struct {
+	initrd, ipxe, efi string
+}
+
 // pxe writes the outputs of --target pxe: the PXE initramfs (the disk's
 // initramfs with USR, the release record and the disk image description
 // appended), the iPXE script, and one UKI for firmware without iPXE.
-func (b *builder) pxe(paths map[string]string) ([]string, error) {
-	name := b.m.Name
-	paths["pxe-initrd"] = filepath.Join(b.stage, name+".pxe.initrd")
-	paths["ipxe"] = filepath.Join(b.stage, name+".ipxe")
-	paths["pxe-efi"] = filepath.Join(b.stage, name+".pxe.efi")
+func (b *builder) pxe(in pxeIn) (pxeOut, error) {
+	out := pxeOut{initrd: b.staged(".pxe.initrd"), ipxe: b.staged(".ipxe"), efi: b.staged(".pxe.efi")}
 	var size int64
-	err := b.report.step("pxe", func() (string, error) {
+	err := b.report.Step("pxe", func() (string, error) {
 		var err error
-		if size, err = b.pxeInitrd(paths); err != nil {
+		if size, err = b.pxeInitrd(in, out.initrd); err != nil {
 			return "", err
 		}
 		if err := checkPXESize(size, int64(b.m.Run.Memory), b.m.File); err != nil {
 			return "", err
 		}
-		script := b.ipxeScript(filepath.Base(paths["kernel"]), filepath.Base(paths["pxe-initrd"]))
-		if err := os.WriteFile(paths["ipxe"], []byte(script), 0o644); err != nil {
+		script := b.ipxeScript(filepath.Base(in.boot.kernel), filepath.Base(out.initrd), in.usr.verity)
+		if err := os.WriteFile(out.ipxe, []byte(script), 0o644); err != nil {
 			return "", fmt.Errorf("pxe: %w", err)
 		}
 		return fmt.Sprintf("initramfs %d MiB", size>>20), nil
 	})
 	if err != nil {
-		return nil, err
+		return pxeOut{}, err
 	}
-	if err := b.report.step("pxe-uki", func() (string, error) { return b.pxeUKI(paths) }); err != nil {
-		return nil, err
+	if err := b.report.Step("pxe-uki", func() (string, error) { return b.pxeUKI(in, out) }); err != nil {
+		return pxeOut{}, err
 	}
-	return []string{"pxe-initrd", "ipxe", "pxe-efi"}, nil
+	return out, nil
 }
 
 // checkPXESize refuses a PXE initramfs the manifest's memory cannot boot.
@@ -75,19 +93,19 @@ func checkPXESize(size, memory int64, file string) error {
 
 // pxeCmdline is the diskless command line: no partitions, USR from the
 // initramfs; the root hash is there for humans, as on disk.
-func (b *builder) pxeCmdline(initrd string) string {
+func (b *builder) pxeCmdline(initrd string, v *verity.Params) string {
 	args := append(append([]string(nil), contract.BaseArgs...), contract.PXEArgs(initrd)...)
-	args = append(args, contract.KeyVerity+"="+b.rootHash())
+	args = append(args, contract.KeyVerity+"="+rootHash(v))
 	return strings.Join(append(args, b.m.Kernel.Cmdline...), " ")
 }
 
-func (b *builder) rootHash() string { return fmt.Sprintf("%x", b.sec.verity.RootHash) }
+func rootHash(v *verity.Params) string { return fmt.Sprintf("%x", v.RootHash) }
 
 // ipxeScript boots the kernel and PXE initramfs from where the script
 // came from (iPXE resolves relative names against the script's URL).
 // iPXE under EFI hands the initramfs to the kernel's EFI stub only when
 // the command line names it (initrd=NAME).
-func (b *builder) ipxeScript(kernel, initrd string) string {
+func (b *builder) ipxeScript(kernel, initrd string, v *verity.Params) string {
 	return fmt.Sprintf(`#!ipxe
 # %s %s: diskless boot from RAM (docs/targets.md). Add
 # ignition.config.url=URL for the per-machine config,
@@ -99,7 +117,7 @@ echo Booting %s %s diskless
 kernel %s %s
 initrd %s
 boot
-`, b.m.Name, b.m.Version, b.m.Name, b.m.Name, b.m.Version, kernel, b.pxeCmdline(initrd), initrd)
+`, b.m.Name, b.m.Version, b.m.Name, b.m.Name, b.m.Version, kernel, b.pxeCmdline(initrd, v), initrd)
 }
 
 // pxeInitrd writes the disk's initramfs, padded to 4 bytes, followed by
@@ -107,13 +125,13 @@ boot
 // concatenated archives in order. The disk's initramfs stays byte for
 // byte what the release record names, and USR (squashfs: compressed
 // already) is not compressed twice nor decompressed at boot.
-func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
-	out, err := os.Create(paths["pxe-initrd"])
+func (b *builder) pxeInitrd(in pxeIn, path string) (int64, error) {
+	out, err := os.Create(path)
 	if err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
 	defer out.Close()
-	base, err := os.Open(paths["initramfs"])
+	base, err := os.Open(in.boot.initramfs)
 	if err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
@@ -127,7 +145,7 @@ func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
 			return 0, fmt.Errorf("pxe: %w", err)
 		}
 	}
-	usr, err := os.Open(paths["usr"])
+	usr, err := os.Open(in.usr.path)
 	if err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
@@ -136,7 +154,7 @@ func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
-	files, err := b.pxeFiles(paths["disk"])
+	files, err := b.pxeFiles(in)
 	if err != nil {
 		return 0, err
 	}
@@ -146,7 +164,7 @@ func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
 	if err := out.Close(); err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
-	st, err = os.Stat(paths["pxe-initrd"])
+	st, err = os.Stat(path)
 	if err != nil {
 		return 0, fmt.Errorf("pxe: %w", err)
 	}
@@ -155,21 +173,21 @@ func (b *builder) pxeInitrd(paths map[string]string) (int64, error) {
 
 // pxeFiles are the small files of the PXE archive: the release record,
 // the disk image description, and their signatures in signed builds.
-func (b *builder) pxeFiles(disk string) (map[string][]byte, error) {
+func (b *builder) pxeFiles(in pxeIn) (map[string][]byte, error) {
 	img := sign.DiskImage{Format: sign.DiskImageFormat, Name: b.m.Name, Version: b.m.Version,
-		VerityRoot: b.rootHash(), SHA256: b.diskSum}
-	st, err := os.Stat(disk)
+		VerityRoot: rootHash(in.usr.verity), SHA256: in.disk.sum}
+	st, err := os.Stat(in.disk.path)
 	if err != nil {
 		return nil, fmt.Errorf("pxe: disk image: %w", err)
 	}
 	img.Size = st.Size()
-	files := map[string][]byte{contract.PXERecordFile: b.sec.record, contract.PXEInstallFile: img.Canonical()}
-	if b.sec.key != nil {
-		sig, err := sign.SignBytes(sign.DiskImageContext, img.Canonical(), b.sec.key)
+	files := map[string][]byte{contract.PXERecordFile: in.release.data, contract.PXEInstallFile: img.Canonical()}
+	if in.key != nil {
+		sig, err := sign.SignBytes(sign.DiskImageContext, img.Canonical(), in.key)
 		if err != nil {
 			return nil, fmt.Errorf("pxe: %w", err)
 		}
-		files[contract.PXESigFile], files[contract.PXEInstallSigFile] = b.sec.sig, sig
+		files[contract.PXESigFile], files[contract.PXEInstallSigFile] = in.release.sig, sig
 	}
 	return files, nil
 }
@@ -187,7 +205,7 @@ func (b *builder) writePXECpio(w io.Writer, usr io.ReaderAt, usrSize int64, file
 	}
 	cw := cpio.Newc.Writer(w)
 	for i, r := range recs {
-		r.Info.Ino, r.Info.MTime, r.Info.NLink = uint64(1<<20+i), uint64(b.epoch.Unix()), 1
+		r.Info.Ino, r.Info.MTime, r.Info.NLink = uint64(1<<20+i), uint64(b.lock.SourceDateEpoch), 1
 		if err := cw.WriteRecord(r); err != nil {
 			return fmt.Errorf("pxe: write %s: %w", r.Info.Name, err)
 		}
@@ -202,31 +220,31 @@ func (b *builder) writePXECpio(w io.Writer, usr io.ReaderAt, usrSize int64, file
 // the diskless command line, signed with the db key when the build has
 // Secure Boot keys: firmware without iPXE boots it over plain UEFI PXE
 // or HTTP boot, and with Secure Boot nothing of it can be swapped.
-func (b *builder) pxeUKI(paths map[string]string) (string, error) {
-	stub, err := deb.ReadFile(b.debs[BootloaderPackage], stubPath)
+func (b *builder) pxeUKI(in pxeIn, out pxeOut) (string, error) {
+	stub, err := deb.ReadFile(in.bootloader, stubPath)
 	if err != nil {
 		return "", fmt.Errorf("UKI stub: %w", err)
 	}
-	linux, err := os.ReadFile(paths["kernel"])
+	linux, err := os.ReadFile(in.boot.kernel)
 	if err != nil {
 		return "", fmt.Errorf("pxe UKI: %w", err)
 	}
-	initrd, err := os.ReadFile(paths["pxe-initrd"])
+	initrd, err := os.ReadFile(out.initrd)
 	if err != nil {
 		return "", fmt.Errorf("pxe UKI: %w", err)
 	}
-	img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.pxeCmdline(""), Linux: linux, Initrd: initrd})
+	img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.pxeCmdline("", in.usr.verity), Linux: linux, Initrd: initrd})
 	if err != nil {
 		return "", err
 	}
 	note := "unsigned (no --secure-boot-keys)"
-	if b.sb != nil {
-		if img, err = b.sb.SignPE(img, b.epoch); err != nil {
+	if in.sb != nil {
+		if img, err = in.sb.SignPE(img, b.epoch()); err != nil {
 			return "", fmt.Errorf("sign PXE UKI: %w", err)
 		}
 		note = "signed with the db key"
 	}
-	if err := os.WriteFile(paths["pxe-efi"], img, 0o644); err != nil {
+	if err := os.WriteFile(out.efi, img, 0o644); err != nil {
 		return "", fmt.Errorf("pxe UKI: %w", err)
 	}
 	return fmt.Sprintf("%d MiB, %s", len(img)>>20, note), nil

@@ -178,65 +178,71 @@ func debField(m *manifest.Manifest, name string) string {
 	return ""
 }
 
-// pin settles the lock: which exact inputs this build uses.
-func (b *builder) pin(ctx context.Context) error {
-	return b.report.step("resolve", func() (string, error) {
-		tc, err := b.settleToolchain(ctx)
-		if err != nil {
-			return "", err
+// pinned is what settling the lock found besides the lock itself.
+type pinned struct {
+	toolchain string      // the Go toolchain the lock records
+	own       *ownbin.Set // the embedded on-image programs; nil: build them from source
+	changes   []string    // what this run changed in the lock
+}
+
+// pin settles the lock (b.lock): which exact inputs this build uses.
+func (b *builder) pin(ctx context.Context) (pinned, error) {
+	return step(b.report, "resolve", func() (pinned, string, error) {
+		var p pinned
+		var err error
+		if p.toolchain, p.own, err = b.settleToolchain(ctx); err != nil {
+			return p, "", err
 		}
-		b.toolchain = tc
 		old, err := manifest.LoadLock(manifest.LockPath(b.m.File))
 		if err != nil {
-			return "", err
+			return p, "", err
 		}
-		b.lock, b.changes, err = resolveLock(ctx, b.m, old, b.opts.Lock, tc, filepath.Join(b.opts.CacheDir, "tmp"))
+		b.lock, p.changes, err = resolveLock(ctx, b.m, old, b.opts.Lock, p.toolchain, filepath.Join(b.opts.CacheDir, "tmp"))
 		if err != nil {
-			return "", err
+			return p, "", err
 		}
-		if len(b.changes) == 0 {
-			return "lock file up to date", nil
+		if len(p.changes) == 0 {
+			return p, "lock file up to date", nil
 		}
-		return strings.Join(b.changes, "; "), nil
+		return p, strings.Join(p.changes, "; "), nil
 	})
 }
 
 // embeddedPrograms is ownbin.Embedded; tests pretend to carry programs.
 var embeddedPrograms = ownbin.Embedded
 
-// settleToolchain says which Go toolchain the lock records: the one that
-// built the embedded on-image programs, else the go on PATH, which then
-// builds them. go runs only when something needs it (the source
+// settleToolchain says which Go toolchain the lock records, with the
+// embedded on-image programs (nil when imgbuild carries none): the
+// toolchain that built them, else the go on PATH, which then builds them. go runs only when something needs it (the source
 // fallback, a manifest Go binary): a deb-only manifest builds with an
 // imgbuild made by make on a host without Go.
-func (b *builder) settleToolchain(ctx context.Context) (string, error) {
+func (b *builder) settleToolchain(ctx context.Context) (string, *ownbin.Set, error) {
 	own, err := embeddedPrograms()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	b.own = own
 	if own == nil {
 		tc, err := gobuild.Toolchain(ctx)
 		if err != nil {
-			return "", fmt.Errorf("this imgbuild does not embed its on-image programs (it was not made by make), so it builds them from source: %w", err)
+			return "", nil, fmt.Errorf("this imgbuild does not embed its on-image programs (it was not made by make), so it builds them from source: %w", err)
 		}
-		return tc, nil
+		return tc, nil, nil
 	}
 	bin := firstGoBinary(b.m)
 	if bin < 0 {
-		return own.Toolchain, nil
+		return own.Toolchain, own, nil
 	}
 	local, err := gobuild.Toolchain(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%s: binary %s is built with Go: %w", b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, err)
+		return "", nil, fmt.Errorf("%s: binary %s is built with Go: %w", b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, err)
 	}
 	// The lock records one toolchain for the on-image programs and the
 	// manifest's Go binaries alike.
 	if local != own.Toolchain {
-		return "", fmt.Errorf("%s: binary %s would be built with %s, but this imgbuild's on-image programs were built with %s and the lock records one toolchain: put Go %s on PATH or make imgbuild with %s",
+		return "", nil, fmt.Errorf("%s: binary %s would be built with %s, but this imgbuild's on-image programs were built with %s and the lock records one toolchain: put Go %s on PATH or make imgbuild with %s",
 			b.m.Where(fmt.Sprintf("binaries[%d].go", bin)), b.m.Binaries[bin].Name, local, own.Toolchain, own.Toolchain, local)
 	}
-	return local, nil
+	return local, own, nil
 }
 
 // firstGoBinary is the index of the manifest's first Go binary, or -1.

@@ -3,11 +3,11 @@ package build
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/internal/fat"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
@@ -24,17 +24,17 @@ const (
 )
 
 // loadSecureBoot reads and checks the key directory of
-// --secure-boot-keys before anything is built.
-func (b *builder) loadSecureBoot() error {
+// --secure-boot-keys before anything is built; nil: no Secure Boot
+// layout.
+func (b *builder) loadSecureBoot() (*secureboot.KeySet, error) {
 	if b.opts.SecureBootKeys == "" {
-		return nil
+		return nil, nil
 	}
 	ks, err := secureboot.Load(b.opts.SecureBootKeys)
 	if err != nil {
-		return fmt.Errorf("--secure-boot-keys: %w", err)
+		return nil, fmt.Errorf("--secure-boot-keys: %w", err)
 	}
-	b.sb = ks
-	return nil
+	return ks, nil
 }
 
 // osRelease goes into the UKI's .osrel section.
@@ -51,68 +51,57 @@ var ukiSlots = []string{"a", "b"}
 // ukiKind is the artifact kind of a slot's signed UKI (repo.KindUKI + slot).
 func ukiKind(slot string) string { return "uki-" + slot }
 
+// ukiIn is what a slot's UKI is made of, and the keys that sign it.
+type ukiIn struct {
+	boot       bootFiles
+	bootloader string         // the systemd-boot-efi package: the stub
+	verity     *verity.Params // USR's, for the command line
+	sb         *secureboot.KeySet
+}
+
 // ukis builds and signs each slot's UKI into the staging directory,
-// before the release record, which names their sha256.
-func (b *builder) ukis(paths map[string]string) (string, error) {
-	stub, err := deb.ReadFile(b.debs[BootloaderPackage], stubPath)
+// before the release record, which names their sha256. It returns the
+// staged file of each slot.
+func (b *builder) ukis(in ukiIn) (map[string]string, string, error) {
+	stub, err := deb.ReadFile(in.bootloader, stubPath)
 	if err != nil {
-		return "", fmt.Errorf("UKI stub: %w", err)
+		return nil, "", fmt.Errorf("UKI stub: %w", err)
 	}
-	linux, err := os.ReadFile(paths["kernel"])
+	linux, err := os.ReadFile(in.boot.kernel)
 	if err != nil {
-		return "", fmt.Errorf("UKI: %w", err)
+		return nil, "", fmt.Errorf("UKI: %w", err)
 	}
-	initrd, err := os.ReadFile(paths["initramfs"])
+	initrd, err := os.ReadFile(in.boot.initramfs)
 	if err != nil {
-		return "", fmt.Errorf("UKI: %w", err)
+		return nil, "", fmt.Errorf("UKI: %w", err)
 	}
+	out := map[string]string{}
 	for _, slot := range ukiSlots {
-		img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.cmdline(slot), Linux: linux, Initrd: initrd})
+		img, err := uki.Build(uki.Input{Stub: stub, OSRel: b.osRelease(), Cmdline: b.cmdline(slot, in.verity), Linux: linux, Initrd: initrd})
 		if err != nil {
-			return "", fmt.Errorf("UKI of slot %s: %w", slot, err)
+			return nil, "", fmt.Errorf("UKI of slot %s: %w", slot, err)
 		}
-		signed, err := b.sb.SignPE(img, b.epoch)
+		signed, err := in.sb.SignPE(img, b.epoch())
 		if err != nil {
-			return "", fmt.Errorf("sign UKI of slot %s: %w", slot, err)
+			return nil, "", fmt.Errorf("sign UKI of slot %s: %w", slot, err)
 		}
-		if err := os.WriteFile(paths[ukiKind(slot)], signed, 0o644); err != nil {
-			return "", fmt.Errorf("UKI of slot %s: %w", slot, err)
+		out[slot] = b.staged("." + ukiKind(slot) + ".efi")
+		if err := os.WriteFile(out[slot], signed, 0o644); err != nil {
+			return nil, "", fmt.Errorf("UKI of slot %s: %w", slot, err)
 		}
 	}
-	return fmt.Sprintf("slots %s signed with db key", strings.Join(ukiSlots, ", ")), nil
-}
-
-// ukiPaths adds the staged UKI files of a Secure Boot build to paths.
-func (b *builder) ukiPaths(stage, name string, paths map[string]string) {
-	if b.sb == nil {
-		return
-	}
-	for _, slot := range ukiSlots {
-		paths[ukiKind(slot)] = filepath.Join(stage, name+"."+ukiKind(slot)+".efi")
-	}
-}
-
-// ukiKinds are the UKI artifacts finish publishes.
-func (b *builder) ukiKinds() []string {
-	if b.sb == nil {
-		return nil
-	}
-	kinds := make([]string, 0, len(ukiSlots))
-	for _, slot := range ukiSlots {
-		kinds = append(kinds, ukiKind(slot))
-	}
-	return kinds
+	return out, fmt.Sprintf("slots %s signed with db key", strings.Join(ukiSlots, ", ")), nil
 }
 
 // ukiSums are the sha256 of each slot's UKI, for the release record;
 // nil without Secure Boot.
-func (b *builder) ukiSums(paths map[string]string) (map[string]string, error) {
-	if b.sb == nil {
+func ukiSums(ukis map[string]string) (map[string]string, error) {
+	if ukis == nil {
 		return nil, nil
 	}
 	sums := map[string]string{}
 	for _, slot := range ukiSlots {
-		sum, _, err := fsutil.FileSHA256(paths[ukiKind(slot)])
+		sum, _, err := fsutil.FileSHA256(ukis[slot])
 		if err != nil {
 			return nil, fmt.Errorf("UKI of slot %s: %w", slot, err)
 		}
@@ -125,12 +114,12 @@ func (b *builder) ukiSums(paths map[string]string) (map[string]string, error) {
 // signed with the db key, slot A's signed UKI (from ukis), the .auth
 // files systemd-boot enrolls on a machine in setup mode, and the
 // loader.conf asking it to.
-func (b *builder) secureBootFiles(paths map[string]string) ([]fat.File, error) {
-	boot, err := deb.ReadFile(b.debs[BootloaderPackage], bootPath)
+func (b *builder) secureBootFiles(in diskIn) ([]fat.File, error) {
+	boot, err := deb.ReadFile(in.bootloader, bootPath)
 	if err != nil {
 		return nil, fmt.Errorf("systemd-boot: %w", err)
 	}
-	signedBoot, err := b.sb.SignPE(boot, b.epoch)
+	signedBoot, err := in.sb.SignPE(boot, b.epoch())
 	if err != nil {
 		return nil, fmt.Errorf("sign systemd-boot: %w", err)
 	}
@@ -138,15 +127,15 @@ func (b *builder) secureBootFiles(paths map[string]string) ([]fat.File, error) {
 		{Path: "EFI/BOOT/BOOTX64.EFI", Data: signedBoot},
 		{Path: "EFI/systemd/systemd-bootx64.efi", Data: signedBoot},
 		{Path: contract.LoaderConf, Data: []byte(loaderConf + "secure-boot-enroll force\n")},
-		{Path: KeysAutoDir + "/PK.auth", Data: b.sb.AuthPK},
-		{Path: KeysAutoDir + "/KEK.auth", Data: b.sb.AuthKEK},
-		{Path: KeysAutoDir + "/db.auth", Data: b.sb.AuthDB},
+		{Path: KeysAutoDir + "/PK.auth", Data: in.sb.AuthPK},
+		{Path: KeysAutoDir + "/KEK.auth", Data: in.sb.AuthKEK},
+		{Path: KeysAutoDir + "/db.auth", Data: in.sb.AuthDB},
 		{Path: contract.EntryPath("a", contract.DefaultTries), Data: []byte(b.ukiEntry("a"))},
-		fileFrom(contract.UKIPath("a"), paths[ukiKind("a")]),
+		fileFrom(contract.UKIPath("a"), in.uki["a"]),
 		// The UKI's kernel and initramfs also stay as plain files: the
 		// release record names their hashes, and imgbuild verify (and
 		// the update flow) read them there. The firmware never runs them.
-		fileFrom(contract.KernelPath("a"), paths["kernel"]),
-		fileFrom(contract.InitrdPath("a"), paths["initramfs"]),
+		fileFrom(contract.KernelPath("a"), in.boot.kernel),
+		fileFrom(contract.InitrdPath("a"), in.boot.initramfs),
 	}, nil
 }

@@ -10,11 +10,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/build/ownbin"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/contract/verity"
@@ -64,6 +66,8 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("update agent: %w", err)
 	}
 	add(agent)
+	// On PATH, so that an operator over SSH types imgbuild-agent status.
+	add(squashfs.Entry{Path: "bin/" + path.Base(contract.AgentPath), Mode: fs.ModeSymlink | 0o777, Target: "../lib/imgbuild/" + path.Base(contract.AgentPath)})
 	for _, k := range in.keys {
 		add(bytesEntry(usrPath(contract.USRKeysDir+"/"+k.Path), k.Data, 0o644, 0, 0))
 	}
@@ -190,12 +194,12 @@ var agentService = contract.Service{Name: "imgbuild-agent", Command: contract.Ag
 
 // metered returns entries whose contents report progress as the
 // squashfs writer reads them.
-func metered(step string, r Reporter, es []squashfs.Entry) []squashfs.Entry {
+func metered(step string, r output.Reporter, es []squashfs.Entry) []squashfs.Entry {
 	var total int64
 	for _, e := range es {
 		total += e.Size
 	}
-	m := r.meter(step, total)
+	m := newMeter(r, step, total)
 	out := append([]squashfs.Entry(nil), es...)
 	for i := range out {
 		if open := out[i].Open; open != nil {
@@ -211,30 +215,53 @@ func metered(step string, r Reporter, es []squashfs.Entry) []squashfs.Entry {
 	return out
 }
 
-func (b *builder) usr(ctx context.Context, out string) (string, error) {
+// usrIn is where USR's programs come from.
+type usrIn struct {
+	debs   map[string]string // lock key -> .deb path, for binaries: deb:
+	goBins map[string]string // the manifest's Go binaries, built by fetch
+	own    ownPrograms
+	keys   signingKeys
+}
+
+// usrOut is the staged USR (squashfs and hash tree) and its verity
+// parameters.
+type usrOut struct {
+	path   string
+	verity *verity.Params
+}
+
+func (b *builder) usr(ctx context.Context, in usrIn) (usrOut, string, error) {
+	binaries := map[string]string{}
 	for _, bin := range b.m.Binaries {
 		switch {
 		case bin.Deb != "":
-			p, err := b.debFile(bin)
+			p, err := b.debFile(bin, in.debs[bin.Deb])
 			if err != nil {
-				return "", err
+				return usrOut{}, "", err
 			}
-			b.binaries[bin.Name] = p
+			binaries[bin.Name] = p
 		case bin.Local != "":
-			b.binaries[bin.Name] = b.rel(bin.Local)
+			binaries[bin.Name] = b.rel(bin.Local)
 		case bin.Own != "":
 			if _, ok := ownbin.Lookup(bin.Own); !ok {
-				return "", fmt.Errorf("binary %s: imgbuild carries no program %q", bin.Name, bin.Own)
+				return usrOut{}, "", fmt.Errorf("binary %s: imgbuild carries no program %q", bin.Name, bin.Own)
 			}
-			b.binaries[bin.Name] = filepath.Join(b.ownDir, bin.Own)
+			binaries[bin.Name] = filepath.Join(in.own.dir, bin.Own)
+		case bin.Go != "":
+			binaries[bin.Name] = in.goBins[bin.Name]
 		}
 	}
-	entries, err := usrEntries(b.m, usrInput{binaries: b.binaries, sysinit: b.sysinit, sshd: b.sshd, agent: b.agent, epoch: b.epoch, keys: b.trustedKeys(),
+	entries, err := usrEntries(b.m, usrInput{binaries: binaries, sysinit: in.own.sysinit, sshd: in.own.sshd, agent: in.own.agent, epoch: b.epoch(), keys: in.keys.trustedKeys(),
 		platform: platformOf(b.opts.Target)})
 	if err != nil {
-		return "", err
+		return usrOut{}, "", err
 	}
-	return b.writeUSR(out, entries, usrOptions(b.m.USR, b.epoch))
+	out := usrOut{path: b.staged(".usr")}
+	var detail string
+	if out.verity, detail, err = b.writeUSR(out.path, entries, usrOptions(b.m.USR, b.epoch())); err != nil {
+		return usrOut{}, "", err
+	}
+	return out, detail, nil
 }
 
 // usrOptions are the squashfs options of the manifest's usr section
@@ -257,11 +284,12 @@ func usrEncoder(opt squashfs.Options) string {
 }
 
 // writeUSR writes USR (squashfs then verity tree) to out, or copies it
-// from the cache when the same entries and options made it before.
-func (b *builder) writeUSR(out string, entries []squashfs.Entry, opt squashfs.Options) (string, error) {
+// from the cache when the same entries and options made it before; it
+// returns the tree's parameters.
+func (b *builder) writeUSR(out string, entries []squashfs.Entry, opt squashfs.Options) (*verity.Params, string, error) {
 	k, err := usrKey(entries, opt, b.m.Name, b.m.Version)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	start := time.Now()
 	var verityTime time.Duration
@@ -287,23 +315,22 @@ func (b *builder) writeUSR(out string, entries []squashfs.Entry, opt squashfs.Op
 		return writeJSON(filepath.Join(filepath.Dir(path), "meta.json"), usrMeta{SquashfsSize: size, Entries: len(entries), Verity: p})
 	})
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	var meta usrMeta
 	if err := readJSON(filepath.Join(filepath.Dir(path), "meta.json"), &meta); err != nil || meta.Verity == nil {
-		return "", fmt.Errorf("usr: cache entry %s: %v", filepath.Dir(path), err)
+		return nil, "", fmt.Errorf("usr: cache entry %s: %v", filepath.Dir(path), err)
 	}
 	if err := b.checkUSRSize(path, meta.SquashfsSize); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	b.sec.verity = meta.Verity
 	if err := cachedCopy(path, out); err != nil {
-		return "", fmt.Errorf("usr: %w", err)
+		return nil, "", fmt.Errorf("usr: %w", err)
 	}
 	if hit {
-		return fmt.Sprintf("cached: %d entries, %.1f MiB squashfs + dm-verity tree", meta.Entries, mib(meta.SquashfsSize)), nil
+		return meta.Verity, fmt.Sprintf("cached: %d entries, %.1f MiB squashfs + dm-verity tree", meta.Entries, mib(meta.SquashfsSize)), nil
 	}
-	return fmt.Sprintf("%d entries, %.1f MiB squashfs, dm-verity tree in %s, all in %s", meta.Entries, mib(meta.SquashfsSize),
+	return meta.Verity, fmt.Sprintf("%d entries, %.1f MiB squashfs, dm-verity tree in %s, all in %s", meta.Entries, mib(meta.SquashfsSize),
 		verityTime.Round(time.Millisecond), since(start)), nil
 }
 

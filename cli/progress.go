@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 )
 
 // progress prints build events: a line per finished step with its time,
@@ -23,24 +23,24 @@ type progress struct {
 	tty    bool
 	start  time.Time
 	active map[string]time.Time
-	bytes  map[string]build.Event // latest "progress" of running steps
+	bytes  map[string]output.Event // latest "progress" of running steps
 }
 
 func newProgress(w io.Writer, quiet, asJSON bool, stdout io.Writer) *progress {
-	p := &progress{w: w, quiet: quiet, tty: isTerminal(w), start: time.Now(), active: map[string]time.Time{}, bytes: map[string]build.Event{}}
+	p := &progress{w: w, quiet: quiet, tty: isTerminal(w), start: time.Now(), active: map[string]time.Time{}, bytes: map[string]output.Event{}}
 	if asJSON {
 		p.jsonW = stdout
 	}
 	return p
 }
 
-func (p *progress) report(e build.Event) {
+func (p *progress) report(e output.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.jsonW != nil {
 		json.NewEncoder(p.jsonW).Encode(struct {
 			Kind string `json:"event"`
-			build.Event
+			output.Event
 		}{"step", e})
 		return
 	}
@@ -81,11 +81,11 @@ func (p *progress) failed(err error) {
 	}
 }
 
-func (p *progress) summary(res *build.Result) {
+func (p *progress) summary(res *output.Result) {
 	if p.jsonW != nil {
 		json.NewEncoder(p.jsonW).Encode(struct {
 			Kind string `json:"event"`
-			*build.Result
+			*output.Result
 		}{"summary", res})
 		return
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imgbuild/imgbuild/build"
-	"github.com/imgbuild/imgbuild/manifest"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/release"
 	"github.com/imgbuild/imgbuild/update/repo"
@@ -56,7 +56,7 @@ is refused unless --force.`,
 			if err != nil {
 				return err
 			}
-			var res *build.Result
+			var res *output.Result
 			if from != "" {
 				res, err = release.ReadBuild(from)
 			} else {
@@ -85,18 +85,15 @@ is refused unless --force.`,
 
 // releaseBuild builds the release, after checking that its version
 // could be published at all, so that a refusal costs no build.
-func releaseBuild(cmd *cobra.Command, env Env, opts build.Options, cur *repo.Channel, force, quiet bool) (*build.Result, error) {
-	m, err := manifest.Load(opts.Manifest)
+func releaseBuild(cmd *cobra.Command, env Env, opts build.Options, cur *repo.Channel, force, quiet bool) (*output.Result, error) {
+	m, err := build.Load(opts.Manifest, opts.Version)
 	if err != nil {
 		return nil, err
 	}
-	ver := m.Version
-	if opts.Version != "" {
-		ver = opts.Version
-	}
-	if err := release.Guard(cur, m.Name, ver); err != nil && !force {
+	if err := release.Guard(cur, m.Name, m.Version); err != nil && !force {
 		return nil, err
 	}
+	opts.Loaded = m
 	p := newProgress(env.Stderr, quiet, false, env.Stdout)
 	opts.Report = p.report
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -112,7 +109,7 @@ func releaseBuild(cmd *cobra.Command, env Env, opts build.Options, cur *repo.Cha
 // publishRelease adds the payload and points the channel at it. Objects
 // are added before the checks that need their bytes: unreferenced
 // objects are harmless, and the channel moves only when all passed.
-func publishRelease(env Env, res *build.Result, repoDir, channel string, key ed25519.PrivateKey, cur *repo.Channel, force bool) error {
+func publishRelease(env Env, res *output.Result, repoDir, channel string, key ed25519.PrivateKey, cur *repo.Channel, force bool) error {
 	files, err := release.Files(res)
 	if err != nil {
 		return err

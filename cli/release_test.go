@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
@@ -55,7 +55,7 @@ func (fb fakeBuild) write(t *testing.T, dir string) string {
 	}
 	names := map[string]string{"kernel": "minimal.vmlinuz", "initramfs": "minimal.initrd", "usr": "minimal.usr",
 		"release": "minimal.release.json", "signature": "minimal.release.sig", "uki-a": "minimal.uki-a.efi", "uki-b": "minimal.uki-b.efi"}
-	res := build.Result{Name: "minimal", Version: fb.version, Target: "qemu"}
+	res := output.Result{Name: "minimal", Version: fb.version, Target: "qemu"}
 	for _, kind := range []string{"kernel", "initramfs", "usr", "release", "signature", "uki-a", "uki-b"} {
 		data, ok := content[kind]
 		if !ok {
@@ -64,7 +64,7 @@ func (fb fakeBuild) write(t *testing.T, dir string) string {
 		if err := os.WriteFile(filepath.Join(dir, names[kind]), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		res.Artifacts = append(res.Artifacts, build.Artifact{Kind: kind, Path: names[kind], SHA256: sum(data), Size: int64(len(data))})
+		res.Artifacts = append(res.Artifacts, output.Artifact{Kind: kind, Path: names[kind], SHA256: sum(data), Size: int64(len(data))})
 	}
 	data, _ := json.Marshal(res)
 	if err := os.WriteFile(filepath.Join(dir, "minimal.json"), data, 0o644); err != nil {

@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/images/repro"
 )
 
 // checkReproducible builds the manifest a second time into a temporary
 // directory with an empty temporary cache, and compares every artifact
 // of the first build with its twin, the summary included.
-func checkReproducible(ctx context.Context, w io.Writer, opts build.Options, first *build.Result) error {
+func checkReproducible(ctx context.Context, w io.Writer, opts build.Options, first *output.Result) error {
 	tmp, err := os.MkdirTemp("", "imgbuild-repro-")
 	if err != nil {
 		return err

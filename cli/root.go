@@ -77,7 +77,7 @@ No root, loop devices or mounts are needed on the build host.`,
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBuild(env), newInspect(env), newRun(env), newVersion(env), newKeygen(env), newVerify(env), newManifest(env), newConfig(env), newOEM(env),
-		newRelease(env), newPromote(env), newChannels(env), newServe(env), newPublish(env), newCluster(env))
+		newRelease(env), newPromote(env), newChannels(env), newServe(env), newPublish(env), newRollout(env), newCluster(env), newFleet(env))
 	return root
 }
 

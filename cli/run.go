@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/inspect"
 	"github.com/imgbuild/imgbuild/qemu"
@@ -246,8 +246,8 @@ func withConfig(cfg *qemu.Config, path string) error {
 // readRunSettings reads the run settings that build wrote beside the
 // image (NAME.json); an image without them boots with defaults, but one
 // whose settings do not parse is refused rather than booted wrongly.
-func readRunSettings(image string) (build.RunSettings, error) {
-	var res build.Result
+func readRunSettings(image string) (output.RunSettings, error) {
+	var res output.Result
 	path := jsonBeside(image)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

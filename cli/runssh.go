@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/qemu"
@@ -139,7 +140,7 @@ func (l sshLogin) command(port int) string {
 // per-machine config: the given one, or one with the development key. It
 // returns how to log in (nil when the image has no SSH server) and a
 // cleanup for the temporary config.
-func sshSetup(cfg *qemu.Config, settings build.RunSettings, configFile string, hostPort int) (login *sshLogin, cleanup func(), err error) {
+func sshSetup(cfg *qemu.Config, settings output.RunSettings, configFile string, hostPort int) (login *sshLogin, cleanup func(), err error) {
 	cleanup = func() {}
 	keyFile := ""
 	if configFile == "" && settings.SSHPort != 0 {

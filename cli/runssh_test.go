@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 
@@ -38,7 +38,7 @@ func TestDevKeyMadeOnce(t *testing.T) {
 func TestSSHSetup(t *testing.T) {
 	t.Setenv("IMGBUILD_CACHE", t.TempDir())
 	var cfg qemu.Config
-	login, cleanup, err := sshSetup(&cfg, build.RunSettings{SSHPort: 22}, "", 0)
+	login, cleanup, err := sshSetup(&cfg, output.RunSettings{SSHPort: 22}, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +78,14 @@ func TestSSHSetup(t *testing.T) {
 	own := filepath.Join(t.TempDir(), "node.ign")
 	os.WriteFile(own, []byte(`{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["k"]}]}}`), 0o644)
 	cfg = qemu.Config{}
-	login, _, err = sshSetup(&cfg, build.RunSettings{SSHPort: 22}, own, 2222)
+	login, _, err = sshSetup(&cfg, output.RunSettings{SSHPort: 22}, own, 2222)
 	line = login.command(login.port)
 	if err != nil || len(cfg.FwCfg) != 0 || cfg.Forwards[0].Host != 2222 || strings.Contains(line, " -i ") || !strings.HasSuffix(line, " core@127.0.0.1") {
 		t.Errorf("with --config: %q %+v %v", line, cfg, err)
 	}
 	// An image without an SSH server gets no forward and no key.
 	cfg = qemu.Config{}
-	login, _, err = sshSetup(&cfg, build.RunSettings{}, "", 0)
+	login, _, err = sshSetup(&cfg, output.RunSettings{}, "", 0)
 	if err != nil || login != nil || len(cfg.Forwards) != 0 || len(cfg.FwCfg) != 0 {
 		t.Errorf("no ssh: %q %+v %v", line, cfg, err)
 	}

@@ -25,6 +25,7 @@ func newServe(env Env) *cobra.Command {
 		repoDir, addr, baseURL string
 		pubs                   []string
 		public, status, asJSON bool
+		pauseAfter             int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --repo DIR",
@@ -35,6 +36,13 @@ update_engine: the app id names the image, the track the channel
 (docs/updates.md). It records every machine's reported events in memory
 and in DIR/.serve/machines.json, shown at /v1/machines and by
 imgbuild serve --status.
+
+Each channel's release goes to every machine unless a rollout limits it
+(imgbuild rollout): a share of machines, growing on a schedule, or
+paused. When --pause-after machines report rolling a version back
+(error 44), its rollout pauses by itself until imgbuild rollout resume.
+Rollouts are kept in DIR/.serve/rollouts.json and changed through
+/v1/rollouts from this machine only.
 
 It listens on 127.0.0.1 unless --public: a repository served to other
 machines belongs behind a proper web server. With --keys-pub it offers a
@@ -52,12 +60,18 @@ channel only when its metadata verifies with one of the keys.`,
 			if err := checkLoopback(addr, public); err != nil {
 				return usageError{err}
 			}
+			if pauseAfter < 0 {
+				return usageError{fmt.Errorf("--pause-after %d: want 0 (never) or more", pauseAfter)}
+			}
+			if pauseAfter == 0 {
+				pauseAfter = -1 // server.Options: negative is never
+			}
 			keys, err := loadPublicKeys(pubs)
 			if err != nil {
 				return err
 			}
 			logw := &lockedWriter{w: env.Stderr}
-			s, err := server.New(repoDir, server.Options{Keys: keys, BaseURL: baseURL, Log: func(line string) {
+			s, err := server.New(repoDir, server.Options{Keys: keys, BaseURL: baseURL, PauseAfter: pauseAfter, Log: func(line string) {
 				fmt.Fprintf(logw, "%s %s\n", time.Now().UTC().Format("15:04:05"), line)
 			}})
 			if err != nil {
@@ -73,6 +87,7 @@ channel only when its metadata verifies with one of the keys.`,
 	f.StringVar(&addr, "addr", "127.0.0.1:8090", "address to listen on (port 0 picks a free one)")
 	f.StringVar(&baseURL, "base-url", "", "repository URL to put in Omaha answers (default http://<the request's Host>/)")
 	f.StringArrayVar(&pubs, "keys-pub", nil, "offer only channels signed by this public key (repeatable)")
+	f.IntVar(&pauseAfter, "pause-after", 1, "pause a version's rollout once this many machines rolled it back (0: never)")
 	f.BoolVar(&public, "public", false, "allow listening on a non-loopback address")
 	f.BoolVar(&status, "status", false, "print the machines recorded in the repository and exit (no server)")
 	f.BoolVar(&asJSON, "json", false, "with --status: print JSON")
@@ -85,7 +100,7 @@ func serve(ctx context.Context, env Env, h http.Handler, addr, repoDir string) e
 		return fmt.Errorf("serve: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(env.Stdout, "serving %s at %s/ (Omaha: %s%s, machines: %s%s)\n", repoDir, base, base, server.OmahaPath, base, server.MachinesPath)
+	fmt.Fprintf(env.Stdout, "serving %s at %s/ (Omaha: %s%s, machines: %s%s, rollouts: %s%s)\n", repoDir, base, base, server.OmahaPath, base, server.MachinesPath, base, server.RolloutsPath)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"wrong shape", "args: [httpd, -f]", "args: httpd", `demo.yaml:18:11: services[0].args: want a list`},
 		{"after unknown", "after: [web]", "after: [db]", `demo.yaml:22:13: service late: after names "db"`},
 		{"two sources", "    path: /bin/busybox\n", "    path: /bin/busybox\n    local: ./bb\n", `demo.yaml:7:5: binary "busybox": set exactly one of go, deb, local or own`},
+		{"agent's name", "    links: [sh]\n", "    links: [sh, imgbuild-agent]\n", `/usr/bin/imgbuild-agent is given twice (also by imgbuild's update agent)`},
 		{"own unknown", "    path: /bin/busybox\n", "    path: /bin/busybox\n  - name: lockd\n    own: lockd\n", `demo.yaml:11:5: binary "lockd": own "lockd": imgbuild carries `},
 		{"health both", `{http: "http://127.0.0.1:80/"}`, `{http: "http://127.0.0.1:80/", tcp: 80}`, `health needs exactly one of tcp or http`},
 		{"bad restart", "after: [web]", "after: [web]\n    restart: sometimes", `demo.yaml:23:5: service late: restart "sometimes"`},

@@ -73,7 +73,7 @@ func (m *Manifest) validateKernel() error {
 }
 
 func (m *Manifest) validateBinaries() error {
-	seen := map[string]string{}
+	seen := map[string]string{"imgbuild-agent": "imgbuild's update agent"}
 	for i, b := range m.Binaries {
 		f := fmt.Sprintf("binaries[%d]", i)
 		if !binNameRE.MatchString(b.Name) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
@@ -31,7 +32,7 @@ func TestAWSTargetBootsFromNVMe(t *testing.T) {
 			t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
 		}
 	}
-	var reg build.AWSRegistration
+	var reg output.AWSRegistration
 	data, err := os.ReadFile(artifact(t, res, "aws"))
 	if err != nil {
 		t.Fatal(err)

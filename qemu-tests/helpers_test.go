@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/vmtest"
 
@@ -24,7 +25,7 @@ import (
 // boots it (each boots its own copy).
 type built struct {
 	once sync.Once
-	res  *build.Result
+	res  *output.Result
 	dir  string
 	err  error
 }
@@ -34,7 +35,7 @@ var images = map[string]*built{"minimal": {}, "etcd": {}, "cluster": {}}
 // buildImage builds manifests/NAME.yaml once per test binary. The
 // manifest is copied without its lock file so that the tests pin the
 // archive's current packages and do not break when it moves on.
-func buildImage(t *testing.T, name string) *build.Result {
+func buildImage(t *testing.T, name string) *output.Result {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds an image (minutes)")
@@ -80,7 +81,7 @@ func manifestCopy(t *testing.T, name, dir string) string {
 	return mf
 }
 
-func artifact(t *testing.T, res *build.Result, kind string) string {
+func artifact(t *testing.T, res *output.Result, kind string) string {
 	t.Helper()
 	for _, a := range res.Artifacts {
 		if a.Kind == kind {
@@ -93,7 +94,7 @@ func artifact(t *testing.T, res *build.Result, kind string) string {
 
 // diskCopy copies the image into the test's temp dir (sparse), so each
 // test boots its own disk.
-func diskCopy(t *testing.T, res *build.Result) string {
+func diskCopy(t *testing.T, res *output.Result) string {
 	t.Helper()
 	src := artifact(t, res, "disk")
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))

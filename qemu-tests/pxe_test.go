@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/contract"
 	pkguki "github.com/imgbuild/imgbuild/images/uki"
 	"github.com/imgbuild/imgbuild/internal/reftool"
@@ -41,12 +42,12 @@ func relayFwd(t *testing.T, addr string) string {
 
 var pxeBuild struct {
 	once sync.Once
-	res  *build.Result
+	res  *output.Result
 	err  error
 }
 
 // buildPXE builds minimal with --target pxe once per test binary.
-func buildPXE(t *testing.T) *build.Result {
+func buildPXE(t *testing.T) *output.Result {
 	t.Helper()
 	pxeBuild.once.Do(func() {
 		dir, err := os.MkdirTemp("", "imgbuild-qemutest-pxe-")
@@ -68,7 +69,7 @@ func buildPXE(t *testing.T) *build.Result {
 // pxeRoot is a directory a TFTP or HTTP server serves: the build's
 // kernel and PXE initramfs, and its iPXE script with args added to the
 // kernel's command line (as a user edits it for a machine).
-func pxeRoot(t *testing.T, res *build.Result, args ...string) string {
+func pxeRoot(t *testing.T, res *output.Result, args ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, kind := range []string{"kernel", "pxe-initrd"} {
@@ -213,7 +214,7 @@ func TestPXEDisklessHTTP(t *testing.T) {
 
 // installBoot boots diskless over HTTP with the installer pointed at a
 // blank disk and image (a file name in the served directory).
-func installBoot(t *testing.T, res *build.Result, image string) (*vm, string, string) {
+func installBoot(t *testing.T, res *output.Result, image string) (*vm, string, string) {
 	t.Helper()
 	base := "http://" + guestHTTP + "/"
 	dir := pxeRoot(t, res, contract.IgnitionURLKey+"="+base+"machine-inst.ign",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/images/uki"
@@ -24,7 +25,7 @@ const ovmfSecbootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
 
 // buildSecureBoot builds the signed minimal image with
 // --secure-boot-keys, from a fresh PK/KEK/db set.
-func buildSecureBoot(t *testing.T) *build.Result {
+func buildSecureBoot(t *testing.T) *output.Result {
 	t.Helper()
 	return buildSignedVariant(t, "secureboot", func(dir string, o *build.Options) error {
 		o.SecureBootKeys = filepath.Join(dir, "sbkeys")

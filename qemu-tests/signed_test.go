@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/sign"
 )
 
@@ -19,7 +20,7 @@ import (
 // binary under a name. buildImage builds the shipped manifests unsigned.
 type signedBuild struct {
 	once sync.Once
-	res  *build.Result
+	res  *output.Result
 	dir  string // holds key/ (the release key) and what setup made
 	key  string // private release key file
 	err  error

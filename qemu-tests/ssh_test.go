@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 
@@ -90,7 +91,7 @@ func needOpenSSH(t *testing.T) {
 }
 
 // buildWithSSH builds manifests/minimal.yaml with pub as root's key.
-func buildWithSSH(t *testing.T, work, pub string) *build.Result {
+func buildWithSSH(t *testing.T, work, pub string) *output.Result {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
 	if err != nil {

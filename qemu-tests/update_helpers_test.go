@@ -22,6 +22,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/build/deb"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
@@ -69,9 +70,9 @@ type updateImages struct {
 	dir      string
 	key      ed25519Key
 	sbKeys   string // Secure Boot key directory (secureBoot only)
-	v1, v2   *build.Result
-	v3, v3b  *build.Result // rollback only
-	versions map[*build.Result]string
+	v1, v2   *output.Result
+	v3, v3b  *output.Result // rollback only
+	versions map[*output.Result]string
 }
 
 // updateSpec says which update images to build.
@@ -147,7 +148,7 @@ func (u *updateImages) make() error {
 	// Healthy releases keep the default health_timeout (120 s): a slow,
 	// loaded machine must not roll back a good release.
 	good := append(append([]byte(nil), src...), section...)
-	u.versions = map[*build.Result]string{}
+	u.versions = map[*output.Result]string{}
 	if err := u.build(&u.v1, "1.0.0", good); err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func (u *updateImages) make() error {
 }
 
 // build builds one version of manifest text mf into dir/<version>.
-func (u *updateImages) build(res **build.Result, ver string, mf []byte) error {
+func (u *updateImages) build(res **output.Result, ver string, mf []byte) error {
 	vdir := filepath.Join(u.dir, ver)
 	if err := os.MkdirAll(vdir, 0o755); err != nil {
 		return err
@@ -268,7 +269,7 @@ func copyFileTo(src, dst string) error {
 
 // release publishes a build to channel of the repository at root the
 // way a user does, with imgbuild release --from-build.
-func (u *updateImages) release(t *testing.T, root, channel string, res *build.Result) {
+func (u *updateImages) release(t *testing.T, root, channel string, res *output.Result) {
 	t.Helper()
 	out := filepath.Join(u.dir, u.versions[res], "out")
 	if code, o := imgbuildOut(t, "release", "--from-build", out, "--repo", root, "--channel", channel, "--sign-key", u.key.priv); code != cli.ExitOK {
@@ -410,7 +411,7 @@ func waitEvents(t *testing.T, addr, want string) (server.Machine, string) {
 
 // publish puts a build's payload into the repository at root and
 // points channel at it.
-func (u *updateImages) publish(t *testing.T, root, channel string, res *build.Result) *repo.Channel {
+func (u *updateImages) publish(t *testing.T, root, channel string, res *output.Result) *repo.Channel {
 	t.Helper()
 	kinds := map[string]string{"release": repo.KindRecord, "signature": repo.KindSignature, "usr": repo.KindUSR,
 		"kernel": repo.KindKernel, "initramfs": repo.KindInitramfs}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/images/disk"
@@ -66,7 +66,7 @@ func TestUpdateThenRollback(t *testing.T) {
 	i, _ = v.Expect(i, `imgbuild-sysinit: marked good loader/entries/imgbuild-b.conf`, 3*time.Minute)
 	i, _ = v.Expect(i, `\[imgbuild-agent\] 2.0.0 is marked good \(updated from 1.0.0\)`, 2*time.Minute)
 	t.Logf("update v1 -> v2 (beta): %.1fs from boot to marked good", time.Since(t0).Seconds())
-	if got := v.Run("/usr/lib/imgbuild/imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
+	if got := v.Run("imgbuild-agent status", time.Minute); !strings.Contains(got, "slot B, 2.0.0 (marked good)") ||
 		!strings.Contains(got, "slot A, 1.0.0, good") {
 		t.Errorf("status on v2: %s", got)
 	}
@@ -168,7 +168,7 @@ func TestUpdateThenRollback(t *testing.T) {
 
 // builtOptions is the options line a build writes for slot: its image's
 // slot A entry with the keys that name the slot swapped.
-func builtOptions(t *testing.T, res *build.Result, slot string) string {
+func builtOptions(t *testing.T, res *output.Result, slot string) string {
 	t.Helper()
 	r, err := inspect.Image(artifact(t, res, "disk"))
 	if err != nil || len(r.Entries) != 1 {

@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/contract/verity"
 	"github.com/imgbuild/imgbuild/images/disk"
 	"github.com/imgbuild/imgbuild/sign"
@@ -36,7 +37,7 @@ func signedVariant(t *testing.T) *signedBuild {
 	})
 }
 
-func buildSigned(t *testing.T) *build.Result {
+func buildSigned(t *testing.T) *output.Result {
 	t.Helper()
 	return signedVariant(t).res
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/repo"
@@ -40,7 +41,7 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 	src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
 	section := "\nupdate:\n  server: http://10.0.2.100/v1/update/\n  channel: stable\n  interval: 5s\n"
 	sick := bytes.Replace(src, []byte("http: http://127.0.0.1:8080/"), []byte("http: http://127.0.0.1:8089/"), 1)
-	res := map[string]*build.Result{}
+	res := map[string]*output.Result{}
 	for v, mf := range map[string][]byte{"1.0.0": src, "2.0.0": src, "3.0.0": sick} {
 		text := bytes.Replace(mf, []byte("\nversion: 1.0.0\n"), []byte("\nversion: "+v+"\n"), 1)
 		text = append(text, section...)
@@ -64,7 +65,7 @@ func (b *bencher) updateTimes() (update, rollback time.Duration, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	publish := func(r *build.Result) (*repo.Channel, error) {
+	publish := func(r *output.Result) (*repo.Channel, error) {
 		kinds := map[string]string{"release": repo.KindRecord, "signature": repo.KindSignature, "usr": repo.KindUSR,
 			"kernel": repo.KindKernel, "initramfs": repo.KindInitramfs}
 		files := map[string]string{}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 )
 
 // Call is one API call a publish makes, for --dry-run.
@@ -38,7 +38,7 @@ func (c Call) String() string {
 
 // dryRun lists the calls a fresh publish would make, in order; it reads
 // the state file but asks nothing of AWS, so it needs no credentials.
-func dryRun(o Options, reg *build.AWSRegistration, name string, p *plan) ([]Call, error) {
+func dryRun(o Options, reg *output.AWSRegistration, name string, p *plan) ([]Call, error) {
 	var calls []Call
 	snap := "<new snapshot>"
 	st, err := loadState(StatePath(o.Image))

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 )
 
 // Options says what to publish where.
@@ -27,8 +27,8 @@ type Options struct {
 	// Checkpoint is how many blocks are acknowledged between writes of
 	// the state file (default 64, 32 MiB).
 	Checkpoint int
-	Report     build.Reporter // steps and upload progress, may be nil
-	Note       func(string)   // one-line remarks (a state discarded), may be nil
+	Report     output.Reporter // steps and upload progress, may be nil
+	Note       func(string)    // one-line remarks (a state discarded), may be nil
 }
 
 // Result is what a publish did.
@@ -65,7 +65,7 @@ func Publish(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	var p *plan
-	err = o.step("read image", func() (string, error) {
+	err = o.Report.Step("read image", func() (string, error) {
 		p, err = makePlan(o.Image)
 		if err != nil {
 			return "", err
@@ -104,7 +104,7 @@ func (o *Options) defaults() {
 }
 
 // check refuses bad input before reading the image or calling anything.
-func check(o Options) (*build.AWSRegistration, string, error) {
+func check(o Options) (*output.AWSRegistration, string, error) {
 	if err := CheckRegion(o.Region); err != nil {
 		return nil, "", err
 	}
@@ -127,7 +127,7 @@ func check(o Options) (*build.AWSRegistration, string, error) {
 
 type publisher struct {
 	o    Options
-	reg  *build.AWSRegistration
+	reg  *output.AWSRegistration
 	name string
 	p    *plan
 	ebs  *ebs.Client
@@ -142,7 +142,7 @@ func (u *publisher) run(ctx context.Context) error {
 		return err
 	}
 	if u.st == nil {
-		err := u.o.step("start snapshot", func() (string, error) {
+		err := u.o.Report.Step("start snapshot", func() (string, error) {
 			st, err := startSnapshot(ctx, u.ebs, u.p, u.o.Region, u.reg.VolumeSizeGiB, u.reg.Description)
 			if err != nil {
 				return "", err
@@ -160,13 +160,13 @@ func (u *publisher) run(ctx context.Context) error {
 			return err
 		}
 	}
-	err := u.o.step("wait for snapshot", func() (string, error) {
+	err := u.o.Report.Step("wait for snapshot", func() (string, error) {
 		return "completed", waitSnapshot(ctx, u.ec2, u.st.SnapshotID, u.o.Poll, u.o.WaitTimeout)
 	})
 	if err != nil {
 		return err
 	}
-	err = u.o.step("register image", func() (string, error) {
+	err = u.o.Report.Step("register image", func() (string, error) {
 		id, err := registerImage(ctx, u.ec2, registerInput(u.reg, u.name, u.st.SnapshotID))
 		u.res.ImageID = id
 		return id, err
@@ -216,10 +216,10 @@ func (u *publisher) resume(ctx context.Context, statePath string) error {
 func (u *publisher) upload(ctx context.Context, statePath string) error {
 	s := &sender{c: u.ebs, p: u.p, st: u.st, statePath: statePath, parallel: u.o.Parallel, every: u.o.Checkpoint}
 	s.progress = func(done, total int64) {
-		u.o.send(build.Event{Step: "upload blocks", Status: "progress", Done: done, Total: total})
+		u.o.Report.Send(output.Event{Step: "upload blocks", Status: "progress", Done: done, Total: total})
 	}
 	start := time.Now()
-	err := u.o.step("upload blocks", func() (string, error) {
+	err := u.o.Report.Step("upload blocks", func() (string, error) {
 		n, err := s.run(ctx)
 		u.res.BlocksSent, u.res.BytesSent = n, int64(n)*BlockSize
 		secs := time.Since(start).Seconds()
@@ -229,7 +229,7 @@ func (u *publisher) upload(ctx context.Context, statePath string) error {
 	if err != nil {
 		return err
 	}
-	return u.o.step("complete snapshot", func() (string, error) {
+	return u.o.Report.Step("complete snapshot", func() (string, error) {
 		if err := completeSnapshot(ctx, u.ebs, u.p, u.st.SnapshotID); err != nil {
 			return "", err
 		}
@@ -249,23 +249,4 @@ func removeState(path string) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil
-}
-
-// step reports fn as a named step.
-func (o Options) step(name string, fn func() (string, error)) error {
-	start := time.Now()
-	o.send(build.Event{Step: name, Status: "start"})
-	detail, err := fn()
-	e := build.Event{Step: name, Status: "done", Detail: detail, Duration: time.Since(start)}
-	if err != nil {
-		e.Status, e.Detail = "fail", err.Error()
-	}
-	o.send(e)
-	return err
-}
-
-func (o Options) send(e build.Event) {
-	if o.Report != nil {
-		o.Report(e)
-	}
 }

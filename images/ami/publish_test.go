@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/images/ami/amitest"
 )
 
@@ -49,13 +49,13 @@ func testImage(t *testing.T) string {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	writeRegistration(t, path, build.AWSRegistration{Name: "test-1.0.0", Description: "test 1.0.0 (imgbuild)",
+	writeRegistration(t, path, output.AWSRegistration{Name: "test-1.0.0", Description: "test 1.0.0 (imgbuild)",
 		Architecture: "x86_64", BootMode: "uefi", EnaSupport: true, ImdsSupport: "v2.0",
 		RootDeviceName: "/dev/xvda", VirtualizationType: "hvm", VolumeSizeGiB: 1})
 	return path
 }
 
-func writeRegistration(t *testing.T, image string, r build.AWSRegistration) {
+func writeRegistration(t *testing.T, image string, r output.AWSRegistration) {
 	t.Helper()
 	data, _ := json.Marshal(r)
 	if err := os.WriteFile(RegistrationPath(image), data, 0o644); err != nil {

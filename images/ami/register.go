@@ -11,7 +11,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 )
 
 // snapshotState asks EC2 for the state of a snapshot; "" if EC2 does not
@@ -63,7 +63,7 @@ func waitSnapshot(ctx context.Context, c *ec2.Client, id string, poll, timeout t
 }
 
 // registerInput is the RegisterImage call for a snapshot of the image.
-func registerInput(r *build.AWSRegistration, name, snapshotID string) *ec2.RegisterImageInput {
+func registerInput(r *output.AWSRegistration, name, snapshotID string) *ec2.RegisterImageInput {
 	return &ec2.RegisterImageInput{
 		Name:               aws.String(name),
 		Description:        aws.String(r.Description),

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 )
 
 // RegistrationPath is where imgbuild build --target aws wrote the
@@ -18,7 +18,7 @@ func RegistrationPath(image string) string {
 }
 
 // LoadRegistration reads and checks the registration beside image.
-func LoadRegistration(image string) (*build.AWSRegistration, error) {
+func LoadRegistration(image string) (*output.AWSRegistration, error) {
 	path := RegistrationPath(image)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -27,7 +27,7 @@ func LoadRegistration(image string) (*build.AWSRegistration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registration: %w", err)
 	}
-	var r build.AWSRegistration
+	var r output.AWSRegistration
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -41,7 +41,7 @@ func LoadRegistration(image string) (*build.AWSRegistration, error) {
 
 // checkRegistration refuses what RegisterImage would refuse later, after
 // the whole upload.
-func checkRegistration(r *build.AWSRegistration) error {
+func checkRegistration(r *output.AWSRegistration) error {
 	switch {
 	case r.Name == "":
 		return errors.New("name is empty")

@@ -21,7 +21,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/repo"
@@ -37,7 +37,7 @@ var payloadKinds = map[string]string{
 // ReadBuild reads a build's summary: dir/NAME.json when given the
 // output directory (it must hold exactly one), or the summary file
 // itself. Artifact paths come back absolute.
-func ReadBuild(path string) (*build.Result, error) {
+func ReadBuild(path string) (*output.Result, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("release: build outputs: %w", err)
@@ -52,7 +52,7 @@ func ReadBuild(path string) (*build.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("release: %w", err)
 	}
-	var res build.Result
+	var res output.Result
 	if err := json.Unmarshal(data, &res); err != nil || res.Name == "" || len(res.Artifacts) == 0 {
 		return nil, fmt.Errorf("release: %s is not a build summary (NAME.json written by imgbuild build)", summary)
 	}
@@ -90,7 +90,7 @@ func findSummary(dir string) (string, error) {
 
 // Files picks a payload's files out of a build's artifacts, refusing an
 // unsigned build.
-func Files(res *build.Result) (map[string]string, error) {
+func Files(res *output.Result) (map[string]string, error) {
 	files := map[string]string{}
 	for _, a := range res.Artifacts {
 		if kind, ok := payloadKinds[a.Kind]; ok {

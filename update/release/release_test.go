@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
 func writeSummary(t *testing.T, dir, name string, kinds ...string) {
 	t.Helper()
-	res := build.Result{Name: name, Version: "1.0.0"}
+	res := output.Result{Name: name, Version: "1.0.0"}
 	for _, k := range kinds {
-		res.Artifacts = append(res.Artifacts, build.Artifact{Kind: k, Path: "/elsewhere/" + name + "." + k})
+		res.Artifacts = append(res.Artifacts, output.Artifact{Kind: k, Path: "/elsewhere/" + name + "." + k})
 	}
 	data, _ := json.Marshal(res)
 	os.WriteFile(filepath.Join(dir, name+".json"), data, 0o644)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -41,10 +40,14 @@ type Machine struct {
 	LastEvent *Event  `json:"last_event,omitempty"`
 	LastError *Event  `json:"last_error,omitempty"`
 	Events    []Event `json:"events,omitempty"`
+	// Offered is the version the last update answer offered; Held why
+	// the last check was answered noupdate instead.
+	Offered string `json:"offered,omitempty"`
+	Held    string `json:"held,omitempty"`
 }
 
 // Machines is the machines' reports, in memory and in a JSON file
-// rewritten (temporary file + rename) after every report.
+// rewritten (fsutil.Write) after every report.
 type Machines struct {
 	path string
 	mu   sync.Mutex
@@ -120,6 +123,35 @@ func (m *Machines) Record(r report, now time.Time) error {
 	return m.save()
 }
 
+// Get is a copy of one machine's record.
+func (m *Machines) Get(id string) (Machine, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mc := m.byID[id]
+	if mc == nil {
+		return Machine{}, false
+	}
+	c := *mc
+	c.Events = append([]Event(nil), mc.Events...)
+	return c, true
+}
+
+// Answered records what an update check was answered: the version
+// offered, or why none was.
+func (m *Machines) Answered(id, offered, held string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mc := m.byID[id]
+	if mc == nil {
+		return nil
+	}
+	if offered != "" {
+		mc.Offered = offered
+	}
+	mc.Held = held
+	return m.save()
+}
+
 // List is a copy of every machine, sorted by machine id.
 func (m *Machines) List() []Machine {
 	m.mu.Lock()
@@ -144,23 +176,5 @@ func (m *Machines) save() error {
 	if err != nil {
 		return fmt.Errorf("serve: machines: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(m.path), 0o755); err != nil {
-		return fmt.Errorf("serve: machines: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(m.path), ".machines-")
-	if err != nil {
-		return fmt.Errorf("serve: machines: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("serve: machines: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("serve: machines: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), m.path); err != nil {
-		return fmt.Errorf("serve: machines: %w", err)
-	}
-	return nil
+	return saveState(m.path, append(data, '\n'))
 }

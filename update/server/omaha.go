@@ -67,6 +67,7 @@ func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppReques
 		}
 		rep.events = append(rep.events, ev)
 	}
+	before, _ := s.machines.Get(app.MachineID)
 	if err := s.machines.Record(rep, s.opts.Now()); err != nil {
 		s.opts.Log(err.Error())
 	}
@@ -78,6 +79,11 @@ func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppReques
 		s.opts.Log(fmt.Sprintf("omaha: machine %s app %s track %q: %v", app.MachineID, app.ID, app.Track, err))
 		resp.AddApp(app.ID, omaha.AppUnknownID)
 		return omaha.AppUnknownID
+	}
+	for _, e := range rep.events {
+		if e.Type == 3 && e.Result == 0 && e.ErrorCode == contract.ErrRollback && app.MachineID != "" {
+			s.rolledBack(app.MachineID, app.Track, before.Offered, e.Reason)
+		}
 	}
 	a := resp.AddApp(app.ID, omaha.AppOK)
 	if app.UpdateCheck != nil {
@@ -99,6 +105,13 @@ func (s *Server) updateCheck(a *omaha.AppResponse, r *http.Request, app *omaha.A
 	if version.Compare(ch.Version, app.Version) <= 0 {
 		a.AddUpdateCheck(omaha.NoUpdate)
 		s.opts.Log(fmt.Sprintf("omaha: machine %s on %s %s: no update", app.MachineID, app.Track, app.Version))
+		s.answered(app.MachineID, "", "")
+		return
+	}
+	if held := s.held(app.Track, ch.Version, app.MachineID); held != "" {
+		a.AddUpdateCheck(omaha.NoUpdate)
+		s.opts.Log(fmt.Sprintf("omaha: machine %s on %s %s: no update: %s", app.MachineID, app.Track, app.Version, held))
+		s.answered(app.MachineID, "", held)
 		return
 	}
 	u := a.AddUpdateCheck(omaha.UpdateOK)
@@ -109,6 +122,13 @@ func (s *Server) updateCheck(a *omaha.AppResponse, r *http.Request, app *omaha.A
 		p.Name, p.SHA256, p.Size, p.Required = f.Path, f.SHA256, uint64(f.Size), true
 	}
 	s.opts.Log(fmt.Sprintf("omaha: machine %s on %s %s: offered %s", app.MachineID, app.Track, app.Version, ch.Version))
+	s.answered(app.MachineID, ch.Version, "")
+}
+
+func (s *Server) answered(machine, offered, held string) {
+	if err := s.machines.Answered(machine, offered, held); err != nil {
+		s.opts.Log(err.Error())
+	}
 }
 
 // baseURL is the repository root URL with a trailing slash: package

@@ -1,7 +1,9 @@
 // Package server is imgbuild serve: it serves an update repository's
 // files (GET, HEAD, Range) to any client and answers Omaha v3 update
 // checks in the dialect of Flatcar's update_engine at /v1/update/, and
-// keeps what every machine reported (/v1/machines, .serve/machines.json).
+// keeps what every machine reported (/v1/machines, .serve/machines.json)
+// and how far each version is rolled out (/v1/rollouts,
+// .serve/rollouts.json), pausing a rollout by itself on rollbacks.
 // docs/updates.md describes the dialect.
 package server
 
@@ -22,6 +24,7 @@ import (
 const (
 	OmahaPath    = "/v1/update/"
 	MachinesPath = "/v1/machines"
+	RolloutsPath = "/v1/rollouts"
 	// StateDir is the server's own state inside the repository; paths
 	// with a dot component are never served.
 	StateDir = ".serve"
@@ -38,6 +41,9 @@ type Options struct {
 	BaseURL string
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+	// PauseAfter is how many machines' rollbacks of a version pause its
+	// rollout: 0 means 1, a negative number never.
+	PauseAfter int
 	// Log receives one line per Omaha request; nil: silent.
 	Log func(line string)
 }
@@ -47,6 +53,7 @@ type Server struct {
 	root     string
 	opts     Options
 	machines *Machines
+	rollouts *Rollouts
 	mux      *http.ServeMux
 }
 
@@ -69,9 +76,17 @@ func New(root string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{root: root, opts: opts, machines: m, mux: http.NewServeMux()}
+	if opts.PauseAfter == 0 {
+		opts.PauseAfter = 1
+	}
+	rs, err := OpenRollouts(RolloutsFile(root))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{root: root, opts: opts, machines: m, rollouts: rs, mux: http.NewServeMux()}
 	s.mux.HandleFunc(OmahaPath, s.omaha)
 	s.mux.HandleFunc(MachinesPath, s.listMachines)
+	s.mux.HandleFunc(RolloutsPath, s.rolloutsAPI)
 	s.mux.HandleFunc("/", s.files)
 	return s, nil
 }
