@@ -40,14 +40,22 @@ func (k *Keeper) Run(ctx context.Context) error {
 	published := map[string]bool{} // key -> put under the current lease
 	tick := time.NewTicker(k.Poll)
 	defer tick.Stop()
+	lastErr := "" // a grant failing every poll (etcd not up yet) is reported once
 	for {
 		if lease == 0 {
 			var err error
 			if lease, alive, err = k.grant(ctx); err != nil {
-				if ctx.Err() != nil || errors.Is(err, context.Canceled) || k.Client.Ctx().Err() != nil {
-					return ctx.Err()
+				switch {
+				case ctx.Err() != nil:
+					return nil
+				case k.Client.Ctx().Err() != nil:
+					return fmt.Errorf("skydns: etcd client closed")
+				case err.Error() != lastErr:
+					k.Logf("skydns: %v (trying again every %v)", err, k.Poll)
+					lastErr = err.Error()
 				}
-				k.Logf("skydns: %v", err)
+			} else {
+				lastErr = ""
 			}
 			clear(published)
 		}
