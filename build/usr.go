@@ -170,6 +170,9 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 			svc.Health = &contract.Health{TCPPort: h.TCP, HTTPURL: h.HTTP,
 				IntervalMS: time.Duration(h.Interval).Milliseconds(), TimeoutMS: time.Duration(h.Timeout).Milliseconds()}
 		}
+		if r := s.Register; r != nil {
+			svc.Register = &contract.Register{Name: r.Name, Port: r.Port}
+		}
 		c.Services = append(c.Services, svc)
 	}
 	if u := m.Update; u.Server != "" {

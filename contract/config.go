@@ -47,6 +47,9 @@ type Service struct {
 	// Network holds the service back until DHCP has configured the
 	// network or given up; other services start while DHCP runs.
 	Network bool `json:"network,omitempty"`
+	// Register publishes the service in the cluster's DNS while it is
+	// healthy; sysinit then writes its state under ServiceStateDir.
+	Register *Register `json:"register,omitempty"`
 }
 
 // Health is a readiness probe. Exactly one of TCPPort or HTTPURL is set.

@@ -18,6 +18,8 @@
 //   - trial.go, update.go, omahareason.go: trial boots, the update
 //     agent's state on ROOT, the Omaha app id, error codes and reason
 //     attribute the agent and `imgbuild serve` share;
+//   - register.go: a service's DNS registration, the state files sysinit
+//     publishes for the registrar, the cluster domain's SkyDNS keys;
 //   - timing.go and the console markers: the lines host tools (imgbuild
 //     run, inspect, verify, the boot timeline, the tests) recognise.
 //

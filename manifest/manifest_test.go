@@ -72,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 		{"after unknown", "after: [web]", "after: [db]", `demo.yaml:22:13: service late: after names "db"`},
 		{"two sources", "    path: /bin/busybox\n", "    path: /bin/busybox\n    local: ./bb\n", `demo.yaml:7:5: binary "busybox": set exactly one of go, deb, local or own`},
 		{"agent's name", "    links: [sh]\n", "    links: [sh, imgbuild-agent]\n", `/usr/bin/imgbuild-agent is given twice (also by imgbuild's update agent)`},
-		{"own unknown", "    path: /bin/busybox\n", "    path: /bin/busybox\n  - name: lockd\n    own: lockd\n", `demo.yaml:11:5: binary "lockd": own "lockd": imgbuild carries `},
+		{"own unknown", "    path: /bin/busybox\n", "    path: /bin/busybox\n  - name: lockd\n    own: lockd\n", `demo.yaml:11:5: binary "lockd": own "lockd": imgbuild carries fleetlockd, coredns, imgbuild-registrar`},
 		{"health both", `{http: "http://127.0.0.1:80/"}`, `{http: "http://127.0.0.1:80/", tcp: 80}`, `health needs exactly one of tcp or http`},
 		{"bad restart", "after: [web]", "after: [web]\n    restart: sometimes", `demo.yaml:23:5: service late: restart "sometimes"`},
 		{"cycle", "    args: [httpd, -f]\n", "    args: [httpd, -f]\n    after: [late]\n", `cycle: web -> late -> web`},
@@ -88,6 +88,10 @@ func TestParseErrors(t *testing.T) {
 		{"cmdline names a slot", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [quiet, imgbuild.slot=b]", `demo.yaml:6:20: kernel.cmdline entry "imgbuild.slot=b"`},
 		{"cmdline sets verity", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [imgbuild.verity=00]", `demo.yaml:6:13: kernel.cmdline entry "imgbuild.verity=00"`},
 		{"cmdline with a space", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [\"a b\"]", `demo.yaml:6:13: kernel.cmdline entry "a b"`},
+		{"register not a label", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: Web, port: 80}\n", `demo.yaml:19:16: service web: register.name "Web" is not a DNS label`},
+		{"register port", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: web, port: 0}\n", `demo.yaml:19:27: service web: register.port 0 is not a port (1-65535)`},
+		{"register no port", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: web}\n", `missing required field "port"`},
+		{"register twice", "  - name: late\n", "    register: {name: www, port: 80}\n  - name: late\n    register: {name: www, port: 81}\n", `demo.yaml:22:16: service late: register.name "www" is also service web's`},
 		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {

@@ -43,7 +43,7 @@ type Binary struct {
 	Deb     string   `yaml:"deb" doc:"Debian package to take the file from, e.g. busybox-static."`
 	Path    string   `yaml:"path" doc:"With deb: the file's path inside the package, e.g. /bin/busybox."`
 	Local   string   `yaml:"local" doc:"A file on the build host, relative to the manifest."`
-	Own     string   `yaml:"own" doc:"One of imgbuild's own optional programs, carried inside imgbuild: fleetlockd (the FleetLock reboot-lock server over etcd, docs/cluster.md)."`
+	Own     string   `yaml:"own" doc:"One of imgbuild's own optional programs, carried inside imgbuild: fleetlockd (the FleetLock reboot-lock server over etcd), coredns (CoreDNS with its etcd plugin) or imgbuild-registrar (DNS records in etcd for registered services); docs/cluster.md."`
 	Links   []string `yaml:"links" doc:"Extra names in /usr/bin that link to this binary (e.g. sh for busybox)."`
 }
 
@@ -60,17 +60,24 @@ type File struct {
 
 // Service is a supervised process.
 type Service struct {
-	Name    string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
-	Command string            `yaml:"command" required:"true" doc:"Absolute path of the program in the booted system."`
-	Args    []string          `yaml:"args" doc:"Arguments."`
-	Env     map[string]string `yaml:"env" doc:"Environment variables."`
-	User    string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd; default root."`
-	Restart string            `yaml:"restart" doc:"always (default), on-failure or never."`
-	Backoff Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
-	Health  *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
-	After   []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
-	Console bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
-	Network bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
+	Name     string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
+	Command  string            `yaml:"command" required:"true" doc:"Absolute path of the program in the booted system."`
+	Args     []string          `yaml:"args" doc:"Arguments."`
+	Env      map[string]string `yaml:"env" doc:"Environment variables."`
+	User     string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd; default root."`
+	Restart  string            `yaml:"restart" doc:"always (default), on-failure or never."`
+	Backoff  Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
+	Health   *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
+	After    []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
+	Console  bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
+	Network  bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
+	Register *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster-dns.md)."`
+}
+
+// Register names a service in the cluster's DNS.
+type Register struct {
+	Name string `yaml:"name" required:"true" doc:"A DNS label: lower case letters, digits and inner dashes, at most 63."`
+	Port int    `yaml:"port" required:"true" doc:"The port the service listens on, 1-65535 (the SRV record's port)."`
 }
 
 // Backoff is a restart delay policy.

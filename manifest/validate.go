@@ -15,10 +15,11 @@ import (
 // OwnPrograms are the optional on-image programs a binaries entry may
 // name with own: (build/ownbin's Optional programs; a test there keeps
 // the two lists equal).
-var OwnPrograms []string
+var OwnPrograms = []string{"fleetlockd", "coredns", "imgbuild-registrar"}
 
 var (
 	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	labelRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	binNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 	modNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 	ownerRE   = regexp.MustCompile(`^\d+:\d+$`)
@@ -167,6 +168,7 @@ func (m *Manifest) validateServices() error {
 		}
 		names[s.Name] = i
 	}
+	registered := map[string]string{} // register.name -> service
 	for i, s := range m.Services {
 		f := fmt.Sprintf("services[%d]", i)
 		if !nameRE.MatchString(s.Name) {
@@ -196,11 +198,34 @@ func (m *Manifest) validateServices() error {
 				return m.at(f+".health.http", "service %s: health.http %q: want a URL such as http://127.0.0.1:8080/health", s.Name, h.HTTP)
 			}
 		}
+		if err := m.validateRegister(f, s, registered); err != nil {
+			return err
+		}
 		if s.Backoff.Max != 0 && s.Backoff.Max < s.Backoff.Initial {
 			return m.at(f+".backoff.max", "service %s: backoff.max is below backoff.initial", s.Name)
 		}
 	}
 	return m.checkCycles()
+}
+
+// validateRegister checks a service's DNS registration: one record a
+// machine per name, so two services may not share one.
+func (m *Manifest) validateRegister(f string, s Service, registered map[string]string) error {
+	r := s.Register
+	if r == nil {
+		return nil
+	}
+	if !labelRE.MatchString(r.Name) {
+		return m.at(f+".register.name", "service %s: register.name %q is not a DNS label (lower case letters, digits and inner dashes, at most 63)", s.Name, r.Name)
+	}
+	if other, dup := registered[r.Name]; dup {
+		return m.at(f+".register.name", "service %s: register.name %q is also service %s's", s.Name, r.Name, other)
+	}
+	registered[r.Name] = s.Name
+	if r.Port < 1 || r.Port > 65535 {
+		return m.at(f+".register.port", "service %s: register.port %d is not a port (1-65535)", s.Name, r.Port)
+	}
+	return nil
 }
 
 // checkCycles rejects services that wait on each other.

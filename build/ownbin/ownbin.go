@@ -48,6 +48,9 @@ var Programs = []Program{
 	{Name: "sysinit", Package: "./rootfs/sysinit"},
 	{Name: "sshd", Package: "./rootfs/sshd"},
 	{Name: "agent", Package: "./rootfs/agent"},
+	{Name: "fleetlockd", Package: "./rootfs/cluster/fleetlockd", Optional: true},
+	{Name: "coredns", Package: "./rootfs/cluster/dns", Optional: true},
+	{Name: "imgbuild-registrar", Package: "./rootfs/cluster/registrar", Optional: true},
 }
 
 // Dir is where the generator writes the programs, relative to this

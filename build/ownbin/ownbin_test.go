@@ -19,6 +19,11 @@ func set(files map[string]string) fstest.MapFS {
 
 func TestLoad(t *testing.T) {
 	full := map[string]string{ToolchainFile: "go1.26.8\n", "stage1": "one", "sysinit": "two", "sshd": "three", "agent": "four"}
+	for _, p := range Programs {
+		if _, ok := full[p.Name]; !ok {
+			full[p.Name] = "program " + p.Name
+		}
+	}
 	s, err := load(set(full))
 	if err != nil || s == nil {
 		t.Fatalf("load: %v, %v", s, err)

@@ -26,6 +26,9 @@ type service struct {
 	running  bool
 	finished bool // exited for good with status 0
 	healthy  bool
+
+	pubMu     sync.Mutex
+	published string // the state last written by publish
 }
 
 func (s *service) pid() int {
@@ -157,10 +160,17 @@ func (s *service) startAndWait() (unix.WaitStatus, error) {
 		s.markReady()
 	}
 	s.sup.changed()
+	s.publish()
 	ws := <-exited
 	s.mu.Lock()
 	s.curPID, s.running = 0, false
+	if s.cfg.Register != nil {
+		// Its checks go on (watchHealth): the next instance must pass
+		// again before it is registered again.
+		s.healthy = false
+	}
 	s.mu.Unlock()
+	s.publish()
 	return ws, nil
 }
 
@@ -253,7 +263,8 @@ func nextProbe(elapsed, prev, interval time.Duration) time.Duration {
 }
 
 // watchHealth polls the check until it first passes, reporting a failing
-// check every FailLogEvery.
+// check every FailLogEvery. A registered service's check goes on every
+// interval after that, so that the registrar sees it turn unhealthy.
 func (s *service) watchHealth(ctx context.Context) {
 	h := s.cfg.Health
 	began := time.Now()
@@ -270,13 +281,18 @@ func (s *service) watchHealth(ctx context.Context) {
 			continue
 		}
 		err := Probe(ctx, h)
+		if s.pid() != 0 && s.setHealthy(err == nil) {
+			s.publish()
+		}
 		if err == nil {
-			s.mu.Lock()
-			s.healthy = true
-			s.mu.Unlock()
 			s.markReady()
 			s.sup.changed()
-			return
+			if s.cfg.Register == nil {
+				return
+			}
+			wait = interval(h) / 2 // doubled to interval by nextProbe
+			began = time.Time{}
+			continue
 		}
 		if time.Since(lastLog) >= s.sup.opts.FailLogEvery {
 			s.logf("health check failing: %v", err)

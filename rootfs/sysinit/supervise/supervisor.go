@@ -31,6 +31,9 @@ type Options struct {
 	// EnvDir holds NAME.env files read at each start of service NAME,
 	// after (and so overriding) its own env; empty reads none.
 	EnvDir string
+	// StateDir receives the state files of registered services
+	// (contract.ServiceStateDir).
+	StateDir string
 	// StableAfter is the uptime after which the backoff resets (10s).
 	StableAfter time.Duration
 	// FailLogEvery spaces the reports of a failing health check (5s).
@@ -71,6 +74,9 @@ func New(services []contract.Service, opts Options) (*Supervisor, error) {
 	}
 	if opts.GroupPath == "" {
 		opts.GroupPath = "/etc/group"
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = contract.ServiceStateDir
 	}
 	if opts.StableAfter == 0 {
 		opts.StableAfter = 10 * time.Second
