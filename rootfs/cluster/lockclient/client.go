@@ -29,7 +29,7 @@ type Client struct {
 	HTTP *http.Client
 }
 
-// Refused is a server's answer other than 200: the lock was not taken
+// Refused is a server's answer other than 2xx: the lock was not taken
 // (or not released). Kind and Value come from its JSON body when it has
 // one; Value is the body's text otherwise.
 type Refused struct {
@@ -84,7 +84,9 @@ func (c *Client) post(ctx context.Context, op string) error {
 	defer resp.Body.Close()
 	// Small: an error body is a short JSON object.
 	text, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
+	// The protocol answers 200; any 2xx is taken as yes, as Zincati
+	// does, so a server answering 204 is not refused forever.
+	if resp.StatusCode/100 == 2 {
 		return nil
 	}
 	if err != nil {

@@ -95,6 +95,13 @@ func TestRefused(t *testing.T) {
 	}
 }
 
+func TestNoContentIsGranted(t *testing.T) {
+	s := &server{status: http.StatusNoContent}
+	if err := (&Client{URL: s.start(t), Group: "default", ID: "m1"}).PreReboot(context.Background()); err != nil {
+		t.Errorf("204: %v, want granted", err)
+	}
+}
+
 func TestUnreachable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
