@@ -188,23 +188,25 @@ func run(cfg contract.Config) error {
 			}
 		case installed && u.Reboot == "immediate":
 			logf("rebooting into the new release")
-			// SIGTERM asks sysinit for a clean reboot.
-			if err := unix.Kill(1, unix.SIGTERM); err != nil {
-				return fmt.Errorf("reboot: %w", err)
-			}
-			select {}
+			return reboot()
 		case installed && lock != nil:
 			if err := lock.Acquire(context.Background()); err != nil {
 				return err
 			}
 			logf("reboot lock granted; rebooting into the new release")
-			if err := unix.Kill(1, unix.SIGTERM); err != nil {
-				return fmt.Errorf("reboot: %w", err)
-			}
-			select {}
+			return reboot()
 		}
 		time.Sleep(wait)
 	}
+}
+
+// reboot asks sysinit for a clean reboot (SIGTERM to PID 1) and waits
+// for it.
+func reboot() error {
+	if err := unix.Kill(1, unix.SIGTERM); err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	select {}
 }
 
 // settle gives back the reboot lock once this boot is settled (marked
