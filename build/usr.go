@@ -178,6 +178,9 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 	if u := m.Update; u.Server != "" {
 		c.Update = &contract.UpdateConfig{Server: u.Server, Channel: u.Channel, IntervalMS: time.Duration(u.Interval).Milliseconds(),
 			Reboot: u.Reboot, Pin: u.Pin, HealthTimeoutMS: time.Duration(u.HealthTimeout).Milliseconds()}
+		if f := u.FleetLock; f != nil {
+			c.Update.FleetLock = &contract.FleetLock{URL: f.URL, Group: f.Group}
+		}
 		c.Services = append(c.Services, agentService)
 	}
 	if svc, ok := sshService(m); ok {

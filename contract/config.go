@@ -18,9 +18,19 @@ type UpdateConfig struct {
 	Server          string `json:"server"`  // Omaha endpoint or static repository URL
 	Channel         string `json:"channel"` // track
 	IntervalMS      int64  `json:"interval_ms"`
-	Reboot          string `json:"reboot"`        // "immediate" or "off"
+	Reboot          string `json:"reboot"`        // "immediate", "fleetlock" or "off"
 	Pin             string `json:"pin,omitempty"` // stay at this version
 	HealthTimeoutMS int64  `json:"health_timeout_ms"`
+	// FleetLock is the reboot lock taken before a reboot when Reboot
+	// is "fleetlock"; nil otherwise.
+	FleetLock *FleetLock `json:"fleetlock,omitempty"`
+}
+
+// FleetLock names a FleetLock server and the group whose semaphore this
+// machine takes a slot of.
+type FleetLock struct {
+	URL   string `json:"url"`
+	Group string `json:"group"`
 }
 
 // Service is one supervised process.

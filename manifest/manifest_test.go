@@ -80,7 +80,7 @@ func TestParseErrors(t *testing.T) {
 		{"yaml syntax", "kernel:\n", "kernel:\n\t", `demo.yaml: `},
 		{"version not semver", "version: 1.0.0\n", "version: \"1.0\"\n", `demo.yaml:2:1: version: "1.0" is not a semantic version`},
 		{"version with v", "version: 1.0.0\n", "version: v1.0.0\n", `demo.yaml:2:1: version: "v1.0.0" is not a semantic version`},
-		{"update reboot", "usr: 64MiB", "usr: 64MiB\nupdate:\n  reboot: later", `demo.yaml:26:3: update.reboot "later": want immediate or off`},
+		{"update reboot", "usr: 64MiB", "usr: 64MiB\nupdate:\n  reboot: later", `demo.yaml:26:3: update.reboot "later": want immediate, fleetlock or off`},
 		{"update pin", "usr: 64MiB", "usr: 64MiB\nupdate:\n  pin: latest", `demo.yaml:26:3: update.pin: "latest" is not a semantic version`},
 		{"usr compression", "usr: 64MiB", "usr: 64MiB\nusr:\n  compression: lz4", `demo.yaml:26:3: usr.compression "lz4": want zstd or xz`},
 		{"usr level", "usr: 64MiB", "usr: 64MiB\nusr:\n  level: 23", `demo.yaml:26:3: usr.level 23: zstd's levels are 1-22`},

@@ -124,13 +124,22 @@ type Forward struct {
 
 // Update configures the update agent on the image (docs/updates.md).
 type Update struct {
-	Server        string   `yaml:"server" doc:"Omaha v3 endpoint (http://HOST:PORT/v1/update/, e.g. imgbuild serve or Nebraska) or a static repository URL (http://HOST/repo/)."`
-	Channel       string   `yaml:"channel" doc:"Channel to follow: alpha, beta, stable (default) or any the repository has."`
-	Interval      Duration `yaml:"interval" doc:"Time between update checks, default 1h."`
-	Reboot        string   `yaml:"reboot" doc:"immediate (default): reboot into a new release once written; off: wait for a human."`
-	Pin           string   `yaml:"pin" doc:"Stay at this version: install it if older, never go past it."`
-	HealthTimeout Duration `yaml:"health_timeout" doc:"How long a trial boot of a new release may take to become healthy before it reboots back, default 120s."`
-	MinVersion    string   `yaml:"min_version" doc:"Written into this release's record: the lowest running version that may update to it."`
+	Server        string     `yaml:"server" doc:"Omaha v3 endpoint (http://HOST:PORT/v1/update/, e.g. imgbuild serve or Nebraska) or a static repository URL (http://HOST/repo/)."`
+	Channel       string     `yaml:"channel" doc:"Channel to follow: alpha, beta, stable (default) or any the repository has."`
+	Interval      Duration   `yaml:"interval" doc:"Time between update checks, default 1h."`
+	Reboot        string     `yaml:"reboot" doc:"immediate (default): reboot into a new release once written; fleetlock: reboot once update.fleetlock's server grants the reboot lock; off: wait for a human."`
+	FleetLock     *FleetLock `yaml:"fleetlock" doc:"The FleetLock reboot-lock server for reboot: fleetlock (docs/updates.md, Reboot coordination)."`
+	Pin           string     `yaml:"pin" doc:"Stay at this version: install it if older, never go past it."`
+	HealthTimeout Duration   `yaml:"health_timeout" doc:"How long a trial boot of a new release may take to become healthy before it reboots back, default 120s."`
+	MinVersion    string     `yaml:"min_version" doc:"Written into this release's record: the lowest running version that may update to it."`
+}
+
+// FleetLock is a FleetLock server (fleetlockd, airlock) whose lock the
+// agent takes before rebooting, so machines of one group reboot one at
+// a time.
+type FleetLock struct {
+	URL   string `yaml:"url" required:"true" doc:"The server's base URL, http(s); the agent POSTs to URL/v1/pre-reboot and URL/v1/steady-state."`
+	Group string `yaml:"group" doc:"The lock group this machine belongs to, default \"default\"; machines of one group share its slots."`
 }
 
 // Security says what stage-1 trusts. A build is signed with

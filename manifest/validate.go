@@ -314,8 +314,11 @@ func (m *Manifest) validateUpdate() error {
 	if u.Channel != "" && !nameRE.MatchString(u.Channel) {
 		return m.at("update.channel", "update.channel %q: use lower case letters, digits and dashes", u.Channel)
 	}
-	if u.Reboot != "" && u.Reboot != "immediate" && u.Reboot != "off" {
-		return m.at("update.reboot", "update.reboot %q: want immediate or off", u.Reboot)
+	if u.Reboot != "" && u.Reboot != "immediate" && u.Reboot != "fleetlock" && u.Reboot != "off" {
+		return m.at("update.reboot", "update.reboot %q: want immediate, fleetlock or off", u.Reboot)
+	}
+	if err := m.validateFleetLock(); err != nil {
+		return err
 	}
 	for field, v := range map[string]string{"update.pin": u.Pin, "update.min_version": u.MinVersion} {
 		if v == "" {
@@ -327,6 +330,35 @@ func (m *Manifest) validateUpdate() error {
 	}
 	if u.Interval < 0 || u.HealthTimeout < 0 {
 		return m.at("update", "update: durations must be positive")
+	}
+	return nil
+}
+
+// validateFleetLock checks update.fleetlock: needed by, and only
+// meaningful with, reboot: fleetlock.
+func (m *Manifest) validateFleetLock() error {
+	u := m.Update
+	f := u.FleetLock
+	switch {
+	case u.Reboot == "fleetlock" && f == nil:
+		return m.at("update.reboot", "update.reboot: fleetlock needs update.fleetlock.url")
+	case f == nil:
+		return nil
+	case u.Reboot != "fleetlock":
+		reboot := u.Reboot
+		if reboot == "" {
+			reboot = "immediate"
+		}
+		return m.at("update.fleetlock", "update.fleetlock: set only with update.reboot: fleetlock (reboot is %s)", reboot)
+	}
+	if p, err := url.Parse(f.URL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return m.at("update.fleetlock.url", "update.fleetlock.url %q: want an http(s) URL", f.URL)
+	}
+	if f.Group != "" && !nameRE.MatchString(f.Group) {
+		return m.at("update.fleetlock.group", "update.fleetlock.group %q: use lower case letters, digits and dashes", f.Group)
+	}
+	if u.Server == "" {
+		return m.at("update.fleetlock", "update.fleetlock: no update.server, so nothing is installed and no reboot is coordinated")
 	}
 	return nil
 }
@@ -356,6 +388,9 @@ func (m *Manifest) applyDefaults() {
 	}
 	if m.Update.Reboot == "" {
 		m.Update.Reboot = "immediate"
+	}
+	if f := m.Update.FleetLock; f != nil && f.Group == "" {
+		f.Group = "default"
 	}
 	if m.Update.Interval == 0 {
 		m.Update.Interval = Duration(time.Hour)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -19,12 +20,16 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/blockdev"
+	"github.com/imgbuild/imgbuild/rootfs/cluster/lockclient"
 	"github.com/imgbuild/imgbuild/rootfs/updater"
 )
 
 const (
 	runDir     = "/run/imgbuild/agent"
 	trialRetry = 10 * time.Second
+	// lockFile is the reboot lock's wait, for status; in /run, as it
+	// is about this boot only.
+	lockFile = runDir + "/rebootlock.json"
 )
 
 func usage() {
@@ -108,6 +113,11 @@ func status(cfg contract.Config, args []string) error {
 	if err != nil {
 		return err
 	}
+	lock, err := updater.LoadLockState(lockFile)
+	if err != nil {
+		return err
+	}
+	st.AddLock(lock, time.Now())
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -145,7 +155,8 @@ func install(cfg contract.Config, args []string) error {
 	return nil
 }
 
-// run is the service: check, install, reboot per update.reboot, sleep.
+// run is the service: check, install, reboot per update.reboot (with
+// fleetlock, once the reboot lock is granted), sleep.
 func run(cfg contract.Config) error {
 	u := cfg.Update
 	if u.Server == "" {
@@ -157,6 +168,13 @@ func run(cfg contract.Config) error {
 		interval = time.Hour
 	}
 	logf("following channel %s of %s every %s", u.Channel, u.Server, interval)
+	var lock *updater.RebootLock
+	if u.Reboot == "fleetlock" && u.FleetLock != nil {
+		var err error
+		if lock, err = settle(cfg); err != nil {
+			return err
+		}
+	}
 	for {
 		installed, err := checkOnce(cfg)
 		wait := interval
@@ -170,14 +188,61 @@ func run(cfg contract.Config) error {
 			}
 		case installed && u.Reboot == "immediate":
 			logf("rebooting into the new release")
-			// SIGTERM asks sysinit for a clean reboot.
-			if err := unix.Kill(1, unix.SIGTERM); err != nil {
-				return fmt.Errorf("reboot: %w", err)
+			return reboot()
+		case installed && lock != nil:
+			if err := lock.Acquire(context.Background()); err != nil {
+				return err
 			}
-			select {}
+			logf("reboot lock granted; rebooting into the new release")
+			return reboot()
 		}
 		time.Sleep(wait)
 	}
+}
+
+// reboot asks sysinit for a clean reboot (SIGTERM to PID 1) and waits
+// for it.
+func reboot() error {
+	if err := unix.Kill(1, unix.SIGTERM); err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	select {}
+}
+
+// settle gives back the reboot lock once this boot is settled (marked
+// good, or rolled back), as Zincati does at start: a slot held by a
+// trial that failed is returned by the boot that follows it. It
+// returns the lock to take before the next reboot.
+func settle(cfg contract.Config) (*updater.RebootLock, error) {
+	f := cfg.Update.FleetLock
+	a, closeFn, err := open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id, err := a.ID()
+	closeFn()
+	if err != nil {
+		return nil, err
+	}
+	c := &lockclient.Client{URL: f.URL, Group: f.Group, ID: id, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	lock := updater.NewRebootLock(c, f.URL, f.Group, lockFile, logf)
+	ctx := context.Background()
+	err = lock.WaitSettled(ctx, func() (bool, error) {
+		a, closeFn, err := open(cfg)
+		if err != nil {
+			return false, err
+		}
+		defer closeFn()
+		return a.BootSettled()
+	}, trialRetry)
+	if err != nil {
+		return nil, err
+	}
+	if err := lock.Release(ctx); err != nil {
+		return nil, err
+	}
+	logf("reboot lock of group %s at %s released (or not held)", f.Group, f.URL)
+	return lock, nil
 }
 
 func checkOnce(cfg contract.Config) (bool, error) {

@@ -21,7 +21,10 @@ type Status struct {
 	Installed     *Installed `json:"installed,omitempty"`
 	Denylist      []string   `json:"denylist"`
 	Pin           string     `json:"pin,omitempty"`
-	Why           string     `json:"why"` // why the machine is not updating right now
+	// RebootLock is the FleetLock wait (AddLock); Lock says it in words.
+	RebootLock *LockState `json:"reboot_lock,omitempty"`
+	Lock       string     `json:"lock,omitempty"`
+	Why        string     `json:"why"` // why the machine is not updating right now
 }
 
 // SlotStatus describes the passive slot.
@@ -135,6 +138,9 @@ func (s Status) Text() string {
 	fmt.Fprintf(&b, "denylist:  %s\n", deny)
 	if s.Pin != "" {
 		fmt.Fprintf(&b, "pin:       %s\n", s.Pin)
+	}
+	if s.Lock != "" {
+		fmt.Fprintf(&b, "lock:      %s\n", s.Lock)
 	}
 	fmt.Fprintf(&b, "why:       %s\n", s.Why)
 	return b.String()
