@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,7 +30,13 @@ type clusterUpFlags struct {
 	untilHealthy   bool
 	timeout        time.Duration
 	fresh, quiet   bool
+	updateServer   string
 }
+
+// ClusterUpdateIP is where cluster up's members find --update-server
+// (manifests/cluster.yaml's update.server): a guestfwd, the one address
+// besides their forwards that leaves a restrict=on guest.
+const ClusterUpdateIP = "10.0.2.100"
 
 func newClusterUp(env Env) *cobra.Command {
 	var f clusterUpFlags
@@ -66,6 +73,7 @@ every member off.`,
 	fl.DurationVar(&f.timeout, "timeout", 20*time.Minute, "how long the members may take to become healthy")
 	fl.BoolVar(&f.fresh, "fresh", false, "boot new copies of IMAGE, discarding the machines' disks")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "do not copy the consoles to the terminal")
+	fl.StringVar(&f.updateServer, "update-server", "", "127.0.0.1:PORT of an update server on this machine (imgbuild serve) that the members reach as "+ClusterUpdateIP+":80")
 	return cmd
 }
 
@@ -94,6 +102,16 @@ func clusterUp(ctx context.Context, env Env, image string, f clusterUpFlags) err
 	settings, err := readRunSettings(image)
 	if err != nil {
 		return err
+	}
+	var updateFwd string
+	if f.updateServer != "" {
+		host, _, err := net.SplitHostPort(f.updateServer)
+		if err != nil || host != "127.0.0.1" {
+			return usageError{fmt.Errorf("--update-server %q: want 127.0.0.1:PORT, a server on this machine", f.updateServer)}
+		}
+		if updateFwd, err = qemu.RelayFwd(ClusterUpdateIP+":80", f.updateServer); err != nil {
+			return err
+		}
 	}
 	devFile, devLine, _ := devKey(devKeyDir())
 	var members []*member
@@ -138,6 +156,9 @@ func clusterUp(ctx context.Context, env Env, image string, f clusterUpFlags) err
 			if raw := string(raw); devLine != "" && strings.Contains(raw, strings.Fields(devLine)[1]) {
 				login.key = devFile
 			}
+		}
+		if updateFwd != "" {
+			cfg.GuestFwds = append(cfg.GuestFwds, updateFwd)
 		}
 		if !f.quiet {
 			cfg.Output = &prefixWriter{w: env.Stderr, prefix: m.name + "| "}

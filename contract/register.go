@@ -8,7 +8,7 @@ import (
 
 // Register publishes a service in the cluster's DNS: the registrar
 // (imgbuild-registrar) keeps a SkyDNS record for it in etcd while the
-// service is healthy (docs/cluster-dns.md).
+// service is healthy (docs/cluster.md).
 type Register struct {
 	Name string `json:"name"` // a DNS label: <name>.<ClusterDomain>
 	Port int    `json:"port"`

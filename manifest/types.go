@@ -71,7 +71,7 @@ type Service struct {
 	After    []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
 	Console  bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
 	Network  bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
-	Register *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster-dns.md)."`
+	Register *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster.md)."`
 }
 
 // Register names a service in the cluster's DNS.

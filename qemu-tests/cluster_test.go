@@ -143,6 +143,28 @@ func TestEtcdCluster(t *testing.T) {
 		t.Errorf("etcdctl on node2: %q", got)
 	}
 
+	// web is registered on every member while healthy: node3's CoreDNS
+	// answers web.cluster.internal from etcd with all three; once node1's
+	// health file is gone its record goes, within the registrar's lease.
+	lookup := func() string {
+		return vms[2].Run("nslookup web.cluster.internal 127.0.0.1 | busybox grep -o '10\\.77\\.0\\.1[0-9]' | busybox sort | busybox tr '\\n' ' '", time.Minute)
+	}
+	waitLookup := func(want string) {
+		t.Helper()
+		var got string
+		for end := time.Now().Add(45 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Second) {
+			if got = strings.TrimSpace(lookup()); got == want {
+				return
+			}
+		}
+		t.Errorf("web.cluster.internal from node3: %q, want %q", got, want)
+	}
+	waitLookup("10.77.0.11 10.77.0.12 10.77.0.13")
+	vms[0].Run("rm /var/www/healthz", time.Minute)
+	dropped := time.Now()
+	waitLookup("10.77.0.12 10.77.0.13")
+	t.Logf("node1's web record gone %.1fs after its health file", time.Since(dropped).Seconds())
+
 	// node3 dies: two of three keep quorum and take writes.
 	vms[2].Kill()
 	vms[2].WaitExit(time.Minute) // killed: its exit status says so

@@ -18,7 +18,7 @@ import (
 	"github.com/imgbuild/imgbuild/rootfs/cluster/skydns"
 )
 
-// corefile is the documented cluster Corefile (docs/cluster-dns.md)
+// corefile is the documented cluster Corefile (docs/cluster.md)
 // bound to 127.0.0.1 on a free port, against the test's etcd.
 func corefile(t *testing.T, etcd string) string {
 	port := freePort(t)

@@ -8,7 +8,7 @@
 // APIs, ...) at about 100 MB; the external-build recipe CoreDNS
 // documents is a main that imports the plugins it wants and sets
 // dnsserver.Directives to them in plugin.cfg's order. It reads
-// /etc/coredns/Corefile unless -conf says otherwise (docs/cluster-dns.md).
+// /etc/coredns/Corefile unless -conf says otherwise (docs/cluster.md).
 package main
 
 import (

@@ -2,7 +2,7 @@
 // services in the cluster's DNS: it reads the image's config
 // (contract.Path) for the services with register:, and keeps a SkyDNS
 // record in etcd for each one sysinit's state files say is healthy
-// (rootfs/cluster/skydns, docs/cluster-dns.md).
+// (rootfs/cluster/skydns, docs/cluster.md).
 package main
 
 import (
