@@ -43,6 +43,8 @@ func fleetRows(rows []row) ([]row, error) {
 		row{what + ": v1 to all on v2, lock given back, both servers restarted midway", secs(res.Converge), "—"},
 		row{fmt.Sprintf("fleet: update check (no update) p50 / p99 (%d checks)", len(res.Checks)),
 			ms(fleetsim.Percentile(res.Checks, 50)) + " / " + ms(fleetsim.Percentile(res.Checks, 99)), "—"},
+		row{fmt.Sprintf("fleet: check that installs v2 (request, download, write the passive slot) p50 / p99 (%d)", len(res.Installs)),
+			ms(fleetsim.Percentile(res.Installs, 50)) + " / " + ms(fleetsim.Percentile(res.Installs, 99)), "—"},
 		row{fmt.Sprintf("fleet: FleetLock call p50 / p99 (%d calls)", len(res.Locks)),
 			ms(fleetsim.Percentile(res.Locks, 50)) + " / " + ms(fleetsim.Percentile(res.Locks, 99)), "—"},
 		row{"fleet: peak concurrent reboots / lock slots", fmt.Sprintf("%d / %d", res.PeakReboots, res.Slots), "≤ slots"},

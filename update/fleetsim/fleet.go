@@ -72,9 +72,12 @@ type Result struct {
 	// CheckOmaha: reconcile, request, answer); Locks are FleetLock
 	// calls, both ways. Sorted.
 	Checks, Locks []time.Duration
-	Setup         time.Duration // machines laid out, servers started
-	Converge      time.Duration // start to every machine on v2, lock given back
-	Restarted     bool          // both servers were restarted mid-rollout
+	// Installs are checks that offered v2 and installed it: request,
+	// download and write to the passive slot. Sorted.
+	Installs  []time.Duration
+	Setup     time.Duration // machines laid out, servers started
+	Converge  time.Duration // start to every machine on v2, lock given back
+	Restarted bool          // both servers were restarted mid-rollout
 	// Completed is how many machines' "updated, marked good" report
 	// (event 3/2) the server has; one sent while the server was down is
 	// lost by design (the agent does not retry reports).
@@ -114,6 +117,7 @@ type fleet struct {
 	violation error
 	checks    []time.Duration
 	locks     []time.Duration
+	installs  []time.Duration
 	failed    int
 	done      atomic.Int64
 }
@@ -201,6 +205,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	f.mu.Lock()
 	res.PeakReboots, res.FailedChecks = f.peak, f.failed
 	res.Checks, res.Locks = slices.Sorted(slices.Values(f.checks)), slices.Sorted(slices.Values(f.locks))
+	res.Installs = slices.Sorted(slices.Values(f.installs))
 	violation := f.violation
 	f.mu.Unlock()
 	if violation != nil {
@@ -341,6 +346,9 @@ func (f *fleet) run(ctx context.Context, m *machine) error {
 			f.mu.Unlock()
 			f.opts.Logf("fleetsim: machine %s: check: %v", m.id, err)
 		case installed:
+			f.mu.Lock()
+			f.installs = append(f.installs, d)
+			f.mu.Unlock()
 			if err := m.lock.Acquire(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil

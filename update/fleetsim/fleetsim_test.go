@@ -18,7 +18,7 @@ func TestFleet(t *testing.T) {
 	if !res.Restarted {
 		t.Error("the servers were not restarted")
 	}
-	if len(res.Checks) == 0 || len(res.Locks) < 2*20 {
+	if len(res.Checks) == 0 || len(res.Installs) != 20 || len(res.Locks) < 2*20 {
 		t.Errorf("%d checks and %d lock calls measured", len(res.Checks), len(res.Locks))
 	}
 	t.Logf("converged in %v; peak %d/%d; checks p50 %v p99 %v; locks p50 %v p99 %v; 3/2 on record %d/20; failed checks %d",
