@@ -25,9 +25,9 @@ func fleetRows(rows []row) ([]row, error) {
 		return rows, nil
 	}
 	slots := max(1, n/100)
-	// Checks are compressed from minutes to about a second apart; more
-	// machines than that on two cores only measure the cores.
-	interval := max(200*time.Millisecond, time.Duration(n)*time.Millisecond)
+	// Checks are compressed from minutes to seconds apart (3 ms per
+	// machine): a denser fleet on two cores only measures the cores.
+	interval := max(200*time.Millisecond, time.Duration(n)*3*time.Millisecond)
 	res, err := fleetsim.Run(context.Background(), fleetsim.Options{Machines: n, Slots: slots, Interval: interval,
 		Logf: func(format string, args ...any) {
 			if os.Getenv("IMGBUILD_BENCH_VERBOSE") != "" {

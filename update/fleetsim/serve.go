@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,8 @@ type listener struct {
 	addr string
 	srv  *http.Server
 	done chan error
+	once sync.Once
+	err  error
 }
 
 func listen(addr string, h http.Handler) (*listener, error) {
@@ -37,13 +40,21 @@ func listen(addr string, h http.Handler) (*listener, error) {
 
 func (s *listener) URL() string { return "http://" + s.addr }
 
-// stop waits for the requests under way, then closes the socket.
+// stop closes the socket and waits for the requests under way; those
+// still running after a while are cut off, as a killed daemon's would
+// be. Stopping again returns the first stop's error.
 func (s *listener) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if e := <-s.done; err == nil && !errors.Is(e, http.ErrServerClosed) {
-		err = e
-	}
-	return err
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			s.srv.Close()
+		} else if err != nil {
+			s.err = err
+		}
+		if e := <-s.done; s.err == nil && !errors.Is(e, http.ErrServerClosed) {
+			s.err = e
+		}
+	})
+	return s.err
 }
