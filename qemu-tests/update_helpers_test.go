@@ -471,3 +471,27 @@ func (s *repoServer) requests() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.log...)
 }
+
+// waitRollout waits until serve at base shows channel's rollout of
+// version paused with a reason containing why (serve records a report
+// just after it answers it).
+func waitRollout(t *testing.T, base, channel, version, why string) {
+	t.Helper()
+	c := &server.Client{Base: base}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := c.Rollouts(context.Background(), channel)
+		if err != nil {
+			t.Fatalf("rollouts of %s: %v", channel, err)
+		}
+		for _, r := range list {
+			if r.Version == version && r.Paused && strings.Contains(r.Why, why) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rollout of %s on %s not paused with %q: %+v", version, channel, why, list)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -33,7 +33,9 @@ import (
 //   - v3, whose service never becomes healthy: three trial boots, each
 //     rebooting after v3's health_timeout; systemd-boot 252 falls back to
 //     v2; the rollback is reported with 44 and the failed probe, v3 is
-//     denied and never installed again.
+//     denied and never installed again: serve pauses its rollout on
+//     that report, and once an operator resumes it the machine's own
+//     denylist refuses it.
 //   - v3b (3.0.1), whose initramfs lacks dm_verity: stage-1 fails on each
 //     of its three trial boots and reboots; back on v2, reported with 44,
 //     denied.
@@ -91,6 +93,14 @@ func TestUpdateThenRollback(t *testing.T) {
 	boots++
 	i, _ = v.Expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
 	t.Logf("rollback v3 -> v2: %.1fs from publishing v3 to the report", time.Since(t1).Seconds())
+	// serve paused 3.0.0's rollout on that report (--pause-after 1, the
+	// default); an operator resuming it must still not get it installed
+	// again: the machine's own denylist refuses it.
+	rollouts := "http://" + srv.addr
+	waitRollout(t, rollouts, "beta", "3.0.0", "auto-paused: 1 machine(s) rolled back 3.0.0")
+	if code, out := imgbuildOut(t, "rollout", "resume", "--server", rollouts, "--channel", "beta"); code != cli.ExitOK {
+		t.Fatalf("rollout resume: exit %d: %s", code, out)
+	}
 	i, _ = v.Expect(i, `\[imgbuild-agent\] REFUSED 3.0.0: .*denylist`, time.Minute)
 	want += " 13/1 14/1 3/1 3/0:44 3/0:17"
 	m, got := waitEvents(t, srv.addr, want)
@@ -115,6 +125,10 @@ func TestUpdateThenRollback(t *testing.T) {
 	boots++
 	i, _ = v.Expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.1 to slot B: its trial boots failed before sysinit`, 2*time.Minute)
 	t.Logf("rollback v3b -> v2: %.1fs from publishing v3b to the report", time.Since(t2).Seconds())
+	waitRollout(t, rollouts, "beta", "3.0.1", "auto-paused: 1 machine(s) rolled back 3.0.1")
+	if code, out := imgbuildOut(t, "rollout", "resume", "--server", rollouts, "--channel", "beta"); code != cli.ExitOK {
+		t.Fatalf("rollout resume: exit %d: %s", code, out)
+	}
 	v.Expect(i, `\[imgbuild-agent\] REFUSED 3.0.1: .*denylist`, time.Minute)
 	want += " 13/1 14/1 3/1 3/0:44 3/0:17"
 	m, got = waitEvents(t, srv.addr, want)
