@@ -20,6 +20,7 @@ import (
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/internal/sparse"
+	"github.com/imgbuild/imgbuild/internal/termtext"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/rootfs/network"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/ignition"
@@ -333,7 +334,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		line := strings.TrimRight(string(p.buf[:i]), "\r")
+		line := termtext.String(string(p.buf[:i]))
 		p.buf = p.buf[i+1:]
 		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, line); err != nil {
 			return len(b), err

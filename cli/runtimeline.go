@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/imgbuild/imgbuild/internal/fsutil"
+	"github.com/imgbuild/imgbuild/internal/termtext"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/timeline"
 )
@@ -58,13 +59,19 @@ func writeTranscript(path string, lines []timeline.Line) error {
 }
 
 // consoleOutput is where the console copy goes: stdout, unless --json
-// keeps stdout for its object.
+// keeps stdout for its object. A terminal gets the console's bytes as
+// they are (the shell's cursor query is answered by it); a file or a
+// pipe gets plain text.
 func consoleOutput(env Env, f runFlags) io.Writer {
+	w := env.Stdout
 	switch {
 	case f.quiet:
 		return nil
 	case f.asJSON:
-		return env.Stderr
+		w = env.Stderr
 	}
-	return env.Stdout
+	if isTerminal(w) {
+		return w
+	}
+	return termtext.NewWriter(w)
 }

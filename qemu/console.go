@@ -10,11 +10,14 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/termtext"
 	"github.com/imgbuild/imgbuild/qemu/timeline"
 )
 
 // Console collects a VM's serial output line by line so that callers can
 // wait for markers. It is an io.Writer: QEMU's stdout is copied into it.
+// Its lines are plain text: the terminal control sequences of the
+// firmware and of busybox's prompt are removed (termtext).
 type Console struct {
 	mu      sync.Mutex
 	partial []byte
@@ -74,7 +77,7 @@ func (c *Console) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		c.lines = append(c.lines, string(bytes.TrimRight(c.partial[:i], "\r")))
+		c.lines = append(c.lines, termtext.String(string(c.partial[:i])))
 		c.at = append(c.at, c.partialAt)
 		c.cpu = append(c.cpu, c.partCPU)
 		c.partial = c.partial[i+1:]
@@ -92,7 +95,7 @@ func (c *Console) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.partial) > 0 {
-		c.lines = append(c.lines, string(c.partial))
+		c.lines = append(c.lines, termtext.String(string(c.partial)))
 		c.at = append(c.at, c.partialAt)
 		c.cpu = append(c.cpu, c.partCPU)
 		c.partial = nil

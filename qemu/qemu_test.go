@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -252,5 +253,17 @@ func TestDirectBootDiskHasNoBootIndex(t *testing.T) {
 	}
 	if line := strings.Join(args, " "); strings.Contains(line, "bootindex") {
 		t.Errorf("direct boot args %q give the disk a boot index", line)
+	}
+}
+
+// The console's lines are plain text: OVMF's screen clears and busybox's
+// cursor query after its prompt do not reach logs or patterns.
+func TestConsoleLinesArePlain(t *testing.T) {
+	c := NewConsole()
+	c.Write([]byte("\x1b[2J\x1b[01;01H\x1b[=3hBdsDxe: loading\r\n/ # \x1b[6"))
+	c.Write([]byte("nimgbuild-sysinit: httpd ready\n"))
+	want := []string{"BdsDxe: loading", "/ # imgbuild-sysinit: httpd ready"}
+	if got := c.Lines(); !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
 	}
 }
