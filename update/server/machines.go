@@ -47,11 +47,18 @@ type Machine struct {
 }
 
 // Machines is the machines' reports, in memory and in a JSON file
-// rewritten (fsutil.Write) after every report.
+// rewritten (fsutil.Write) before a report is answered. Rewrites are
+// group commits: a report waits for one write that holds it, and one
+// write holds every report applied before it began, so a thousand
+// machines checking at once cost a few rewrites, not a thousand.
 type Machines struct {
 	path string
-	mu   sync.Mutex
+	mu   sync.Mutex // guards byID, gen and saved
 	byID map[string]*Machine
+	// gen counts changes; saved is the newest gen on disk.
+	gen, saved uint64
+	writes     int        // rewrites done (tests)
+	writing    sync.Mutex // one rewrite at a time
 }
 
 // OpenMachines loads the file at path; a missing file is no machines.
@@ -98,7 +105,6 @@ func (m *Machines) Record(r report, now time.Time) error {
 		return nil // nothing to key it by
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	mc := m.byID[r.machine]
 	if mc == nil {
 		mc = &Machine{ID: r.machine}
@@ -120,7 +126,10 @@ func (m *Machines) Record(r report, now time.Time) error {
 	if len(mc.Events) > maxEvents {
 		mc.Events = append([]Event(nil), mc.Events[len(mc.Events)-maxEvents:]...)
 	}
-	return m.save()
+	m.gen++
+	gen := m.gen
+	m.mu.Unlock()
+	return m.commit(gen)
 }
 
 // Get is a copy of one machine's record.
@@ -140,16 +149,19 @@ func (m *Machines) Get(id string) (Machine, bool) {
 // offered, or why none was.
 func (m *Machines) Answered(id, offered, held string) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	mc := m.byID[id]
 	if mc == nil {
+		m.mu.Unlock()
 		return nil
 	}
 	if offered != "" {
 		mc.Offered = offered
 	}
 	mc.Held = held
-	return m.save()
+	m.gen++
+	gen := m.gen
+	m.mu.Unlock()
+	return m.commit(gen)
 }
 
 // List is a copy of every machine, sorted by machine id.
@@ -166,15 +178,34 @@ func (m *Machines) List() []Machine {
 	return out
 }
 
-func (m *Machines) save() error {
+// commit returns once change gen is on disk: written by this call, or
+// by one that began after gen was applied (a failed write leaves it to
+// the next caller).
+func (m *Machines) commit(gen uint64) error {
+	m.writing.Lock()
+	defer m.writing.Unlock()
+	m.mu.Lock()
+	if m.saved >= gen {
+		m.mu.Unlock()
+		return nil
+	}
 	list := make([]*Machine, 0, len(m.byID))
 	for _, mc := range m.byID {
 		list = append(list, mc)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 	data, err := json.MarshalIndent(list, "", "  ")
+	upTo := m.gen
+	m.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("serve: machines: %w", err)
 	}
-	return saveState(m.path, append(data, '\n'))
+	if err := saveState(m.path, append(data, '\n')); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.saved = upTo
+	m.writes++
+	m.mu.Unlock()
+	return nil
 }
