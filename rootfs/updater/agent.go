@@ -27,8 +27,11 @@ type Agent struct {
 	TrialFailure string
 	Keys         []ed25519.PublicKey // trusted release keys (contract.USRKeysDir)
 	MachineID    string              // contract.MachineID; made on first use
-	Pin          string              // update.pin: install at most this version
-	Reporter     Reporter            // Omaha events; nil: none
+	// BootID names this boot (the kernel's random boot_id): a release
+	// installed in this same boot still waits for its reboot.
+	BootID   string
+	Pin      string   // update.pin: install at most this version
+	Reporter Reporter // Omaha events; nil: none
 	// Logf prints one console line; nil: silent.
 	Logf func(format string, args ...any)
 	// crash, in tests, stops Install after the named write step as a

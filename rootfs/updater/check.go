@@ -60,9 +60,10 @@ func LocalSource(arg, channel string) (Source, string, error) {
 	return Source{Dir: abs}, channel, nil
 }
 
-// Check asks a static repository for the channel's release and installs
-// it when newer; it records the check in the state. installed is true
-// when a release was written to the passive slot.
+// CheckStatic asks a static repository for the channel's release and
+// installs it when newer; it records the check in the state. installed
+// is true when the passive slot holds the offered release and the
+// reboot into it is due: written by this check, or earlier in this boot.
 func (a *Agent) CheckStatic(ctx context.Context, src Source, channel string) (installed bool, err error) {
 	if err := a.Reconcile(ctx); err != nil {
 		return false, err
@@ -96,7 +97,16 @@ func (a *Agent) consider(ctx context.Context, o Offer) (bool, error) {
 		return false, a.updateState(func(s *State) { s.LastError, s.LastErrorCode = "", 0 })
 	}
 	if in := st.Installed; in != nil && in.Version == o.Version && in.Slot == a.Passive() {
-		return false, nil // written already; waiting for the reboot
+		// Written already. In the boot that wrote it the reboot is
+		// still due: an agent that died before it (a reboot lock it
+		// could not take, a crash) must not leave the machine on the
+		// old release for good. After a reboot that came back to this
+		// slot, rebooting again would loop.
+		due := in.BootID != "" && in.BootID == a.BootID
+		if due {
+			a.logf("%s is installed into slot %s and waits for its reboot", in.Version, in.Slot)
+		}
+		return due, nil
 	}
 	if st.LastRefused == o.Version && final(st.LastErrorCode) {
 		return false, nil // refused already, and it would be again

@@ -28,6 +28,7 @@ func (m *machine) attrs() map[string]uint64 {
 
 func TestInstallStaticThenMarkedGood(t *testing.T) {
 	m := newMachine(t)
+	m.a.BootID = "boot-1"
 	rec := &recorder{}
 	m.a.Reporter = rec
 	v2 := newRelease("2.0.0", 3<<20)
@@ -65,9 +66,19 @@ func TestInstallStaticThenMarkedGood(t *testing.T) {
 	if got := rec.codes(); got != "13/1 14/1 3/1" {
 		t.Errorf("events %q, want 13/1 14/1 3/1", got)
 	}
-	// A second check finds it installed and does nothing.
+	// A second check in the same boot (an agent restarted before its
+	// reboot) writes nothing and says the reboot is still due.
+	if again, err := m.a.CheckStatic(context.Background(), m.src, "stable"); err != nil || !again {
+		t.Errorf("second check in the boot that installed = %v, %v; want the reboot due", again, err)
+	}
+	if got := rec.codes(); got != "13/1 14/1 3/1" {
+		t.Errorf("events after the second check %q, want 13/1 14/1 3/1", got)
+	}
+	// A boot that came back to A with B still waiting does nothing: a
+	// second reboot would loop.
+	m.a.BootID = "boot-2"
 	if again, err := m.a.CheckStatic(context.Background(), m.src, "stable"); err != nil || again {
-		t.Errorf("second check = %v, %v", again, err)
+		t.Errorf("check in a later boot on A = %v, %v; want nothing due", again, err)
 	}
 	// Reboot into B, sysinit marks it good; the agent there reports 3/2.
 	must(t, os.Rename(filepath.Join(m.a.ESP, contract.EntryPath("b", 3)), filepath.Join(m.a.ESP, contract.EntryPath("b", -1))))

@@ -37,6 +37,8 @@ type Installed struct {
 	Previous string    `json:"previous"` // the version that installed it
 	Slot     string    `json:"slot"`
 	At       time.Time `json:"at"`
+	// BootID is the boot that wrote it (Agent.BootID).
+	BootID string `json:"boot_id,omitempty"`
 }
 
 const (

@@ -64,7 +64,7 @@ func Open(cmdline []byte, runDir string, tree blockdev.Tree) (a *Agent, closeFn 
 		return nil
 	}
 	a = &Agent{ESP: mnt, Disk: usr.Disk, SectorSize: ss, Slot: c.Slot, StateDir: contract.UpdateStateDir,
-		TrialFailure: contract.TrialFailure, Keys: keys, MachineID: contract.MachineID}
+		TrialFailure: contract.TrialFailure, Keys: keys, MachineID: contract.MachineID, BootID: bootID()}
 	return a, closeFn, nil
 }
 

@@ -81,7 +81,7 @@ func (a *Agent) write(p *payload, running *sign.Record) error {
 	}
 	a.logf("installed %s into slot %s; it boots next, on trial", p.rec.Version, slot)
 	return a.updateState(func(s *State) {
-		s.Installed = &Installed{Version: p.rec.Version, Previous: running.Version, Slot: slot, At: now()}
+		s.Installed = &Installed{Version: p.rec.Version, Previous: running.Version, Slot: slot, At: now(), BootID: a.BootID}
 		s.LastError, s.LastErrorCode = "", 0
 	})
 }
