@@ -65,6 +65,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.sendUnsent(ctx, &st)
 	if other.Dead {
 		if err := a.rolledBack(ctx, other, &st); err != nil {
 			return err
@@ -72,7 +73,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	}
 	if in := st.Installed; in != nil && in.Slot == a.Slot && in.Version == running.Version {
 		a.logf("%s is marked good (updated from %s)", running.Version, in.Previous)
-		a.report(ctx, Event{Type: EventUpdateComplete, Result: ResultSuccessReboot, Previous: in.Previous})
+		a.reportOutcome(ctx, &st, Event{Type: EventUpdateComplete, Result: ResultSuccessReboot, Previous: in.Previous})
 		st.Installed = nil
 	}
 	if err := a.saveState(st); err != nil {
@@ -90,7 +91,7 @@ func (a *Agent) rolledBack(ctx context.Context, dead slotState, st *State) error
 	}
 	msg := fmt.Sprintf("rolled back from %s to slot %s: %s", ver, strings.ToUpper(a.Slot), reason)
 	a.logf("ROLLBACK: %s; %s is denied from now on", msg, ver)
-	a.report(ctx, Event{Type: EventUpdateComplete, Result: ResultError, ErrorCode: contract.ErrRollback, Reason: msg})
+	a.reportOutcome(ctx, st, Event{Type: EventUpdateComplete, Result: ResultError, ErrorCode: contract.ErrRollback, Reason: msg})
 	if ver != "" {
 		if err := a.deny(ver); err != nil {
 			return err

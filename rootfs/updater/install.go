@@ -25,10 +25,11 @@ type Offer struct {
 
 // Event is what the agent reports to an Omaha server (docs/updates.md).
 type Event struct {
-	Type, Result int
-	ErrorCode    int    // with Result 0
-	Previous     string // with 3/2: the version that installed this one
-	Reason       string // human text (Omaha has no field; logged)
+	Type      int    `json:"type"`
+	Result    int    `json:"result"`
+	ErrorCode int    `json:"error_code,omitempty"` // with Result 0
+	Previous  string `json:"previous,omitempty"`   // with 3/2: the version that installed this one
+	Reason    string `json:"reason,omitempty"`     // human text (Omaha has no field; logged)
 }
 
 // Omaha event types and results, as Flatcar's update_engine uses them.
@@ -46,13 +47,37 @@ type Reporter interface {
 	Report(ctx context.Context, e Event) error
 }
 
-func (a *Agent) report(ctx context.Context, e Event) {
+func (a *Agent) report(ctx context.Context, e Event) error {
 	if a.Reporter == nil {
-		return
+		return nil
 	}
-	if err := a.Reporter.Report(ctx, e); err != nil {
+	err := a.Reporter.Report(ctx, e)
+	if err != nil {
 		a.logf("report event %d/%d: %v", e.Type, e.Result, err)
 	}
+	return err
+}
+
+// reportOutcome reports what a boot settled (marked good, rolled back)
+// after any outcome still unsent; what the server does not take stays
+// in st.Unsent for the next check.
+func (a *Agent) reportOutcome(ctx context.Context, st *State, e Event) {
+	st.Unsent = append(st.Unsent, e)
+	if len(st.Unsent) > maxUnsent {
+		st.Unsent = slices.Clone(st.Unsent[len(st.Unsent)-maxUnsent:])
+	}
+	a.sendUnsent(ctx, st)
+}
+
+// sendUnsent sends st.Unsent in order, stopping at the first failure.
+func (a *Agent) sendUnsent(ctx context.Context, st *State) {
+	for len(st.Unsent) > 0 {
+		if a.report(ctx, st.Unsent[0]) != nil {
+			return
+		}
+		st.Unsent = st.Unsent[1:]
+	}
+	st.Unsent = nil
 }
 
 // payload is an offer whose record was verified and whose files were

@@ -321,3 +321,55 @@ func TestTrialBootWaits(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 }
+
+// flaky fails every report while down.
+type flaky struct {
+	recorder
+	down bool
+}
+
+func (f *flaky) Report(ctx context.Context, e Event) error {
+	if f.down {
+		return errors.New("connection refused")
+	}
+	return f.recorder.Report(ctx, e)
+}
+
+// An update's outcome the server did not take is sent at a later check,
+// once: the server's rollouts pause on the rollbacks it hears of.
+func TestOutcomeSentWhenServerBack(t *testing.T) {
+	m := newMachine(t)
+	rep := &flaky{}
+	m.a.Reporter = rep
+	m.publish(newRelease("2.0.0", 1<<20), "stable", m.priv)
+	if installed, err := m.a.CheckStatic(context.Background(), m.src, "stable"); err != nil || !installed {
+		t.Fatalf("CheckStatic = %v, %v", installed, err)
+	}
+	must(t, os.Rename(filepath.Join(m.a.ESP, contract.EntryPath("b", 3)), filepath.Join(m.a.ESP, contract.EntryPath("b", -1))))
+	m.a.Slot = "b"
+	rep.down, rep.events = true, nil
+	for range 2 {
+		if err := m.a.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := m.a.loadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Unsent) != 1 || st.Unsent[0].Result != ResultSuccessReboot || st.Unsent[0].Previous != "1.0.0" {
+		t.Fatalf("unsent with the server down: %+v; want the one 3/2 from 1.0.0", st.Unsent)
+	}
+	rep.down = false
+	for range 2 {
+		if err := m.a.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rep.codes(); got != "3/2" || rep.events[0].Previous != "1.0.0" {
+		t.Errorf("events once the server is back: %q %+v, want one 3/2 from 1.0.0", got, rep.events)
+	}
+	if st, _ := m.a.loadState(); len(st.Unsent) != 0 {
+		t.Errorf("unsent after delivery: %+v", st.Unsent)
+	}
+}

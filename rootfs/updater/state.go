@@ -29,7 +29,14 @@ type State struct {
 	// Installed is a release written to the passive slot and not yet
 	// confirmed by a boot of it.
 	Installed *Installed `json:"installed,omitempty"`
+	// Unsent is the outcomes of updates (marked good, rolled back) the
+	// server has not taken yet, oldest first: sent again before every
+	// check, as the server's rollouts pause on rollbacks it hears of.
+	Unsent []Event `json:"unsent,omitempty"`
 }
+
+// maxUnsent bounds State.Unsent; the newest are kept.
+const maxUnsent = 16
 
 // Installed names a release waiting for its trial boot.
 type Installed struct {
