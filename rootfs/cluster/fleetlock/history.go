@@ -54,3 +54,33 @@ func (s *Semaphore) History(ctx context.Context, group string, limit int) ([]Eve
 	}
 	return events, nil
 }
+
+// DefaultHistory is how many history entries a group keeps: a fleet's
+// last few hundred reboots, not every one since the cluster began.
+const DefaultHistory = 1000
+
+// pruneSlack is how far a history may outgrow its bound before it is
+// pruned: one count per change, one delete per pruneSlack changes.
+const pruneSlack = 32
+
+// prune deletes group's oldest history entries beyond s.keep.
+func (s *Semaphore) prune(ctx context.Context, group string) error {
+	dir := historyDir(group)
+	n, err := s.kv.Get(ctx, dir, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("fleetlock: group %s: history: %w", group, err)
+	}
+	if n.Count <= int64(s.keep+pruneSlack) {
+		return nil
+	}
+	old, err := s.kv.Get(ctx, dir, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend), clientv3.WithLimit(n.Count-int64(s.keep)))
+	if err != nil || len(old.Kvs) == 0 {
+		return err
+	}
+	last := string(old.Kvs[len(old.Kvs)-1].Key)
+	if _, err := s.kv.Delete(ctx, dir, clientv3.WithRange(last+"\x00")); err != nil {
+		return fmt.Errorf("fleetlock: group %s: prune history: %w", group, err)
+	}
+	return nil
+}

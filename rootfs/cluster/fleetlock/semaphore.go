@@ -66,13 +66,15 @@ type Semaphore struct {
 	kv    clientv3.KV
 	slots map[string]int
 	now   func() time.Time
+	// keep is how many history entries a group keeps (DefaultHistory).
+	keep int
 }
 
 // New returns a Semaphore over kv (a *clientv3.Client). slots gives
 // groups their slot count; any other group has DefaultSlots and is
 // created on first use.
 func New(kv clientv3.KV, slots map[string]int) *Semaphore {
-	return &Semaphore{kv: kv, slots: maps.Clone(slots), now: time.Now}
+	return &Semaphore{kv: kv, slots: maps.Clone(slots), now: time.Now, keep: DefaultHistory}
 }
 
 // Slots is how many holders group may have at once.
@@ -215,6 +217,9 @@ func (s *Semaphore) update(ctx context.Context, group, id string, action Action,
 		}
 		if resp.Succeeded {
 			*changed = true
+			// The change stands; a history not pruned now is pruned at
+			// the next one.
+			_ = s.prune(ctx, group)
 			return nil
 		}
 	}

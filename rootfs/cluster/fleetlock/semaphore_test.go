@@ -220,3 +220,34 @@ func TestParseSlots(t *testing.T) {
 		}
 	}
 }
+
+// A group's history stays bounded; the newest entries are kept.
+func TestHistoryPruned(t *testing.T) {
+	sem, _ := newSem(t, nil)
+	sem.keep = 5
+	ctx := testCtx(t)
+	for i := range 60 {
+		id := fmt.Sprintf("m%02d", i)
+		if _, _, err := sem.Lock(ctx, "default", id); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sem.Unlock(ctx, "default", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist, err := sem.History(ctx, "default", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) < sem.keep || len(hist) > sem.keep+pruneSlack {
+		t.Errorf("%d history entries after 120 changes, want %d to %d", len(hist), sem.keep, sem.keep+pruneSlack)
+	}
+	if last := hist[len(hist)-1]; last.ID != "m59" || last.Action != "release" {
+		t.Errorf("newest entry %+v, want the release of m59", last)
+	}
+	for i := 1; i < len(hist); i++ {
+		if hist[i].Time.Before(hist[i-1].Time) {
+			t.Errorf("history out of order at %d: %+v", i, hist)
+		}
+	}
+}
