@@ -91,7 +91,7 @@ func (a *Agent) rolledBack(ctx context.Context, dead slotState, st *State) error
 	}
 	msg := fmt.Sprintf("rolled back from %s to slot %s: %s", ver, strings.ToUpper(a.Slot), reason)
 	a.logf("ROLLBACK: %s; %s is denied from now on", msg, ver)
-	a.reportOutcome(ctx, st, Event{Type: EventUpdateComplete, Result: ResultError, ErrorCode: contract.ErrRollback, Reason: msg})
+	a.reportOutcome(ctx, st, Event{Type: EventUpdateComplete, Result: ResultError, ErrorCode: contract.ErrRollback, Reason: msg, RolledBack: ver})
 	if ver != "" {
 		if err := a.deny(ver); err != nil {
 			return err

@@ -30,6 +30,9 @@ type Event struct {
 	ErrorCode int    `json:"error_code,omitempty"` // with Result 0
 	Previous  string `json:"previous,omitempty"`   // with 3/2: the version that installed this one
 	Reason    string `json:"reason,omitempty"`     // human text (Omaha has no field; logged)
+	// RolledBack is, with a rollback (44), the version whose trial
+	// failed (contract.OmahaRolledBackAttr).
+	RolledBack string `json:"rolled_back,omitempty"`
 }
 
 // Omaha event types and results, as Flatcar's update_engine uses them.

@@ -48,8 +48,8 @@ func (o *Omaha) request(app *omaha.AppRequest) *omaha.Request {
 	return req
 }
 
-func (o *Omaha) post(ctx context.Context, req *omaha.Request, reason string) (*omaha.AppResponse, error) {
-	body, err := marshalRequest(req, reason)
+func (o *Omaha) post(ctx context.Context, req *omaha.Request, e Event) (*omaha.AppResponse, error) {
+	body, err := marshalRequest(req, e)
 	if err != nil {
 		return nil, err
 	}
@@ -93,32 +93,41 @@ func (o *Omaha) post(ctx context.Context, req *omaha.Request, reason string) (*o
 func (o *Omaha) Report(ctx context.Context, e Event) error {
 	ev := &omaha.EventRequest{Type: omaha.EventType(e.Type), Result: omaha.EventResult(e.Result),
 		ErrorCode: e.ErrorCode, PreviousVersion: e.Previous}
-	_, err := o.post(ctx, o.request(&omaha.AppRequest{Events: []*omaha.EventRequest{ev}}), e.Reason)
+	_, err := o.post(ctx, o.request(&omaha.AppRequest{Events: []*omaha.EventRequest{ev}}), e)
 	return err
 }
 
-// marshalRequest encodes req; a reason goes into the (only) event as the
-// contract.OmahaReasonAttr attribute, which go-omaha's types cannot carry.
-func marshalRequest(req *omaha.Request, reason string) ([]byte, error) {
+// marshalRequest encodes req; e's reason and rolled-back version go into
+// the (only) event as the contract.OmahaReasonAttr and
+// contract.OmahaRolledBackAttr attributes, which go-omaha's types cannot
+// carry.
+func marshalRequest(req *omaha.Request, e Event) ([]byte, error) {
 	body, err := xml.Marshal(req)
-	if err != nil || reason == "" {
+	if err != nil || e.Reason == "" && e.RolledBack == "" {
 		return body, err
 	}
+	reason := e.Reason
 	if len(reason) > contract.OmahaReasonMax {
 		reason = strings.ToValidUTF8(reason[:contract.OmahaReasonMax], "")
 	}
-	var esc bytes.Buffer
-	if err := xml.EscapeText(&esc, []byte(reason)); err != nil {
-		return nil, err
+	attrs := "<event "
+	for _, a := range []struct{ name, value string }{{contract.OmahaReasonAttr, reason}, {contract.OmahaRolledBackAttr, e.RolledBack}} {
+		if a.value == "" {
+			continue
+		}
+		var esc bytes.Buffer
+		if err := xml.EscapeText(&esc, []byte(a.value)); err != nil {
+			return nil, err
+		}
+		attrs += a.name + "=\"" + esc.String() + "\" "
 	}
-	attr := []byte("<event " + contract.OmahaReasonAttr + "=\"" + esc.String() + "\" ")
-	return bytes.Replace(body, []byte("<event "), attr, 1), nil
+	return bytes.Replace(body, []byte("<event "), []byte(attrs), 1), nil
 }
 
 // Check asks for an update; nil when there is none.
 func (o *Omaha) Check(ctx context.Context) (*Offer, error) {
 	app, err := o.post(ctx, o.request(&omaha.AppRequest{Ping: &omaha.PingRequest{Active: 1},
-		UpdateCheck: &omaha.UpdateRequest{}}), "")
+		UpdateCheck: &omaha.UpdateRequest{}}), Event{})
 	if err != nil {
 		return nil, err
 	}

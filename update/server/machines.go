@@ -25,6 +25,9 @@ type Event struct {
 	Meaning         string    `json:"meaning"`
 	// Reason is the machine's words for an error (contract.OmahaReasonAttr).
 	Reason string `json:"reason,omitempty"`
+	// RolledBack is, with a rollback, the version whose trial failed
+	// (contract.OmahaRolledBackAttr).
+	RolledBack string `json:"rolled_back,omitempty"`
 }
 
 // Machine is what the server knows of one machine.

@@ -38,12 +38,12 @@ func (s *Server) omaha(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad Omaha request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	reasons := eventReasons(body)
+	attrs := eventAttrs(body)
 	resp := omaha.NewResponse()
 	resp.Server = "imgbuild"
 	status := http.StatusBadRequest // no app answered ok (go-omaha's rule)
 	for i, app := range req.Apps {
-		if s.app(resp, r, app, reasons(i)) == omaha.AppOK {
+		if s.app(resp, r, app, attrs(i)) == omaha.AppOK {
 			status = http.StatusOK
 		}
 	}
@@ -56,14 +56,14 @@ func (s *Server) omaha(w http.ResponseWriter, r *http.Request) {
 }
 
 // app answers one app element and returns its status.
-func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppRequest, reasons []string) omaha.AppStatus {
+func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppRequest, attrs []eventAttr) omaha.AppStatus {
 	rep := report{machine: app.MachineID, appID: app.ID, version: app.Version, channel: app.Track,
 		bootID: app.BootID, check: app.UpdateCheck != nil}
 	for i, e := range app.Events {
 		ev := Event{Type: int(e.Type), Result: int(e.Result), ErrorCode: e.ErrorCode,
 			PreviousVersion: e.PreviousVersion, Version: app.Version, Meaning: EventMeaning(int(e.Type), int(e.Result), e.ErrorCode)}
-		if i < len(reasons) {
-			ev.Reason = reasons[i]
+		if i < len(attrs) {
+			ev.Reason, ev.RolledBack = attrs[i].reason, attrs[i].rolledBack
 		}
 		rep.events = append(rep.events, ev)
 	}
@@ -82,7 +82,7 @@ func (s *Server) app(resp *omaha.Response, r *http.Request, app *omaha.AppReques
 	}
 	for _, e := range rep.events {
 		if e.Type == 3 && e.Result == 0 && e.ErrorCode == contract.ErrRollback && app.MachineID != "" {
-			s.rolledBack(app.MachineID, app.Track, before.Offered, e.Reason)
+			s.rolledBack(app.MachineID, app.Track, before.Offered, e)
 		}
 	}
 	a := resp.AddApp(app.ID, omaha.AppOK)
@@ -172,9 +172,13 @@ func OrderedFiles(files []repo.File) []repo.File {
 	return out
 }
 
-// eventReasons reads the contract.OmahaReasonAttr attribute of every
-// event, which go-omaha's types drop: reasons(app)[event].
-func eventReasons(body []byte) func(app int) []string {
+// eventAttr is what imgbuild's own attributes of an event say.
+type eventAttr struct{ reason, rolledBack string }
+
+// eventAttrs reads the contract.OmahaReasonAttr and
+// contract.OmahaRolledBackAttr attributes of every event, which
+// go-omaha's types drop: attrs(app)[event].
+func eventAttrs(body []byte) func(app int) []eventAttr {
 	var req struct {
 		Apps []struct {
 			Events []struct {
@@ -183,22 +187,26 @@ func eventReasons(body []byte) func(app int) []string {
 		} `xml:"app"`
 	}
 	_ = xml.Unmarshal(body, &req) // go-omaha parsed it already
-	return func(app int) []string {
+	return func(app int) []eventAttr {
 		if app >= len(req.Apps) {
 			return nil
 		}
-		var out []string
+		var out []eventAttr
 		for _, e := range req.Apps[app].Events {
-			reason := ""
+			var ea eventAttr
 			for _, a := range e.Attrs {
-				if a.Name.Local == contract.OmahaReasonAttr && a.Name.Space == "" {
-					reason = a.Value
+				switch {
+				case a.Name.Space != "":
+				case a.Name.Local == contract.OmahaReasonAttr:
+					ea.reason = a.Value
+				case a.Name.Local == contract.OmahaRolledBackAttr && version.Check(a.Value) == nil:
+					ea.rolledBack = a.Value
 				}
 			}
-			if len(reason) > contract.OmahaReasonMax {
-				reason = strings.ToValidUTF8(reason[:contract.OmahaReasonMax], "")
+			if len(ea.reason) > contract.OmahaReasonMax {
+				ea.reason = strings.ToValidUTF8(ea.reason[:contract.OmahaReasonMax], "")
 			}
-			out = append(out, reason)
+			out = append(out, ea)
 		}
 		return out
 	}

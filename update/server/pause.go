@@ -39,8 +39,12 @@ func (r *Rollout) HeldFor(machine string, now time.Time) string {
 // channel's rollout of the version it rolled back from, and pauses that
 // rollout once Options.PauseAfter machines have rolled it back since it
 // last resumed.
-func (s *Server) rolledBack(machine, channel, offered, reason string) {
-	ver := rolledBackVersion(reason, offered)
+func (s *Server) rolledBack(machine, channel, offered string, e Event) {
+	reason := e.Reason
+	ver := e.RolledBack
+	if ver == "" {
+		ver = rolledBackVersion(reason, offered)
+	}
 	if ver == "" {
 		s.opts.Log(fmt.Sprintf("rollout: machine %s on %q rolled back, from a version the server cannot tell", machine, channel))
 		return
@@ -83,7 +87,8 @@ func rolledBackSince(r *Rollout) []string {
 	return ids
 }
 
-// rolledBackVersion is the version a rollback left: the agent names it
+// rolledBackVersion is the version a rollback left when the event has
+// no contract.OmahaRolledBackAttr (agents before it): the agent named it
 // in its reason ("rolled back from 1.2.0 to slot A: ..."), else the
 // version the server last offered the machine.
 func rolledBackVersion(reason, offered string) string {
