@@ -9,8 +9,9 @@
 //
 // Write (and WriteFile, and Stage followed by Commit) creates a temporary
 // file in the same directory as path, lets the caller fill it, fsyncs
-// it, sets its owner and mode, closes it, renames it over path and
-// fsyncs the directory. So:
+// it, sets its owner and mode, closes it, renames it over path, fsyncs
+// it again under that name (FAT writes a renamed file's size and first
+// cluster only with its inode) and fsyncs the directory. So:
 //
 //   - after a power cut at any moment before Write returns, path holds
 //     its old content (or is absent, if it was) or the new content whole:

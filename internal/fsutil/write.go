@@ -96,14 +96,34 @@ func Stage(path string, mode fs.FileMode, fill func(f *os.File) error, opts ...O
 // it now is a link to the committed file (the rename keeps the inode).
 func (p *Pending) TempName() string { return p.tmp }
 
-// Commit renames the staged file over its path and syncs the directory.
-// A symlink at path is replaced, not followed.
+// Commit renames the staged file over its path and syncs the file again
+// under its new name, then the directory. A symlink at path is replaced,
+// not followed.
+//
+// The second file sync is for FAT (the ESP, where the agent writes boot
+// entries): Linux's vfat renames by adding a directory entry that names
+// no cluster and no size, and fills both in only when the inode is
+// written back, which a directory fsync does not do. Without it a power
+// cut after Commit returned left the entry present and empty. On ext4
+// the sync finds nothing left to write.
 func (p *Pending) Commit() error {
 	if err := os.Rename(p.tmp, p.path); err != nil {
 		os.Remove(p.tmp)
 		return err
 	}
+	if err := syncFile(p.path); err != nil {
+		return err
+	}
 	return SyncDir(filepath.Dir(p.path))
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Discard removes the staged file; path is left as it was.
