@@ -39,4 +39,7 @@ const (
 	// MarkedGoodLine starts the line printed once the boot entry's
 	// counter is gone.
 	MarkedGoodLine = SysinitMarker + "marked good "
+	// TrialArgsLine starts the line of a trial boot whose entry lacked
+	// its release's kernel arguments and reboots to try it with them.
+	TrialArgsLine = SysinitMarker + "kernel arguments of"
 )

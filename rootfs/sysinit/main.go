@@ -137,6 +137,9 @@ func (s *sysinit) run() {
 	if err != nil {
 		s.fatal(err)
 	}
+	if s.trialArgsFixed() {
+		s.shutdown(sup, actionReboot)
+	}
 	sup.Start(ctx)
 	power := evdev.WatchPower(ctx, "/dev/input/event*", 2*time.Second)
 	healthy := sup.Healthy()

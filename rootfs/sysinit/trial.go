@@ -9,6 +9,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
+	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/supervise"
 )
 
@@ -30,6 +31,35 @@ func (s *sysinit) trialWatchdog(cfg *contract.Config) <-chan time.Time {
 	d := healthTimeout(cfg)
 	s.logf("trial boot: services must be healthy within %s", d)
 	return time.After(d)
+}
+
+// trialArgsFixed gives a trial boot's entry its release's kernel
+// arguments when an agent from before kernel_args kept the old ones
+// (markgood.FixArgs) and reports whether it did: then this boot reboots
+// at once, before any service, so the release is tried with them.
+func (s *sysinit) trialArgsFixed() bool {
+	if !contract.TrialBoot(contract.EfivarsDir) {
+		return false
+	}
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		s.logf("kernel arguments: %v", err)
+		return false
+	}
+	if contract.IsPXE(string(cmdline)) {
+		return false
+	}
+	a, err := markgood.FixArgsOnESP(strings.TrimSpace(string(cmdline)), "/sys/block", "/dev", espMountpoint)
+	if err != nil {
+		s.logf("%v", err)
+		return false
+	}
+	if a == nil {
+		return false
+	}
+	s.con.Printf(contract.TrialArgsLine+" %s are not this entry's [%s] (written by an agent from before kernel_args): %s rewritten with them, the try given back; rebooting",
+		a.Version, strings.Join(a.Was, " "), a.Entry)
+	return true
 }
 
 // trialFailed records why the trial boot gives up and reboots, so that

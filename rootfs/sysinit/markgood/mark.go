@@ -24,34 +24,45 @@ type Result struct {
 // mounts it on mountpoint, renames the counted entry of imgbuild.slot
 // and unmounts.
 func Mark(cmdline, sysBlock, devDir, mountpoint string) (Result, error) {
+	var name string
+	res, err := withESP("mark good", cmdline, sysBlock, devDir, mountpoint, func(root, slot string) error {
+		var err error
+		name, err = RenameEntry(filepath.Join(root, filepath.FromSlash(contract.EntriesDir)), slot)
+		return err
+	})
+	if name != "" {
+		res.Entry = contract.EntriesDir + "/" + name
+	}
+	return res, err
+}
+
+// withESP mounts the ESP the command line names on mountpoint, runs fn
+// with its root and the booted slot, syncs and unmounts.
+func withESP(what, cmdline, sysBlock, devDir, mountpoint string, fn func(root, slot string) error) (Result, error) {
 	slot, ok := contract.Param(cmdline, contract.KeySlot)
 	if !ok || slot == "" {
-		return Result{}, fmt.Errorf("mark good: no imgbuild.slot= on the command line")
+		return Result{}, fmt.Errorf("%s: no imgbuild.slot= on the command line", what)
 	}
 	esp, ok := contract.Param(cmdline, contract.KeyESP)
 	uuid, isPartUUID := strings.CutPrefix(esp, "PARTUUID=")
 	if !ok || !isPartUUID || uuid == "" {
-		return Result{}, fmt.Errorf("mark good: no imgbuild.esp=PARTUUID=... on the command line")
+		return Result{}, fmt.Errorf("%s: no imgbuild.esp=PARTUUID=... on the command line", what)
 	}
 	part, err := findESP(blockdev.Tree{Sys: sysBlock, Dev: devDir, SectorSize: blockdev.SectorSize}, uuid)
 	if err != nil {
-		return Result{}, fmt.Errorf("mark good: %w", err)
+		return Result{}, fmt.Errorf("%s: %w", what, err)
 	}
 	dev := part.Node
 	if err := os.MkdirAll(mountpoint, 0o700); err != nil {
-		return Result{}, fmt.Errorf("mark good: %w", err)
+		return Result{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := unix.Mount(dev, mountpoint, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "umask=0077"); err != nil {
-		return Result{}, fmt.Errorf("mark good: mount %s: %w", dev, err)
+		return Result{}, fmt.Errorf("%s: mount %s: %w", what, dev, err)
 	}
-	name, renameErr := RenameEntry(filepath.Join(mountpoint, filepath.FromSlash(contract.EntriesDir)), slot)
+	fnErr := fn(mountpoint, slot)
 	unix.Sync()
-	if err := unix.Unmount(mountpoint, 0); err != nil && renameErr == nil {
-		renameErr = fmt.Errorf("mark good: unmount %s: %w", mountpoint, err)
+	if err := unix.Unmount(mountpoint, 0); err != nil && fnErr == nil {
+		fnErr = fmt.Errorf("%s: unmount %s: %w", what, mountpoint, err)
 	}
-	res := Result{Device: dev}
-	if name != "" {
-		res.Entry = contract.EntriesDir + "/" + name
-	}
-	return res, renameErr
+	return Result{Device: dev}, fnErr
 }
