@@ -139,10 +139,8 @@ func TestNoSecureBootReported(t *testing.T) {
 	v.Powerdown()
 }
 
-// flipUKICmdline edits one byte of slot A's UKI .cmdline on the ESP, the
-// way an attacker with the disk would (mtools, a tool we did not write,
-// reads and writes the FAT file).
-func flipUKICmdline(t *testing.T, img string) {
+// espImage names img's ESP the way mtools' -i takes it.
+func espImage(t *testing.T, img string) string {
 	t.Helper()
 	info, err := disk.Read(img)
 	if err != nil {
@@ -152,7 +150,15 @@ func flipUKICmdline(t *testing.T, img string) {
 	if !ok {
 		t.Fatal("no ESP")
 	}
-	fs := fmt.Sprintf("%s@@%d", img, esp.Start)
+	return fmt.Sprintf("%s@@%d", img, esp.Start)
+}
+
+// flipUKICmdline edits one byte of slot A's UKI .cmdline on the ESP, the
+// way an attacker with the disk would (mtools, a tool we did not write,
+// reads and writes the FAT file).
+func flipUKICmdline(t *testing.T, img string) {
+	t.Helper()
+	fs := espImage(t, img)
 	local := filepath.Join(t.TempDir(), "uki.efi")
 	mtools(t, "mcopy", "-i", fs, "::/"+contract.UKIPath("a"), local)
 	data, err := os.ReadFile(local)

@@ -1,7 +1,6 @@
 package qemutests
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
-	"github.com/imgbuild/imgbuild/images/disk"
-	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/vmtest"
 )
 
@@ -24,28 +21,15 @@ import (
 // them, a full trial, and is marked good.
 func TestTrialArgsFromOldAgent(t *testing.T) {
 	skipShort(t)
-	u := buildUpdateImages(t, updateSpec{server: staticServer, channel: "stable"})
-	root := t.TempDir()
-	u.publish(t, root, "stable", u.v2)
-	srv := serveRepo(t, root)
-	img := diskCopy(t, u.v1)
-	vars := filepath.Join(t.TempDir(), "vars.fd")
-	cfg := qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true, GuestFwds: []string{guestFwd(t, srv.addr)}}
+	cfg := v1OfferedV2(t)
+	img := cfg.Disk
 	v := vmtest.Start(t, cfg)
 	// The agent syncs the ESP before this line and reboots right after.
 	v.Expect(0, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 8*time.Minute)
 	v.Kill()
 	<-v.Done()
 
-	info, err := disk.Read(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	esp, ok := info.Partition(1)
-	if !ok {
-		t.Fatal("no ESP")
-	}
-	fs := fmt.Sprintf("%s@@%d", img, esp.Start)
+	fs := espImage(t, img)
 	entry := "::/" + contract.EntryPath("b", contract.DefaultTries)
 	local := filepath.Join(t.TempDir(), "entry.conf")
 	mtools(t, "mcopy", "-i", fs, entry, local)

@@ -221,18 +221,25 @@ func mustPublic(t *testing.T, path string) ed25519.PublicKey {
 	return k
 }
 
+// v1OfferedV2 is a VM of a copy of v1's disk whose agent is offered v2
+// on channel stable by a static repository.
+func v1OfferedV2(t *testing.T) qemu.Config {
+	t.Helper()
+	u := buildUpdateImages(t, updateSpec{server: staticServer, channel: "stable"})
+	root := t.TempDir()
+	u.publish(t, root, "stable", u.v2)
+	srv := serveRepo(t, root)
+	return qemu.Config{Disk: diskCopy(t, u.v1), Vars: filepath.Join(t.TempDir(), "vars.fd"), MemoryMiB: 512,
+		AllowReboot: true, GuestFwds: []string{guestFwd(t, srv.addr)}}
+}
+
 // TestUpdatePowerCut kills QEMU while the agent writes v2 into USR-B.
 // The next boot must still be v1 from slot A, and the agent's next
 // attempt must install v2, which then boots and is marked good.
 func TestUpdatePowerCut(t *testing.T) {
 	skipShort(t)
-	u := buildUpdateImages(t, updateSpec{server: staticServer, channel: "stable"})
-	root := t.TempDir()
-	u.publish(t, root, "stable", u.v2)
-	srv := serveRepo(t, root)
-	img := diskCopy(t, u.v1)
-	vars := filepath.Join(t.TempDir(), "vars.fd")
-	cfg := qemu.Config{Disk: img, Vars: vars, MemoryMiB: 512, AllowReboot: true, GuestFwds: []string{guestFwd(t, srv.addr)}}
+	cfg := v1OfferedV2(t)
+	img := cfg.Disk
 	v := vmtest.Start(t, cfg)
 	// USR is a few MiB and the write takes well under a second, so cut
 	// at its first progress line; where the cut lands is reported.
