@@ -148,16 +148,6 @@ func TestLockRoundTrip(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) {
-	f.Add([]byte(good))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := Parse("f.yaml", data)
-		if err == nil && m.Name == "" {
-			t.Error("accepted a manifest without a name")
-		}
-	})
-}
-
 func TestParseNetwork(t *testing.T) {
 	m, err := Parse("demo.yaml", []byte(strings.Replace(good, "    after: [web]\n", "    after: [web]\n    network: true\n", 1)))
 	if err != nil {
