@@ -63,11 +63,20 @@ func LoadLock(path string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
+	l, err := parseLock(path, data)
+	if err != nil {
+		return nil, err
+	}
+	l.File = path
+	return l, nil
+}
+
+// parseLock decodes a lock's bytes; errors name path and the line.
+func parseLock(path string, data []byte) (*Lock, error) {
 	l := &Lock{}
 	if err := decodeStrict(path, data, l, positions{}); err != nil {
 		return nil, err
 	}
-	l.File = path
 	return l, nil
 }
 
