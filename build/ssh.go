@@ -41,7 +41,7 @@ func sshService(m *manifest.Manifest) (contract.Service, bool) {
 		return contract.Service{}, false
 	}
 	return contract.Service{
-		Name: manifest.SSHService, Command: SSHDPath, Args: []string{"-addr", ":" + strconv.Itoa(m.SSH.Port)},
+		Name: manifest.SSHService, Command: SSHDPath, Args: []string{"-addr", ":" + strconv.Itoa(m.SSH.Port), "-forwarding=" + strconv.FormatBool(m.SSH.ForwardingOn())},
 		Restart: "always", BackoffMS: time.Second.Milliseconds(), MaxBackoffMS: (30 * time.Second).Milliseconds(),
 		Health: &contract.Health{TCPPort: m.SSH.Port, IntervalMS: time.Second.Milliseconds(), TimeoutMS: (2 * time.Second).Milliseconds()},
 	}, true

@@ -43,6 +43,15 @@ func TestSSHInUSR(t *testing.T) {
 		t.Errorf("sshd service %+v", s)
 	}
 
+	if s.Args[2] != "-forwarding=true" {
+		t.Errorf("sshd args %q: forwarding is on by default", s.Args)
+	}
+	off := false
+	m.SSH.Forwarding = &off
+	if args := runtimeConfig(m).Services[0].Args; args[2] != "-forwarding=false" {
+		t.Errorf("sshd args %q with ssh.forwarding false", args)
+	}
+
 	m.SSH = nil
 	es, err = usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit"), agent: filepath.Join(dir, "agent")})
 	if err != nil || len(es) != 4 {

@@ -157,4 +157,11 @@ type Security struct {
 type SSH struct {
 	Port           int                 `yaml:"port" doc:"TCP port sshd listens on, default 22."`
 	AuthorizedKeys map[string][]string `yaml:"authorized_keys" doc:"Public keys by user name, in authorized_keys format without options, e.g. root: [\"ssh-ed25519 AAAA... me@laptop\"]."`
+	Forwarding     *bool               `yaml:"forwarding" doc:"Allow local port forwarding (ssh -L, direct-tcpip channels) to addresses the machine reaches; default true. Remote forwarding (ssh -R) is never offered."`
+}
+
+// ForwardingOn reports whether sshd forwards ports: unless the manifest
+// says false, as OpenSSH's AllowTcpForwarding defaults to yes.
+func (s *SSH) ForwardingOn() bool {
+	return s.Forwarding == nil || *s.Forwarding
 }

@@ -2,8 +2,11 @@ package qemutests
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +24,8 @@ import (
 // TestSSH boots the minimal image with a test key in its manifest's ssh
 // section and logs in with OpenSSH's client (a peer we did not write)
 // through the port forward: commands run, exit statuses come back, a
-// terminal works, a wrong key and passwords are refused. A second boot
+// terminal works, a wrong key and passwords are refused, scp and sftp
+// copy files, ssh -L reaches a port only the machine sees. A second boot
 // of the same disk presents the same host key.
 func TestSSH(t *testing.T) {
 	skipShort(t)
@@ -64,6 +68,7 @@ func TestSSH(t *testing.T) {
 	if scanned := keyscan(t, port); scanned != fp {
 		t.Errorf("server presents %s, console printed %s", scanned, fp)
 	}
+	copyAndForward(t, work, port, key)
 	v.Powerdown()
 
 	from := 0
@@ -79,11 +84,84 @@ func TestSSH(t *testing.T) {
 	v.Powerdown()
 }
 
+// copyAndForward copies a file up and back with OpenSSH's scp (SFTP
+// since OpenSSH 9), lists it with sftp, and reaches the machine's
+// httpd, which no host port forwards to, through ssh -L.
+func copyAndForward(t *testing.T, work string, port int, key string) {
+	t.Helper()
+	opts := clientOpts(key)
+	payload := make([]byte, 300<<10)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>9)
+	}
+	up, back := filepath.Join(work, "payload"), filepath.Join(work, "payload.back")
+	if err := os.WriteFile(up, payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scp := func(args ...string) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), "scp", append(append([]string{"-P", strconv.Itoa(port)}, opts...), args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("scp %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	scp(up, "root@127.0.0.1:/var/payload")
+	if out, _, err := sshRun(t, port, key, "busybox sha256sum /var/payload"); err != nil || !strings.HasPrefix(out, fmt.Sprintf("%x ", sha256.Sum256(payload))) {
+		t.Errorf("sha256sum of the uploaded file: %q, %v", out, err)
+	}
+	scp("root@127.0.0.1:/var/payload", back)
+	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, payload) {
+		t.Errorf("copied back %d bytes, %v; want the %d uploaded", len(got), err, len(payload))
+	}
+	batch := exec.CommandContext(t.Context(), "sftp", append(append([]string{"-P", strconv.Itoa(port), "-b", "-"}, opts...), "root@127.0.0.1")...)
+	batch.Stdin = strings.NewReader("cd /var\nls -l payload\nrm payload\n")
+	if out, err := batch.CombinedOutput(); err != nil || !strings.Contains(string(out), strconv.Itoa(len(payload))) {
+		t.Errorf("sftp batch: %v\n%s", err, out)
+	}
+
+	local := freePort(t)
+	tunnel := exec.CommandContext(t.Context(), "ssh", append(append([]string{"-p", strconv.Itoa(port), "-N", "-o", "ExitOnForwardFailure=yes",
+		"-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:8080", local)}, opts...), "root@127.0.0.1")...)
+	var tunnelErr bytes.Buffer
+	tunnel.Stderr = &tunnelErr
+	if err := tunnel.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		tunnel.Process.Kill()
+		tunnel.Wait()
+	}()
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if body = httpGet(fmt.Sprintf("http://127.0.0.1:%d/", local)); body != "" {
+			break
+		}
+	}
+	if !strings.Contains(body, "hello from imgbuild minimal") {
+		t.Errorf("httpd through ssh -L: %q (ssh: %s)", body, tunnelErr.String())
+	}
+}
+
+// httpGet returns a 200 answer's body, or "" on any failure.
+func httpGet(url string) string {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(b)
+}
+
 // needOpenSSH fails the test without OpenSSH's client tools, the peer
 // the SSH tests log in with.
 func needOpenSSH(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"ssh", "ssh-keygen", "ssh-keyscan"} {
+	for _, tool := range []string{"ssh", "ssh-keygen", "ssh-keyscan", "scp", "sftp"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found (scripts/deps.sh installs openssh-client): %v", tool, err)
 		}
@@ -132,9 +210,7 @@ func sshKeygen(t *testing.T, dir, name string) (key, pub string) {
 // args are more options, then the remote command.
 func sshRun(t *testing.T, port int, key string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	argv := []string{"-F", "/dev/null", "-p", strconv.Itoa(port), "-i", key, "-o", "IdentitiesOnly=yes",
-		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-		"-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR"}
+	argv := append([]string{"-p", strconv.Itoa(port)}, clientOpts(key)...)
 	argv = append(argv, args[:len(args)-1]...)
 	argv = append(argv, "root@127.0.0.1", args[len(args)-1])
 	cmd := exec.CommandContext(t.Context(), "ssh", argv...)
@@ -143,6 +219,14 @@ func sshRun(t *testing.T, port int, key string, args ...string) (stdout, stderr 
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	return strings.TrimSpace(o.String()), e.String(), err
+}
+
+// clientOpts are the options every OpenSSH client (ssh, scp, sftp) of
+// these tests takes: only key, no configuration or known hosts of this
+// machine, never a prompt.
+func clientOpts(key string) []string {
+	return []string{"-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR"}
 }
 
 func exitCode(err error) int {

@@ -21,19 +21,23 @@ import (
 )
 
 func main() {
+	if sftpChild() {
+		return
+	}
 	addr := flag.String("addr", ":22", "address to listen on")
 	hostKey := flag.String("host-key", contract.SSHHostKey, "ed25519 host key, made when missing")
 	authTimeout := flag.Duration("auth-timeout", 30*time.Second, "time a client has to authenticate")
 	idleTimeout := flag.Duration("idle-timeout", 30*time.Minute, "close connections without traffic for this long (0: never)")
+	forwarding := flag.Bool("forwarding", true, "allow local port forwarding (direct-tcpip channels, ssh -L)")
 	flag.Parse()
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	if err := run(*addr, *hostKey, *authTimeout, *idleTimeout, logf); err != nil {
+	if err := run(*addr, *hostKey, *authTimeout, *idleTimeout, *forwarding, logf); err != nil {
 		logf("%v", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, hostKeyPath string, authTimeout, idleTimeout time.Duration, logf func(string, ...any)) error {
+func run(addr, hostKeyPath string, authTimeout, idleTimeout time.Duration, forwarding bool, logf func(string, ...any)) error {
 	key, generated, err := loadHostKey(hostKeyPath, logf)
 	if err != nil {
 		return err
@@ -55,6 +59,15 @@ func run(addr, hostKeyPath string, authTimeout, idleTimeout time.Duration, logf 
 	}()
 	logf("listening on %s", l.Addr())
 	s := &server{hostKey: key, keyDirs: []string{contract.SSHKeysUSR, contract.SSHKeysMachine},
-		passwd: "/etc/passwd", group: "/etc/group", authTimeout: authTimeout, idleTimeout: idleTimeout, logf: logf}
+		passwd: "/etc/passwd", group: "/etc/group", authTimeout: authTimeout, idleTimeout: idleTimeout,
+		forwarding: forwarding, self: self(), logf: logf}
 	return s.serve(l)
+}
+
+// self is this binary's path, for starting it again as an SFTP server.
+func self() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "/proc/self/exe"
 }

@@ -21,6 +21,8 @@ type server struct {
 	group       string
 	authTimeout time.Duration // from connect to authenticated
 	idleTimeout time.Duration // no traffic either way
+	forwarding  bool          // direct-tcpip channels (ssh -L) allowed
+	self        string        // this binary, started again as a session's SFTP server
 	logf        func(string, ...any)
 }
 
@@ -132,8 +134,13 @@ func (s *server) handle(raw net.Conn) {
 		return
 	}
 	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.Prohibited, nc.ChannelType()+" channels are not supported")
+		switch nc.ChannelType() {
+		case "session":
+		case "direct-tcpip":
+			go s.forward(acct.Name, nc)
+			continue
+		default:
+			nc.Reject(ssh.UnknownChannelType, nc.ChannelType()+" channels are not supported")
 			continue
 		}
 		ch, chReqs, err := nc.Accept()

@@ -101,12 +101,7 @@ func (s *session) request(req *ssh.Request) bool {
 			return false
 		}
 		s.start = true
-		if err := s.run(r.Command, req.Type == "shell"); err != nil {
-			s.srv.logf("%s: %s: %v", s.acct.Name, req.Type, err)
-			fmt.Fprintf(s.ch.Stderr(), "imgbuild sshd: %v\r\n", err)
-			return false
-		}
-		return true
+		return s.start1(req.Type, s.command(r.Command, req.Type == "shell"))
 	case "signal":
 		var r signalRequest
 		if ssh.Unmarshal(req.Payload, &r) != nil {
@@ -114,9 +109,30 @@ func (s *session) request(req *ssh.Request) bool {
 		}
 		return s.signal(r.Signal)
 	case "subsystem":
-		s.srv.logf("%s: subsystems (sftp) are not supported", s.acct.Name)
+		var r execRequest
+		if ssh.Unmarshal(req.Payload, &r) != nil || s.start {
+			return false
+		}
+		if r.Command != "sftp" {
+			s.srv.logf("%s: subsystem %q is not supported (only sftp)", s.acct.Name, r.Command)
+			return false
+		}
+		s.start = true
+		s.tty = false // the SFTP protocol needs a clean 8-bit pipe
+		return s.start1("sftp", s.sftpCommand())
 	}
 	return false
+}
+
+// start1 starts the session's one program and says why on the client's
+// stderr and in the log when it cannot.
+func (s *session) start1(what string, cmd *exec.Cmd) bool {
+	if err := s.run(cmd); err != nil {
+		s.srv.logf("%s: %s: %v", s.acct.Name, what, err)
+		fmt.Fprintf(s.ch.Stderr(), "imgbuild sshd: %v\r\n", err)
+		return false
+	}
+	return true
 }
 
 func (s *session) resize(ws pty.Winsize) bool {
@@ -183,11 +199,10 @@ func (s *session) environ(shell string) []string {
 
 // run starts the command and, when it ends, sends its exit status and
 // closes the channel.
-func (s *session) run(command string, login bool) error {
+func (s *session) run(cmd *exec.Cmd) error {
 	if os.Geteuid() != 0 && s.acct.UID != uint32(os.Geteuid()) {
 		return fmt.Errorf("cannot become %s: this server does not run as root", s.acct.Name)
 	}
-	cmd := s.command(command, login)
 	var drained <-chan struct{}
 	var err error
 	if s.tty {

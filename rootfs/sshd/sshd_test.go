@@ -43,7 +43,7 @@ func newKey(t *testing.T) (ssh.Signer, string) {
 	return s, string(ssh.MarshalAuthorizedKey(s.PublicKey()))
 }
 
-func startServer(t *testing.T, authTimeout, idleTimeout time.Duration) *testServer {
+func startServer(t *testing.T, authTimeout, idleTimeout time.Duration, opts ...func(*server)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{user: "tester", usrDir: filepath.Join(dir, "usr"), mchDir: filepath.Join(dir, "machine")}
@@ -69,7 +69,10 @@ func startServer(t *testing.T, authTimeout, idleTimeout time.Duration) *testServ
 			ts.mu.Lock()
 			defer ts.mu.Unlock()
 			ts.log = append(ts.log, fmt.Sprintf(f, a...))
-		}}
+		}, forwarding: true, self: os.Args[0]}
+	for _, o := range opts {
+		o(s)
+	}
 	go s.serve(l)
 	t.Cleanup(func() { l.Close() })
 	return ts
