@@ -61,6 +61,9 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("sysinit: %w", err)
 	}
 	add(sysinit)
+	// The journal's reader on the machine is sysinit under another name,
+	// as busybox's applets are: it costs no second Go binary on USR.
+	add(squashfs.Entry{Path: "bin/" + contract.LogsCommand, Mode: fs.ModeSymlink | 0o777, Target: "../lib/imgbuild/" + path.Base(contract.SysinitPath)})
 	agent, err := hostFile(usrPath(contract.AgentPath), in.agent, 0o755, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("update agent: %w", err)
@@ -153,7 +156,7 @@ func hostFile(p, src string, mode fs.FileMode, uid, gid uint32) (squashfs.Entry,
 }
 
 func runtimeConfig(m *manifest.Manifest) contract.Config {
-	c := contract.Config{Name: m.Name, Version: m.Version, Hostname: m.Hostname}
+	c := contract.Config{Name: m.Name, Version: m.Version, Hostname: m.Hostname, JournalBytes: int64(m.Logs.Size)}
 	for _, s := range m.Services {
 		svc := contract.Service{Name: s.Name, Command: s.Command, Args: s.Args, User: s.User, Restart: s.Restart,
 			BackoffMS: time.Duration(s.Backoff.Initial).Milliseconds(), MaxBackoffMS: time.Duration(s.Backoff.Max).Milliseconds(),

@@ -76,7 +76,7 @@ No root, loop devices or mounts are needed on the build host.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newBuild(env), newInspect(env), newRun(env), newVersion(env), newKeygen(env), newVerify(env), newManifest(env), newConfig(env), newOEM(env),
+	root.AddCommand(newBuild(env), newInspect(env), newLogs(env), newRun(env), newVersion(env), newKeygen(env), newVerify(env), newManifest(env), newConfig(env), newOEM(env),
 		newRelease(env), newPromote(env), newChannels(env), newServe(env), newPublish(env), newRollout(env), newCluster(env), newFleet(env))
 	return root
 }

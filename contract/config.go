@@ -11,6 +11,9 @@ type Config struct {
 	// Update configures the update agent; nil when the manifest has no
 	// update server (no agent runs, trial boots still roll back).
 	Update *UpdateConfig `json:"update,omitempty"`
+	// JournalBytes is the journal's budget on ROOT (JournalDir); 0: no
+	// journal.
+	JournalBytes int64 `json:"journal_bytes,omitempty"`
 }
 
 // UpdateConfig is the manifest's update section, resolved.

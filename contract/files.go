@@ -13,6 +13,9 @@ const (
 const (
 	// SysinitPath is PID 1.
 	SysinitPath = "/usr/lib/imgbuild/sysinit"
+	// LogsCommand, in /usr/bin, links to sysinit: run by that name it
+	// prints the journal (imgbuild logs' flags) instead of booting.
+	LogsCommand = "imgbuild-logs"
 	// Path is the runtime configuration (Config) sysinit reads.
 	Path = "/usr/lib/imgbuild/image.json"
 	// USRKeysDir holds the same trusted release keys as KeysDir, on

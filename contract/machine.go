@@ -29,6 +29,9 @@ const (
 	// ServiceEnvDir holds NAME.env (KEY=VALUE lines) for the service NAME:
 	// per-machine service settings arrive there as files of the config.
 	ServiceEnvDir = "/etc/imgbuild/env"
+	// JournalDir holds the journal's segments on ROOT, shared by both
+	// slots: a rolled-back trial boot's lines stay (package journal).
+	JournalDir = "/var/log/imgbuild/journal"
 	// RandomSeed is the entropy carried from one boot to the next.
 	RandomSeed = "/var/lib/imgbuild/random-seed"
 )

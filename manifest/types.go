@@ -18,6 +18,7 @@ type Manifest struct {
 	Security Security  `yaml:"security" doc:"Release signing: the keys stage-1 trusts, and whether an unsigned build may boot."`
 	Update   Update    `yaml:"update" doc:"How the running system updates itself (the update agent); absent: no agent runs."`
 	SSH      *SSH      `yaml:"ssh" doc:"An SSH server (public keys only) run as the service sshd; the per-machine config can add keys."`
+	Logs     Logs      `yaml:"logs" doc:"The journal: every service's output and sysinit's lines as JSON lines on ROOT, kept across reboots and rollbacks (imgbuild logs reads it)."`
 
 	// File is the path the manifest was read from; relative paths in the
 	// manifest are relative to its directory.
@@ -150,6 +151,11 @@ type FleetLock struct {
 type Security struct {
 	AllowUnsigned bool     `yaml:"allow_unsigned" doc:"Let a build without --sign-key succeed and boot unsigned (development only)."`
 	TrustedKeys   []string `yaml:"trusted_keys" doc:"Public key files (PEM, from imgbuild keygen), relative to the manifest, that stage-1 accepts besides the signing key's own; list old and new keys while rotating."`
+}
+
+// Logs sizes the journal.
+type Logs struct {
+	Size Size `yaml:"size" doc:"The journal's budget on ROOT, default 16MiB or a quarter of disk.root if less; the oldest lines go first. At least 1MiB, at most half of disk.root."`
 }
 
 // SSH enables the image's SSH server. Keys given here are on every

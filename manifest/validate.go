@@ -260,6 +260,10 @@ func (m *Manifest) checkCycles() error {
 	return nil
 }
 
+// defaultRoot is ROOT's size in the image when disk.root is not given
+// (the first boot grows it to the disk).
+const defaultRoot Size = 256 << 20
+
 func (m *Manifest) validateDisk() error {
 	for _, p := range []struct {
 		field string
@@ -275,6 +279,17 @@ func (m *Manifest) validateDisk() error {
 		if p.v < p.min {
 			return m.at(p.field, "%s: %v is below the minimum of %v", p.field, p.v, p.min)
 		}
+	}
+	root := m.Disk.Root
+	if root == 0 {
+		root = defaultRoot
+	}
+	switch l := m.Logs.Size; {
+	case l == 0:
+	case l < 1<<20:
+		return m.at("logs.size", "logs.size: %d bytes is below the minimum of 1MiB", int64(l))
+	case l > root/2:
+		return m.at("logs.size", "logs.size: %v is more than half of ROOT's %v (disk.root): the journal must leave room for the machine's state", l, root)
 	}
 	return nil
 }
@@ -375,7 +390,7 @@ func (m *Manifest) applyDefaults() {
 	def(&m.Disk.ESP, 96<<20)
 	def(&m.Disk.USR, 256<<20)
 	def(&m.Disk.OEM, 16<<20)
-	def(&m.Disk.Root, 256<<20)
+	def(&m.Disk.Root, defaultRoot)
 	def(&m.Run.Memory, 1<<30)
 	if m.USR.Compression == "" {
 		m.USR.Compression = "zstd"
@@ -397,6 +412,9 @@ func (m *Manifest) applyDefaults() {
 	}
 	if m.Update.HealthTimeout == 0 {
 		m.Update.HealthTimeout = Duration(120 * time.Second)
+	}
+	if m.Logs.Size == 0 {
+		m.Logs.Size = min(16<<20, m.Disk.Root/4) // a small ROOT keeps room for state
 	}
 	if m.SSH != nil && m.SSH.Port == 0 {
 		m.SSH.Port = 22

@@ -18,6 +18,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build"
 	"github.com/imgbuild/imgbuild/build/output"
+	"github.com/imgbuild/imgbuild/cli"
 	"github.com/imgbuild/imgbuild/qemu"
 )
 
@@ -81,7 +82,25 @@ func TestSSH(t *testing.T) {
 	if out, _, err := sshRun(t, port, key, "hostname"); err != nil || out != "minimal" {
 		t.Errorf("second boot: hostname = %q, %v", out, err)
 	}
+	// The journal on the machine, over SSH: the first boot's lines
+	// survived the reboot.
+	if out, _, err := sshRun(t, port, key, "imgbuild-logs -boot -1 -service sshd"); err != nil || !strings.Contains(out, "[sshd] new host key "+fp) {
+		t.Errorf("imgbuild-logs -boot -1 -service sshd: %v\n%s", err, out)
+	}
 	v.Powerdown()
+
+	// And on the host, from the stopped disk: two boots, each shut down
+	// cleanly (its last line made it out).
+	code, out := imgbuildOut(t, "logs", "--list-boots", disk)
+	if code != cli.ExitOK || strings.Count(out, " 1.0.0 ") != 2 {
+		t.Errorf("imgbuild logs --list-boots: exit %d\n%s", code, out)
+	}
+	for _, boot := range []string{"0", "-1"} {
+		if code, out := imgbuildOut(t, "logs", "--boot", boot, "--service", "sysinit", disk); code != cli.ExitOK ||
+			!strings.Contains(out, "[sysinit] healthy") || !strings.Contains(out, "power off: journal closed") {
+			t.Errorf("imgbuild logs --boot %s --service sysinit: exit %d\n%s", boot, code, out)
+		}
+	}
 }
 
 // copyAndForward copies a file up and back with OpenSSH's scp (SFTP

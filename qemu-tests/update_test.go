@@ -93,6 +93,12 @@ func TestUpdateThenRollback(t *testing.T) {
 	boots++
 	i, _ = v.Expect(i, `\[imgbuild-agent\] ROLLBACK: rolled back from 3.0.0 to slot B: services not healthy`, 2*time.Minute)
 	t.Logf("rollback v3 -> v2: %.1fs from publishing v3 to the report", time.Since(t1).Seconds())
+	// The failed trial boot's own lines outlive the rollback: read on
+	// the old slot from the journal on ROOT.
+	if got := v.Run("imgbuild-logs -boot -1 -service sysinit", time.Minute); !regexp.MustCompile(`\[sysinit\] started \S+ 3\.0\.0 `).MatchString(got) ||
+		!strings.Contains(got, "TRIAL FAILED: services not healthy") {
+		t.Errorf("imgbuild-logs -boot -1 on slot B after the rollback:\n%s", got)
+	}
 	// serve paused 3.0.0's rollout on that report (--pause-after 1, the
 	// default); an operator resuming it must still not get it installed
 	// again: the machine's own denylist refuses it.
@@ -157,6 +163,17 @@ func TestUpdateThenRollback(t *testing.T) {
 	t.Logf("imgbuild serve --status:\n%s", status)
 	v.Powerdown()
 	t.Logf("%d boots in %.1fs", boots, time.Since(t0).Seconds())
+	// Every boot that reached sysinit is in the journal, in order: v3b's
+	// trial boots failed in stage-1, before there was a journal to write.
+	code, list := imgbuildOut(t, "logs", "--list-boots", img)
+	versions := regexp.MustCompile(`(?m)^-?\d+\s+\S+\s+(\S+)\s`).FindAllStringSubmatch(list, -1)
+	var seq []string
+	for _, v := range versions {
+		seq = append(seq, v[1])
+	}
+	if want := "1.0.0 2.0.0 3.0.0 3.0.0 3.0.0 2.0.0 2.0.0"; code != cli.ExitOK || strings.Join(seq, " ") != want {
+		t.Errorf("imgbuild logs --list-boots: exit %d, versions %q, want %q\n%s", code, strings.Join(seq, " "), want, list)
+	}
 
 	r, err := inspect.Image(img)
 	if err != nil {

@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/journal"
 	"github.com/imgbuild/imgbuild/rootfs/network"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
@@ -42,6 +44,7 @@ type sysinit struct {
 	// waits for it so the ESP is not left mounted mid-rename.
 	marking chan struct{}
 	cfg     *contract.Config // nil until loaded
+	journal *journal.Writer  // nil without one
 }
 
 func (s *sysinit) logf(format string, args ...any) {
@@ -49,6 +52,9 @@ func (s *sysinit) logf(format string, args ...any) {
 }
 
 func main() {
+	if filepath.Base(os.Args[0]) == contract.LogsCommand {
+		os.Exit(journal.Main(os.Args[1:], os.DirFS("/"), os.Stdout, os.Stderr))
+	}
 	s := &sysinit{con: supervise.NewConsole(openConsole()), pid1: os.Getpid() == 1}
 	defer func() {
 		if r := recover(); r != nil {
@@ -84,6 +90,7 @@ func (s *sysinit) run() {
 		s.fatal(err)
 	}
 	s.cfg = cfg
+	s.openJournal()
 	s.logf("started %s %s at %.2f"+contract.SinceBoot, cfg.Name, cfg.Version, sinceBoot().Seconds())
 	if s.pid1 {
 		go s.keepSeed()
@@ -217,11 +224,13 @@ func (s *sysinit) fatal(err error) {
 	}
 	if contract.TrialBoot(contract.EfivarsDir) {
 		s.writeTrialFailure(s.cfg, "sysinit: "+err.Error())
+		s.closeJournal()
 		unix.Sync()
 		s.logf("trial boot failed: reboot")
 		_ = unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 		select {}
 	}
+	s.closeJournal()
 	unix.Sync()
 	s.logf("power off")
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)

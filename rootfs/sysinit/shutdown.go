@@ -59,6 +59,8 @@ func (s *sysinit) shutdown(sup *supervise.Supervisor, a action) {
 	_ = unix.Kill(-1, unix.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	_ = unix.Kill(-1, unix.SIGKILL)
+	s.logf("%s: journal closed", a) // its last line
+	s.closeJournal()
 	unix.Sync()
 	// /usr stays mounted (we run from it); ROOT goes read-only so its
 	// journal is clean.

@@ -147,10 +147,10 @@ func (s *service) startAndWait() (unix.WaitStatus, error) {
 		}
 		return 0, err
 	}
-	for _, r := range outputs {
+	for i, r := range outputs {
 		go func() {
 			defer r.Close()
-			copyPrefixed(r, s.sup.opts.Console, "["+s.cfg.Name+"] ")
+			copyLines(r, s.sup.opts.Console, s.cfg.Name, []string{"stdout", "stderr"}[i])
 		}()
 	}
 	s.mu.Lock()
