@@ -49,6 +49,7 @@ type FS struct {
 	groupDescsStart int64
 	groups          uint32
 	incompat        uint32
+	bytes           int64 // the file system's size: no file is larger
 }
 
 // Open reads the superblock of the ext4 file system at r.
@@ -87,6 +88,7 @@ func Open(r io.ReaderAt) (*FS, error) {
 		return nil, errors.New("ext4: damaged superblock (group or inode sizes)")
 	}
 	f.groups = uint32((blocks - first + uint64(blocksPerGroup) - 1) / uint64(blocksPerGroup))
+	f.bytes = int64(min(blocks, 1<<50/uint64(f.blockSize))) * f.blockSize
 	f.groupDescsStart = (int64(first) + 1) * f.blockSize
 	return f, nil
 }
@@ -122,8 +124,8 @@ func (f *FS) inode(num uint32) (*inode, error) {
 	in := &inode{num: num, mode: le.Uint16(b[0:]), size: int64(le.Uint32(b[0x04:])) | int64(le.Uint32(b[0x6c:]))<<32,
 		mtime: time.Unix(int64(int32(le.Uint32(b[0x10:]))), 0), flags: le.Uint32(b[0x20:])}
 	copy(in.block[:], b[0x28:0x28+60])
-	if in.size < 0 {
-		return nil, fmt.Errorf("ext4: inode %d: damaged size", num)
+	if in.size < 0 || in.size > f.bytes {
+		return nil, fmt.Errorf("ext4: inode %d: size %d in a file system of %d bytes: damaged", num, in.size, f.bytes)
 	}
 	return in, nil
 }
@@ -142,22 +144,30 @@ func (f *FS) extents(in *inode) ([]extent, error) {
 		return nil, fmt.Errorf("ext4: inode %d uses block maps, not extents: not read here", in.num)
 	}
 	var out []extent
-	if err := f.walk(in.block[:], 0, &out); err != nil {
+	// A file has at most one extent per block: more is a damaged (or
+	// hostile) tree whose index entries point at one block many times.
+	limit := int(in.size/f.blockSize) + 1
+	if err := f.walk(in.block[:], -1, limit, &out); err != nil {
 		return nil, fmt.Errorf("ext4: inode %d: %w", in.num, err)
 	}
 	return out, nil
 }
 
-func (f *FS) walk(node []byte, level int, out *[]extent) error {
+// walk appends the extents under node, whose depth must be want (-1:
+// the root, any depth up to ext4's limit).
+func (f *FS) walk(node []byte, want, limit int, out *[]extent) error {
 	le := binary.LittleEndian
 	if len(node) < 12 || le.Uint16(node) != extentMagic {
 		return errors.New("damaged extent tree (magic)")
 	}
 	entries, depth := int(le.Uint16(node[2:])), int(le.Uint16(node[6:]))
-	if depth > maxExtentDepth-level || 12+entries*12 > len(node) {
+	if depth > maxExtentDepth || want >= 0 && depth != want || 12+entries*12 > len(node) {
 		return errors.New("damaged extent tree (depth or entries)")
 	}
 	for i := range entries {
+		if len(*out) >= limit {
+			return errors.New("damaged extent tree (more extents than blocks)")
+		}
 		e := node[12+i*12 : 24+i*12]
 		if depth == 0 {
 			length := uint32(le.Uint16(e[4:]))
@@ -174,7 +184,7 @@ func (f *FS) walk(node []byte, level int, out *[]extent) error {
 		if _, err := f.r.ReadAt(child, int64(at)*f.blockSize); err != nil {
 			return fmt.Errorf("extent block %d: %w", at, err)
 		}
-		if err := f.walk(child, level+1, out); err != nil {
+		if err := f.walk(child, depth-1, limit, out); err != nil {
 			return err
 		}
 	}
