@@ -101,11 +101,11 @@ func Run(ctx context.Context, opts Options) (*output.Result, error) {
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
-	stage, err := os.MkdirTemp(opts.OutDir, ".imgbuild-staging-")
+	stage, release, err := newStaging(opts.OutDir)
 	if err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
-	defer os.RemoveAll(stage)
+	defer release()
 	b := &builder{m: m, opts: opts, stage: stage, report: opts.Report}
 	res, err := b.run(ctx)
 	if err != nil {

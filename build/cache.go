@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
@@ -39,14 +40,28 @@ func key(parts ...string) string {
 // cached returns the path of cache entry kind/k/name, producing it with
 // make (which writes to the path it is given) when absent. An entry
 // appears whole or not at all: make writes into a temporary directory
-// that is renamed into place.
-func cached(cacheDir, kind, k, name string, make func(path string) error) (path string, hit bool, err error) {
-	dir := filepath.Join(cacheDir, kind, k)
+// that is renamed into place, with the sha256 of every file in it. An
+// entry whose files no longer match (a bit flip, a truncation, writes a
+// power cut lost, an entry from before the sums) is made again.
+func (b *builder) cached(kind, k, name string, make func(path string) error) (path string, hit bool, err error) {
+	dir := filepath.Join(b.opts.CacheDir, kind, k)
 	path = filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
-		return path, true, nil
+		err := fsutil.CheckSums(dir)
+		if err == nil {
+			return path, true, nil
+		}
+		b.report.Send(output.Event{Step: "info", Status: "info", Detail: fmt.Sprintf("cache entry %s/%s failed its check (%v): made again", kind, k[:min(12, len(k))], err)})
+		if err := os.RemoveAll(dir); err != nil {
+			return "", false, fmt.Errorf("cache: remove damaged entry: %w", err)
+		}
 	}
-	raced, err := fsutil.MakeDir(dir, func(tmp string) error { return make(filepath.Join(tmp, name)) })
+	raced, err := fsutil.MakeDir(dir, func(tmp string) error {
+		if err := make(filepath.Join(tmp, name)); err != nil {
+			return err
+		}
+		return fsutil.WriteSums(tmp)
+	})
 	if err != nil {
 		return "", false, err
 	}

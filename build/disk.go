@@ -142,7 +142,7 @@ func (b *builder) diskDigest(k, image string) (string, error) {
 		sum, _, err := fsutil.FileSHA256(image)
 		return sum, err
 	}
-	path, _, err := cached(b.opts.CacheDir, "disk-sha256", k, "sha256", func(path string) error {
+	path, _, err := b.cached("disk-sha256", k, "sha256", func(path string) error {
 		sum, _, err := fsutil.FileSHA256(image)
 		if err != nil {
 			return err

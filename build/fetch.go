@@ -79,7 +79,7 @@ func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
 func (b *builder) buildGo(ctx context.Context, bin manifest.Binary, toolchain string) (string, string, error) {
 	pin := b.lock.Go[bin.Name]
 	k := key(pin.Package, pin.Version, pin.GoMod, pin.GoSum, toolchain, strings.Join(gobuild.Flags, " "))
-	out, hit, err := cached(b.opts.CacheDir, "go", k, bin.Name, func(path string) error {
+	out, hit, err := b.cached("go", k, bin.Name, func(path string) error {
 		return gobuild.Build(ctx, filepath.Join(b.opts.CacheDir, "tmp"), gobuild.Pin{Package: pin.Package, Version: pin.Version, GoMod: pin.GoMod, GoSum: pin.GoSum}, path)
 	})
 	if err != nil {
@@ -95,7 +95,7 @@ func (b *builder) buildGo(ctx context.Context, bin manifest.Binary, toolchain st
 // package's sha256 and the path.
 func (b *builder) debFile(bin manifest.Binary, debPath string) (string, error) {
 	pin := b.lock.Debs[bin.Deb]
-	out, _, err := cached(b.opts.CacheDir, "debfile", key(pin.SHA256, bin.Path), bin.Name, func(path string) error {
+	out, _, err := b.cached("debfile", key(pin.SHA256, bin.Path), bin.Name, func(path string) error {
 		data, err := deb.ReadFile(debPath, bin.Path)
 		if err != nil {
 			return err

@@ -57,7 +57,7 @@ func (b *builder) writeInitramfs(out string, in initramfs.Input) (bool, error) {
 	for _, f := range in.Files {
 		fmt.Fprintf(h, "%q %o %x\n", f.Path, f.Mode, sha256.Sum256(f.Data))
 	}
-	path, hit, err := cached(b.opts.CacheDir, "initramfs", hex.EncodeToString(h.Sum(nil)), "initrd", func(path string) error {
+	path, hit, err := b.cached("initramfs", hex.EncodeToString(h.Sum(nil)), "initrd", func(path string) error {
 		f, err := os.Create(path)
 		if err != nil {
 			return err

@@ -129,7 +129,7 @@ func (b *builder) ownEmbedded(own *ownbin.Set) (ownPrograms, string, error) {
 // directory it is given.
 func (b *builder) ownEntry(k string, make func(dir string) error) (string, bool, error) {
 	first := ownbin.Programs[0].Name
-	path, hit, err := cached(b.opts.CacheDir, "own", k, first, func(path string) error {
+	path, hit, err := b.cached("own", k, first, func(path string) error {
 		return make(filepath.Dir(path))
 	})
 	return filepath.Dir(path), hit, err

@@ -299,7 +299,7 @@ func (b *builder) writeUSR(out string, entries []squashfs.Entry, opt squashfs.Op
 	}
 	start := time.Now()
 	var verityTime time.Duration
-	path, hit, err := cached(b.opts.CacheDir, "usr", k, "usr", func(path string) error {
+	path, hit, err := b.cached("usr", k, "usr", func(path string) error {
 		f, err := os.Create(path)
 		if err != nil {
 			return err

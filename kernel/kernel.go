@@ -49,10 +49,21 @@ func FromDeb(debPath, cacheDir string) (*Kernel, error) {
 func unpackCached(debPath, parent, sum string) (string, error) {
 	dir := filepath.Join(parent, sum)
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return dir, nil
+		if fsutil.CheckSums(dir) == nil {
+			return dir, nil
+		}
+		// A bit flip or a truncation must not reach the image: unpack again.
+		if err := os.RemoveAll(dir); err != nil {
+			return "", err
+		}
 	}
 	// A lost race means another process finished the same unpack first.
-	if _, err := fsutil.MakeDir(dir, func(tmp string) error { return deb.Extract(debPath, tmp) }); err != nil {
+	if _, err := fsutil.MakeDir(dir, func(tmp string) error {
+		if err := deb.Extract(debPath, tmp); err != nil {
+			return err
+		}
+		return fsutil.WriteSums(tmp)
+	}); err != nil {
 		return "", err
 	}
 	return dir, nil

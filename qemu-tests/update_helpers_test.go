@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	if addr := qemu.RelayAddr(); addr != "" {
 		os.Exit(qemu.Relay(addr))
 	}
+	if os.Getenv(asCLI) == "1" {
+		os.Exit(cli.Execute(context.Background(), cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 
