@@ -31,7 +31,7 @@ var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
 // Image is a resolved image: the linux/amd64 image the reference pins.
 type Image struct {
-	v1.Image
+	Image  v1.Image
 	Digest v1.Hash // its image manifest's digest
 	Config *v1.ConfigFile
 	// ConfigDigest is its config blob's digest (Docker's image ID).
@@ -58,14 +58,16 @@ func Resolve(ctx context.Context, ref manifest.ImageRef, manifestFile string, op
 	if err != nil {
 		return nil, err
 	}
-	return check(img)
+	return check(img, !ref.Registry)
 }
 
 // check reads the chosen image's digests and config and refuses another
-// platform; validate then reads every blob against its digest, so a
-// layout or tarball whose files were altered fails here, not on the
-// machine.
-func check(img v1.Image) (*Image, error) {
+// platform. For a local image, validate then reads every blob against
+// its digest, so a layout or tarball whose files were altered fails
+// here, not on the machine; a registry's layers are checked as they
+// download (remote verifies every blob it reads), which Flatten does,
+// so resolving costs only the manifests and the config.
+func check(img v1.Image, local bool) (*Image, error) {
 	out := &Image{Image: img}
 	var err error
 	if out.Digest, err = img.Digest(); err != nil {
@@ -80,7 +82,11 @@ func check(img v1.Image) (*Image, error) {
 	if got := out.Config.Platform(); got == nil || got.OS != Platform.OS || got.Architecture != Platform.Architecture {
 		return nil, fmt.Errorf("image %s is for %s, not %s", out.Digest, platformName(got), Platform)
 	}
-	if err := validate.Image(img); err != nil {
+	opts := []validate.Option{validate.Fast}
+	if local {
+		opts = nil
+	}
+	if err := validate.Image(img, opts...); err != nil {
 		return nil, fmt.Errorf("image %s does not match its digests: %w", out.Digest, err)
 	}
 	return out, nil
