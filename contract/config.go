@@ -67,6 +67,12 @@ type Service struct {
 	Container *Container `json:"container,omitempty"`
 }
 
+// ContainerVerb, as sysinit's first argument, makes it a container's
+// init (rootfs/container) instead of PID 1: the supervisor re-executes
+// itself with it, the service's JSON as the next argument, in new
+// namespaces, so the image carries no container runtime of its own.
+const ContainerVerb = "imgbuild-container-init"
+
 // Container is how sysinit runs a container service (docs/apps.md).
 type Container struct {
 	// Root is the image's tree, ImagesDir/NAME/rootfs: the read-only

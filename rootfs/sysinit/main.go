@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/container"
 	"github.com/imgbuild/imgbuild/rootfs/network"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
@@ -49,6 +50,11 @@ func (s *sysinit) logf(format string, args ...any) {
 }
 
 func main() {
+	// A container service's init is sysinit again: it must not take
+	// itself for the machine's PID 1, which it also is in its namespace.
+	if len(os.Args) > 1 && os.Args[1] == contract.ContainerVerb {
+		os.Exit(container.Main(os.Args[2:]))
+	}
 	s := &sysinit{con: supervise.NewConsole(openConsole()), pid1: os.Getpid() == 1}
 	defer func() {
 		if r := recover(); r != nil {
