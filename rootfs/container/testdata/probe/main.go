@@ -1,6 +1,6 @@
 // Command probe is a container service for the tests: it reports what
 // it sees from inside, once on stdout with -report, else to every HTTP
-// request on -listen.
+// request on -listen (GET /bump also counts in its state directory).
 package main
 
 import (
@@ -15,7 +15,9 @@ import (
 	"syscall"
 )
 
-func report() string {
+// report says what the probe sees; bump adds one to the count in its
+// state directory (health checks must not).
+func report(bump bool) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "hostname=%s\nuid=%d\n", host, os.Getuid())
@@ -34,7 +36,7 @@ func report() string {
 	fmt.Fprintf(&b, "host-os-release=%v\n", !errors.Is(err, os.ErrNotExist))
 	err = os.WriteFile("/written", nil, 0o644)
 	fmt.Fprintf(&b, "write-root=%v\n", errors.Is(err, syscall.EROFS))
-	if dir := os.Getenv("STATE"); dir != "" {
+	if dir := os.Getenv("STATE"); dir != "" && bump {
 		p := filepath.Join(dir, "count")
 		old, _ := os.ReadFile(p)
 		n, _ := strconv.Atoi(string(old))
@@ -50,10 +52,10 @@ func main() {
 	listen := flag.String("listen", ":8080", "address to serve the report on")
 	flag.Parse()
 	if *once {
-		fmt.Print(report())
+		fmt.Print(report(true))
 		return
 	}
-	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, report()) })
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, report(r.URL.Path == "/bump")) })
 	fmt.Println("probe: listening on", *listen)
 	if err := http.ListenAndServe(*listen, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
