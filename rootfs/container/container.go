@@ -81,8 +81,15 @@ func prepare(svc contract.Service, resolvConf string) (process, error) {
 	}
 	id := supervise.Identity{Home: "/"}
 	if svc.User != "" {
-		var err error
-		if id, err = supervise.LookupUserFiles(svc.User, filepath.Join(root, "etc/passwd"), filepath.Join(root, "etc/group")); err != nil {
+		passwd, err := inImage(root, "etc/passwd")
+		if err != nil {
+			return process{}, err
+		}
+		group, err := inImage(root, "etc/group")
+		if err != nil {
+			return process{}, err
+		}
+		if id, err = supervise.LookupUserFiles(svc.User, passwd, group); err != nil {
 			return process{}, err
 		}
 	}
@@ -117,7 +124,10 @@ func prepare(svc contract.Service, resolvConf string) (process, error) {
 		}
 	}
 	if c.Network == "host" {
-		inside := filepath.Join(root, "etc/resolv.conf")
+		inside, err := inImage(root, "etc/resolv.conf")
+		if err != nil {
+			return process{}, err
+		}
 		if fi, err := os.Lstat(inside); err == nil && fi.Mode().IsRegular() {
 			if _, err := os.Stat(resolvConf); err == nil {
 				if err := bindReadOnly(resolvConf, inside); err != nil {
@@ -145,6 +155,21 @@ func prepare(svc contract.Service, resolvConf string) (process, error) {
 		p.cred = id.Credential()
 	}
 	return p, nil
+}
+
+// inImage is rel's path below root, refused when a directory on the
+// way is a symlink: read before pivot_root, an absolute link would lead
+// to the machine's files rather than the image's.
+func inImage(root, rel string) (string, error) {
+	p := root
+	parts := strings.Split(rel, "/")
+	for _, part := range parts[:len(parts)-1] {
+		p = filepath.Join(p, part)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return "", fmt.Errorf("the image's /%s is a symlink", strings.TrimPrefix(p, root+"/"))
+		}
+	}
+	return filepath.Join(p, parts[len(parts)-1]), nil
 }
 
 // enter makes root the root: pivot_root with the old root stacked on

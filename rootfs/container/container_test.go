@@ -92,3 +92,15 @@ func TestRunRefuses(t *testing.T) {
 		t.Errorf("no argument: status %d, want 127", got)
 	}
 }
+
+func TestInImage(t *testing.T) {
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "etc"), 0o755)
+	if p, err := inImage(root, "etc/passwd"); err != nil || p != filepath.Join(root, "etc/passwd") {
+		t.Errorf("etc/passwd: %q, %v", p, err)
+	}
+	os.Symlink("/etc", filepath.Join(root, "usr"))
+	if _, err := inImage(root, "usr/passwd"); err == nil || err.Error() != "the image's /usr is a symlink" {
+		t.Errorf("through a symlink: %v", err)
+	}
+}
