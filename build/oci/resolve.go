@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -104,7 +105,9 @@ func fromRegistry(ctx context.Context, ref manifest.ImageRef, want v1.Hash, opts
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(d, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
+	// The keychain is docker's and the credential helpers' logins, as
+	// crane and skopeo use them; anonymous without one.
+	desc, err := remote.Get(d, append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
