@@ -2,7 +2,6 @@ package build
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"io"
 	"io/fs"
@@ -12,60 +11,28 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/imgbuild/imgbuild/build/oci/ocitest"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
 // appLayout writes an OCI layout of a one-file image beside the
 // manifest and returns the image's digest.
-func appLayout(t *testing.T, dir string, extra ...tar.Header) string {
+func appLayout(t *testing.T, dir string, extra ...ocitest.File) string {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "app/hello", Mode: 0o755, Size: 2})
-	tw.Write([]byte("hi"))
-	for _, h := range extra {
-		tw.WriteHeader(&h)
-	}
-	tw.Close()
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	l, err := ocitest.Layer(append([]ocitest.File{ocitest.Reg("app/hello", 0o755, "hi")}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, l)
+	img, err := ocitest.Image("amd64", v1.Config{Entrypoint: []string{"/app/hello"}, Env: []string{"PATH=/app"}, User: "1000"}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: diffIDs(t, img)},
-		Config: v1.Config{Entrypoint: []string{"/app/hello"}, Env: []string{"PATH=/app"}, User: "1000"}})
+	d, err := ocitest.WriteLayout(filepath.Join(dir, "oci-app"), img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := layout.Write(filepath.Join(dir, "oci-app"), empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
-
-func diffIDs(t *testing.T, img v1.Image) []v1.Hash {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cf.RootFS.DiffIDs
+	return d
 }
 
 func appManifest(t *testing.T, dir, image string) *manifest.Manifest {
@@ -137,7 +104,7 @@ func TestImageInUSR(t *testing.T) {
 // The image's /tmp is a symlink: the runtime's tmpfs cannot go there.
 func TestImageMountPointClash(t *testing.T) {
 	dir := t.TempDir()
-	m := appManifest(t, dir, "oci-app@"+appLayout(t, dir, tar.Header{Typeflag: tar.TypeSymlink, Name: "tmp", Linkname: "/var/tmp"}))
+	m := appManifest(t, dir, "oci-app@"+appLayout(t, dir, ocitest.File{Header: tar.Header{Typeflag: tar.TypeSymlink, Name: "tmp", Linkname: "/var/tmp"}}))
 	l := &manifest.Lock{}
 	if _, err := pinImages(context.Background(), m, &manifest.Lock{}, l, LockUpdateMissing); err != nil {
 		t.Fatal(err)

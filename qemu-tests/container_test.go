@@ -1,7 +1,6 @@
 package qemutests
 
 import (
-	"archive/tar"
 	"bytes"
 	"io"
 	"net/http"
@@ -14,12 +13,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imgbuild/imgbuild/build"
+	"github.com/imgbuild/imgbuild/build/oci/ocitest"
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/manifest"
 	"github.com/imgbuild/imgbuild/qemu"
@@ -139,54 +135,23 @@ func probeLayout(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{
-		{"app/probe", 0o755, probe},
-		{"app/secret.txt", 0o644, []byte("only in the image\n")},
-		{"etc/passwd", 0o644, []byte("root:x:0:0::/:/app/probe\napp:x:1000:1000::/data:/app/probe\n")},
-		{"etc/group", 0o644, []byte("root:x:0:\napp:x:1000:\n")},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(1700000000, 0)}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(f.data)
-	}
-	tw.Close()
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	l, err := ocitest.Layer(
+		ocitest.Reg("app/probe", 0o755, string(probe)),
+		ocitest.Reg("app/secret.txt", 0o644, "only in the image\n"),
+		ocitest.Reg("etc/passwd", 0o644, "root:x:0:0::/:/app/probe\napp:x:1000:1000::/data:/app/probe\n"),
+		ocitest.Reg("etc/group", 0o644, "root:x:0:\napp:x:1000:\n"),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, l)
+	img, err := ocitest.Image("amd64", v1.Config{Entrypoint: []string{"/app/probe"}, Cmd: []string{"-listen", ":8081"},
+		Env: []string{"PATH=/app", "STATE=/data", "MODE=image"}, User: "app", WorkingDir: "/app"}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, err := img.ConfigFile()
+	d, err := ocitest.WriteLayout(dir, img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = v1.Config{Entrypoint: []string{"/app/probe"}, Cmd: []string{"-listen", ":8081"},
-		Env: []string{"PATH=/app", "STATE=/data", "MODE=image"}, User: "app", WorkingDir: "/app"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return d
 }

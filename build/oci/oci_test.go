@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -23,56 +22,40 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/imgbuild/imgbuild/build/oci/ocitest"
 	"github.com/imgbuild/imgbuild/manifest"
 )
 
-// layer is a tar layer of the given headers; a regular file's content
-// is its Linkname field's text, for brevity.
-func layer(t *testing.T, hs ...tar.Header) v1.Layer {
+func layer(t *testing.T, fs ...ocitest.File) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, h := range hs {
-		var body []byte
-		if h.Typeflag == tar.TypeReg {
-			body, h.Linkname = []byte(h.Linkname), ""
-			h.Size = int64(len(body))
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		h.ModTime = time.Unix(1700000000, 0)
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(body)
-	}
-	tw.Close()
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	l, err := ocitest.Layer(fs...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l
 }
 
-func file(name, content string, mode int64, uid int) tar.Header {
-	return tar.Header{Typeflag: tar.TypeReg, Name: name, Linkname: content, Mode: mode, Uid: uid, Gid: uid}
+func file(name, content string, mode int64, uid int) ocitest.File {
+	f := ocitest.Reg(name, mode, content)
+	f.Uid, f.Gid = uid, uid
+	return f
 }
+
+func hdr(h tar.Header) ocitest.File { return ocitest.File{Header: h} }
 
 // testImage has two layers: the second deletes a file (whiteout),
 // hides a directory's lower contents (opaque) and replaces a file.
 func testImage(t *testing.T, arch string) v1.Image {
 	t.Helper()
 	l1 := layer(t,
-		tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755},
+		hdr(tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755}),
 		file("etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n", 0o644, 0),
 		file("etc/gone", "deleted above", 0o644, 0),
 		file("app/secret", "only in the image\n", 0o4750, 1000),
-		tar.Header{Typeflag: tar.TypeLink, Name: "app/again", Linkname: "app/secret"},
-		tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/sh", Linkname: "/app/secret", Mode: 0o777},
-		tar.Header{Typeflag: tar.TypeChar, Name: "dev/null", Devmajor: 1, Devminor: 3, Mode: 0o666},
-		tar.Header{Typeflag: tar.TypeDir, Name: "opt/", Mode: 0o755},
+		hdr(tar.Header{Typeflag: tar.TypeLink, Name: "app/again", Linkname: "app/secret"}),
+		hdr(tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/sh", Linkname: "/app/secret", Mode: 0o777}),
+		hdr(tar.Header{Typeflag: tar.TypeChar, Name: "dev/null", Devmajor: 1, Devminor: 3, Mode: 0o666}),
+		hdr(tar.Header{Typeflag: tar.TypeDir, Name: "opt/", Mode: 0o755}),
 		file("opt/old", "hidden by the opaque directory", 0o644, 0),
 		file("app/version", "1", 0o644, 0),
 	)
@@ -82,18 +65,7 @@ func testImage(t *testing.T, arch string) v1.Image {
 		file("opt/new", "new", 0o600, 0),
 		file("app/version", "2", 0o644, 0),
 	)
-	img, err := mutate.AppendLayers(empty.Image, l1, l2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	cf.Config = v1.Config{Entrypoint: []string{"/app/server"}, Cmd: []string{"-v"}, Env: []string{"PATH=/app", "MODE=image"}, User: "app", WorkingDir: "/app"}
-	img, err = mutate.ConfigFile(img, cf)
+	img, err := ocitest.Image(arch, v1.Config{Entrypoint: []string{"/app/server"}, Cmd: []string{"-v"}, Env: []string{"PATH=/app", "MODE=image"}, User: "app", WorkingDir: "/app"}, l1, l2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,21 +270,18 @@ func TestFlatten(t *testing.T) {
 func TestReadTreeRefuses(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		h    tar.Header
+		h    ocitest.File
 		want string
 	}{
 		{"dot-dot", file("../x", "", 0o644, 0), `tar entry "../x" leaves the image root`},
 		{"inner dot-dot", file("a/../../x", "", 0o644, 0), `leaves the image root`},
-		{"hard link out", tar.Header{Typeflag: tar.TypeLink, Name: "a", Linkname: "../../etc/shadow"}, `hard link a: tar entry "../../etc/shadow" leaves the image root`},
-		{"hard link to nothing", tar.Header{Typeflag: tar.TypeLink, Name: "a", Linkname: "b"}, `hard link a names b, which is not a regular file`},
+		{"hard link out", hdr(tar.Header{Typeflag: tar.TypeLink, Name: "a", Linkname: "../../etc/shadow"}), `hard link a: tar entry "../../etc/shadow" leaves the image root`},
+		{"hard link to nothing", hdr(tar.Header{Typeflag: tar.TypeLink, Name: "a", Linkname: "b"}), `hard link a names b, which is not a regular file`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			tw := tar.NewWriter(&buf)
-			h := tt.h
-			if h.Typeflag == tar.TypeReg {
-				h.Linkname = ""
-			}
+			h := tt.h.Header
 			tw.WriteHeader(&h)
 			tw.Close()
 			_, err := readTree(tar.NewReader(&buf), io.Discard)
