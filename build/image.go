@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -129,7 +130,10 @@ func imageEntries(s manifest.Service, img imageOut) ([]squashfs.Entry, error) {
 	var es []squashfs.Entry
 	for _, e := range img.tree.Entries {
 		have[e.Path] = e
-		se := squashfs.Entry{Path: path.Join(root, e.Path), Mode: e.Mode, UID: e.UID, GID: e.GID, Target: e.Target, Rdev: e.Rdev}
+		// The image's times, not the build's: fixed by the digest
+		// already, and what a server in the image says of its files.
+		se := squashfs.Entry{Path: path.Join(root, e.Path), Mode: e.Mode, UID: e.UID, GID: e.GID, Target: e.Target, Rdev: e.Rdev,
+			ModTime: time.Unix(e.ModTime, 0)}
 		if e.Mode.IsRegular() {
 			se.Size = e.Size
 			se.Open = func() (io.ReadCloser, error) { return img.tree.Open(e) }

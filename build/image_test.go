@@ -78,6 +78,9 @@ func TestImageInUSR(t *testing.T) {
 	for _, e := range es {
 		got[e.Path] = e.Mode
 		if e.Path == "lib/imgbuild/images/app/rootfs/app/hello" {
+			if e.ModTime.Unix() != 1700000000 {
+				t.Errorf("app/hello's time %v, want the layer's", e.ModTime)
+			}
 			rc, _ := e.Open()
 			b, _ := io.ReadAll(rc)
 			content = string(b)

@@ -301,6 +301,7 @@ func TestRuntime(t *testing.T) {
 	}{
 		{"image's", manifest.Service{}, Process{Argv: []string{"/app/server", "-v"}, Env: []string{"PATH=/app", "MODE=image"}, User: "app", Workdir: "/app"}},
 		{"args", manifest.Service{Args: []string{"-q"}}, Process{Argv: []string{"/app/server", "-q"}, Env: []string{"PATH=/app", "MODE=image"}, User: "app", Workdir: "/app"}},
+		{"empty args drop cmd", manifest.Service{Args: []string{}}, Process{Argv: []string{"/app/server"}, Env: []string{"PATH=/app", "MODE=image"}, User: "app", Workdir: "/app"}},
 		{"command drops cmd", manifest.Service{Command: "/bin/sh"}, Process{Argv: []string{"/bin/sh"}, Env: []string{"PATH=/app", "MODE=image"}, User: "app", Workdir: "/app"}},
 		{"overrides", manifest.Service{Command: "/bin/sh", Args: []string{"-c", "x"}, Env: map[string]string{"MODE": "manifest", "A": "1"}, User: "0:0", Workdir: "/srv"},
 			Process{Argv: []string{"/bin/sh", "-c", "x"}, Env: []string{"PATH=/app", "A=1", "MODE=manifest"}, User: "0:0", Workdir: "/srv"}},
