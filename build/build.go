@@ -7,6 +7,7 @@
 //	resolve.go    pin the inputs in the lock file (Debian packages, Go modules, epoch)
 //	fetch.go      download the Debian packages, build the manifest's Go binaries
 //	own.go        the on-image programs (stage-1, sysinit, sshd): embedded, else built from source
+//	image.go      container services' images: pinned, flattened (build/oci), laid out on USR
 //	kernel.go     the kernel and the closure of the modules stage-1 loads
 //	usr.go        the USR tree, its squashfs and (verity.go) its dm-verity tree
 //	initramfs.go  stage-1, modules and trusted keys in a cpio archive

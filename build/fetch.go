@@ -20,12 +20,13 @@ type fetched struct {
 	debs   map[string]string // lock key -> .deb path
 	goBins map[string]string // the manifest's Go binaries: name -> built file
 	own    ownPrograms
+	images map[string]imageOut // container services by name
 }
 
-// fetch downloads the Debian packages and builds the Go programs, in
-// parallel.
+// fetch downloads the Debian packages, builds the Go programs and
+// flattens the container images, in parallel.
 func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
-	f := fetched{debs: map[string]string{}, goBins: map[string]string{}}
+	f := fetched{debs: map[string]string{}, goBins: map[string]string{}, images: map[string]imageOut{}}
 	var mu sync.Mutex // f's maps
 	g, gctx := errgroup.WithContext(ctx)
 	for name, pin := range b.lock.Debs {
@@ -50,6 +51,18 @@ func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
 		f.own, err = step(b.report, "go: stage-1 and sysinit", func() (ownPrograms, string, error) { return b.buildOwnCached(gctx, settled) })
 		return err
 	})
+	for i, s := range b.m.Services {
+		if s.Image == "" {
+			continue
+		}
+		g.Go(func() error {
+			img, err := step(b.report, "image "+s.Name, func() (imageOut, string, error) { return b.fetchImage(gctx, i) })
+			mu.Lock()
+			f.images[s.Name] = img
+			mu.Unlock()
+			return err
+		})
+	}
 	sem := make(chan struct{}, gobuild.Workers)
 	for _, bin := range b.m.Binaries {
 		if bin.Go == "" {

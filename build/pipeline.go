@@ -119,7 +119,7 @@ func (b *builder) run(ctx context.Context) (*output.Result, error) {
 	g.Go(func() error {
 		var err error
 		usr, err = step(b.report, "usr", func() (usrOut, string, error) {
-			return b.usr(gctx, usrIn{debs: in.debs, goBins: in.goBins, own: in.own, keys: keys})
+			return b.usr(gctx, usrIn{debs: in.debs, goBins: in.goBins, own: in.own, keys: keys, images: in.images})
 		})
 		return err
 	})

@@ -112,6 +112,11 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 		l.Go[b.Name] = manifest.GoPin{Package: p.Package, Version: p.Version, GoMod: p.GoMod, GoSum: p.GoSum}
 		changes = append(changes, fmt.Sprintf("Go binary %s pinned to %s@%s", b.Name, b.Go, b.Version))
 	}
+	imgChanges, err := pinImages(ctx, m, old, l, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	changes = append(changes, imgChanges...)
 	if mode == LockFrozen && len(changes) > 0 {
 		return nil, nil, fmt.Errorf("%s is out of date with %s (--locked): %s; run imgbuild build without --locked to update it",
 			lockName(m, old), m.File, strings.Join(changes, "; "))

@@ -34,7 +34,7 @@ func TestSSHInUSR(t *testing.T) {
 	if got["lib/imgbuild/sshd"] != "sshd" || got["lib/imgbuild/ssh/authorized_keys/root"] != key+"\n" {
 		t.Errorf("USR entries: %q", got)
 	}
-	c := runtimeConfig(m)
+	c := runtimeConfig(m, nil)
 	if n := len(c.Services); n != 1 {
 		t.Fatalf("%d services", n)
 	}
@@ -48,7 +48,7 @@ func TestSSHInUSR(t *testing.T) {
 	}
 	off := false
 	m.SSH.Forwarding = &off
-	if args := runtimeConfig(m).Services[0].Args; args[2] != "-forwarding=false" {
+	if args := runtimeConfig(m, nil).Services[0].Args; args[2] != "-forwarding=false" {
 		t.Errorf("sshd args %q with ssh.forwarding false", args)
 	}
 

@@ -38,6 +38,7 @@ type usrInput struct {
 	// platform goes into contract.PlatformFile; empty (the qemu target)
 	// leaves the file out.
 	platform string
+	images   map[string]imageOut // container services by name
 }
 
 // usrEntries lays out the USR tree (mounted on /usr) for the squashfs
@@ -79,7 +80,21 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, err
 	}
 	es = append(es, ssh...)
-	cfg, err := json.MarshalIndent(runtimeConfig(m), "", "  ")
+	for i, s := range m.Services {
+		if s.Image == "" {
+			continue
+		}
+		img, ok := in.images[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("service %s: image: not fetched", s.Name)
+		}
+		ies, err := imageEntries(s, img)
+		if err != nil {
+			return nil, fmt.Errorf("%s: service %s: image %s: %w", imageField(m, i), s.Name, s.Image, err)
+		}
+		es = append(es, ies...)
+	}
+	cfg, err := json.MarshalIndent(runtimeConfig(m, in.images), "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +170,10 @@ func hostFile(p, src string, mode fs.FileMode, uid, gid uint32) (squashfs.Entry,
 		Open: func() (io.ReadCloser, error) { return os.Open(src) }}, nil
 }
 
-func runtimeConfig(m *manifest.Manifest) contract.Config {
+// runtimeConfig is the configuration sysinit reads; images are the
+// container services' images, whose process replaces the manifest's
+// command.
+func runtimeConfig(m *manifest.Manifest, images map[string]imageOut) contract.Config {
 	c := contract.Config{Name: m.Name, Version: m.Version, Hostname: m.Hostname, JournalBytes: int64(m.Logs.Size)}
 	for _, s := range m.Services {
 		svc := contract.Service{Name: s.Name, Command: s.Command, Args: s.Args, User: s.User, Restart: s.Restart,
@@ -168,6 +186,12 @@ func runtimeConfig(m *manifest.Manifest) contract.Config {
 		sort.Strings(keys)
 		for _, k := range keys {
 			svc.Env = append(svc.Env, k+"="+s.Env[k])
+		}
+		if img, ok := images[s.Name]; ok && s.Image != "" {
+			p := img.proc
+			svc.Command, svc.Args, svc.Env, svc.User = p.Argv[0], p.Argv[1:], p.Env, p.User
+			svc.Container = containerOf(s)
+			svc.Container.Workdir = p.Workdir
 		}
 		if h := s.Health; h != nil {
 			svc.Health = &contract.Health{TCPPort: h.TCP, HTTPURL: h.HTTP,
@@ -227,6 +251,7 @@ type usrIn struct {
 	goBins map[string]string // the manifest's Go binaries, built by fetch
 	own    ownPrograms
 	keys   signingKeys
+	images map[string]imageOut // container services by name
 }
 
 // usrOut is the staged USR (squashfs and hash tree) and its verity
@@ -258,7 +283,7 @@ func (b *builder) usr(ctx context.Context, in usrIn) (usrOut, string, error) {
 		}
 	}
 	entries, err := usrEntries(b.m, usrInput{binaries: binaries, sysinit: in.own.sysinit, sshd: in.own.sshd, agent: in.own.agent, epoch: b.epoch(), keys: in.keys.trustedKeys(),
-		platform: platformOf(b.opts.Target)})
+		platform: platformOf(b.opts.Target), images: in.images})
 	if err != nil {
 		return usrOut{}, "", err
 	}

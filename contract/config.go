@@ -63,6 +63,36 @@ type Service struct {
 	// Register publishes the service in the cluster's DNS while it is
 	// healthy; sysinit then writes its state under ServiceStateDir.
 	Register *Register `json:"register,omitempty"`
+	// Container runs the service from an image's tree on USR in
+	// namespaces of its own; Command, Args, Env and User are then the
+	// process inside it (the image config's, with the manifest's
+	// overrides), Command resolved against Env's PATH when not absolute.
+	Container *Container `json:"container,omitempty"`
+}
+
+// ContainerVerb, as sysinit's first argument, makes it a container's
+// init (rootfs/container) instead of PID 1: the supervisor re-executes
+// itself with it, the service's JSON as the next argument, in new
+// namespaces, so the image carries no container runtime of its own.
+const ContainerVerb = "imgbuild-container-init"
+
+// Container is how sysinit runs a container service (docs/apps.md).
+type Container struct {
+	// Root is the image's tree, ImagesDir/NAME/rootfs: the read-only
+	// root of the container.
+	Root    string `json:"root"`
+	Workdir string `json:"workdir"`
+	// State is a directory on ROOT mounted read-write inside.
+	State *Bind `json:"state,omitempty"`
+	// Network is "host" (the machine's network namespace) or "none" (one
+	// of its own with only loopback).
+	Network string `json:"network"`
+}
+
+// Bind mounts Source (outside) at Target (inside the container).
+type Bind struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
 }
 
 // Health is a readiness probe. Exactly one of TCPPort or HTTPURL is set.

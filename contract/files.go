@@ -27,6 +27,9 @@ const (
 	// update that changes them takes effect, as systemd-tmpfiles does
 	// with /usr/share/factory.
 	FactoryDir = "/usr/share/factory"
+	// ImagesDir holds container services' trees, one NAME/rootfs each,
+	// under dm-verity like the rest of USR.
+	ImagesDir = "/usr/lib/imgbuild/images"
 )
 
 // Console markers: the line prefixes tests, imgbuild run and people read

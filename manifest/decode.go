@@ -181,6 +181,9 @@ func (c checker) checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 		if f.Tag.Get("required") == "true" && !seen[key] {
 			return c.errAt(n, "%s: missing required field %q", name(path), key)
 		}
+		if alt := f.Tag.Get("requiredUnless"); alt != "" && !seen[key] && !seen[alt] {
+			return c.errAt(n, "%s: missing field %q (required unless %q is set)", name(path), key, alt)
+		}
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ type Lock struct {
 	Debs map[string]DebPin `yaml:"debs"`
 	// Go maps a binary name to its pinned module set.
 	Go map[string]GoPin `yaml:"go,omitempty"`
+	// Images maps a container service's name to its image's pin.
+	Images map[string]ImagePin `yaml:"images,omitempty"`
 
 	File string `yaml:"-"`
 }
@@ -46,6 +48,15 @@ type GoPin struct {
 	Version string `yaml:"version"`
 	GoMod   string `yaml:"go_mod"`
 	GoSum   string `yaml:"go_sum"`
+}
+
+// ImagePin is one container image: the manifest's reference and the
+// linux/amd64 image it resolved to (the same digest unless the
+// reference names an index).
+type ImagePin struct {
+	Image  string `yaml:"image"`  // REF@sha256:..., as the manifest writes it
+	Digest string `yaml:"digest"` // the linux/amd64 image manifest's digest
+	Config string `yaml:"config"` // its config blob's digest
 }
 
 // LockPath is where the lock file of a manifest lives.

@@ -160,3 +160,110 @@ func TestParseNetwork(t *testing.T) {
 		t.Errorf("network: later = %v, want an error naming the file and line", err)
 	}
 }
+
+const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// appService is good with a container service in place of late.
+var appService = strings.Replace(good, "  - name: late\n    command: /usr/bin/sh\n    after: [web]\n",
+	"  - name: app\n    image: oci-app@"+digest+"\n    after: [web]\n", 1)
+
+func TestParseImage(t *testing.T) {
+	if appService == good {
+		t.Fatal("edit did not apply")
+	}
+	m, err := Parse("demo.yaml", []byte(appService))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Services[1]
+	if s.Image != "oci-app@"+digest || s.Command != "" || s.NetworkMode != "host" {
+		t.Errorf("app = %+v, want the image, no command, network_mode host", s)
+	}
+	r, err := ParseImageRef(s.Image)
+	if err != nil || r.Registry || r.Path("/m/demo.yaml") != "/m/oci-app" || r.Digest != digest {
+		t.Errorf("ref = %+v (path %q), %v", r, r.Path("/m/demo.yaml"), err)
+	}
+	full := strings.Replace(appService, "    after: [web]\n", "    after: [web]\n    command: /bin/app\n    workdir: /srv\n    network_mode: none\n    state: {dir: /var/lib/app, mount: /data}\n", 1)
+	m, err = Parse("demo.yaml", []byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Services[1]; s.Workdir != "/srv" || s.NetworkMode != "none" || s.State == nil || s.State.Dir != "/var/lib/app" || s.State.Mount != "/data" {
+		t.Errorf("app = %+v", s)
+	}
+}
+
+func TestParseImageRef(t *testing.T) {
+	for _, tt := range []struct {
+		in       string
+		registry bool
+		err      string
+	}{
+		{"oci-app@" + digest, false, ""},
+		{"images/app.tar@" + digest, false, ""},
+		{"./ghcr.io/app@" + digest, false, ""},
+		{"ghcr.io/me/app@" + digest, true, ""},
+		{"localhost:5000/app@" + digest, true, ""},
+		{"localhost/app@" + digest, true, ""},
+		{"ghcr.io/me/app:1.0", false, "name the image by digest"},
+		{"ghcr.io/me/app:1.0@" + digest, false, `registry reference "ghcr.io/me/app:1.0" has a tag: give the digest alone, ghcr.io/me/app@sha256:`},
+		{"localhost:5000/app:v1@" + digest, false, `give the digest alone, localhost:5000/app@`},
+		{"oci-app@sha256:abc", false, `digest "sha256:abc": want sha256:<64 lower-case hex digits>`},
+		{"oci-app@sha512:" + strings.Repeat("0", 128), false, `want sha256:`},
+		{"@" + digest, false, "nothing before @"},
+	} {
+		r, err := ParseImageRef(tt.in)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.in, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: error %v, want %q", tt.in, err, tt.err)
+		case err == nil && r.Registry != tt.registry:
+			t.Errorf("%s: registry = %v, want %v", tt.in, r.Registry, tt.registry)
+		}
+	}
+}
+
+func TestParseImageErrors(t *testing.T) {
+	img := "    image: oci-app@" + digest + "\n"
+	for _, tt := range []struct{ name, edit, replace, want string }{
+		{"neither command nor image", "    image: oci-app@" + digest + "\n", "", `demo.yaml:20:5: services[1]: missing field "command" (required unless "image" is set)`},
+		{"tag without digest", img, "    image: ghcr.io/me/app:1.0\n", `demo.yaml:21:5: service app: image "ghcr.io/me/app:1.0": name the image by digest`},
+		{"short digest", img, "    image: oci-app@sha256:00\n", `demo.yaml:21:5: service app: image "oci-app@sha256:00": digest "sha256:00"`},
+		{"relative workdir", img, img + "    workdir: app\n", `demo.yaml:22:5: service app: workdir "app": want a clean absolute path`},
+		{"network mode", img, img + "    network_mode: bridge\n", `demo.yaml:22:5: service app: network_mode "bridge": want host`},
+		{"state on usr", img, img + "    state: {dir: /usr/lib/app, mount: /data}\n", `demo.yaml:22:13: service app: state.dir "/usr/lib/app": want a clean absolute path on ROOT`},
+		{"state at root", img, img + "    state: {dir: /var/lib/app, mount: /}\n", `demo.yaml:22:32: service app: state.mount "/": want a clean absolute path inside the container`},
+		{"state at proc", img, img + "    state: {dir: /var/lib/app, mount: /proc/x}\n", `state.mount "/proc/x"`},
+		{"state without mount", img, img + "    state: {dir: /var/lib/app}\n", `demo.yaml:22:12: services[1].state: missing required field "mount"`},
+		{"console", img, img + "    console: true\n", `demo.yaml:22:5: service app: console: a container service has no terminal`},
+		{"workdir without image", "    command: /usr/bin/busybox\n", "    command: /usr/bin/busybox\n    workdir: /srv\n", `service web: workdir is only used with image`},
+		{"state without image", "    command: /usr/bin/busybox\n", "    command: /usr/bin/busybox\n    state: {dir: /var/lib/x, mount: /x}\n", `service web: state is only used with image`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(appService, tt.edit, tt.replace, 1)
+			if src == appService {
+				t.Fatalf("edit %q did not apply", tt.edit)
+			}
+			_, err := Parse("demo.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLockImages(t *testing.T) {
+	l := &Lock{Images: map[string]ImagePin{"app": {Image: "oci-app@" + digest, Digest: digest, Config: digest}}}
+	data, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseLock("x.lock", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(l) || got.Images["app"].Digest != digest {
+		t.Errorf("round trip: %+v", got.Images)
+	}
+}

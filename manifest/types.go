@@ -59,20 +59,35 @@ type File struct {
 	Owner   string `yaml:"owner" doc:"uid:gid, default 0:0."`
 }
 
-// Service is a supervised process.
+// Service is a supervised process: a program on the image (command), or
+// a container image (image) whose tree goes onto USR at build time and
+// which sysinit runs in namespaces of its own (docs/apps.md). A
+// requiredUnless tag, read by the decoder and the schema, makes a field
+// required unless the one it names is set.
 type Service struct {
-	Name     string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
-	Command  string            `yaml:"command" required:"true" doc:"Absolute path of the program in the booted system."`
-	Args     []string          `yaml:"args" doc:"Arguments."`
-	Env      map[string]string `yaml:"env" doc:"Environment variables."`
-	User     string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd; default root."`
-	Restart  string            `yaml:"restart" doc:"always (default), on-failure or never."`
-	Backoff  Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
-	Health   *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
-	After    []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
-	Console  bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
-	Network  bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
-	Register *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster.md)."`
+	Name        string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
+	Command     string            `yaml:"command" requiredUnless:"image" doc:"Absolute path of the program in the booted system; required unless image is set, and then it replaces the image's entrypoint (and its cmd, unless args is set)."`
+	Args        []string          `yaml:"args" doc:"Arguments; with image: replace the image's cmd."`
+	Env         map[string]string `yaml:"env" doc:"Environment variables; with image: added to the image's, replacing those of the same name."`
+	User        string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd (with image: the image's /etc/passwd); default root, with image the image's user."`
+	Image       string            `yaml:"image" doc:"A container image by digest, REF@sha256:DIGEST: REF is a registry reference (registry.example/repo) or a path relative to the manifest of an OCI image layout directory or a docker-archive tarball; its linux/amd64 image becomes the service's root (docs/apps.md)."`
+	Workdir     string            `yaml:"workdir" doc:"With image: the working directory inside the container, replacing the image's."`
+	State       *State            `yaml:"state" doc:"With image: a writable directory on ROOT mounted into the container, which is otherwise read-only."`
+	NetworkMode string            `yaml:"network_mode" doc:"With image: host (default), the machine's network; none, a network namespace of its own with only loopback."`
+	Restart     string            `yaml:"restart" doc:"always (default), on-failure or never."`
+	Backoff     Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
+	Health      *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
+	After       []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
+	Console     bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
+	Network     bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
+	Register    *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster.md)."`
+}
+
+// State is a container service's writable directory: kept on ROOT, so it
+// survives reboots and updates, which replace the image's tree.
+type State struct {
+	Dir   string `yaml:"dir" required:"true" doc:"The directory on ROOT, e.g. /var/lib/web; created on first start, owned by the service's user."`
+	Mount string `yaml:"mount" required:"true" doc:"Where the service sees it, an absolute path inside the container, e.g. /data."`
 }
 
 // Register names a service in the cluster's DNS.

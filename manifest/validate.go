@@ -174,8 +174,8 @@ func (m *Manifest) validateServices() error {
 		if !nameRE.MatchString(s.Name) {
 			return m.at(f+".name", "service name %q: use lower case letters, digits and dashes", s.Name)
 		}
-		if !strings.HasPrefix(s.Command, "/") {
-			return m.at(f+".command", "service %s: command %q must be an absolute path such as /usr/bin/etcd", s.Name, s.Command)
+		if err := m.validateImage(f, s); err != nil {
+			return err
 		}
 		switch s.Restart {
 		case "", "always", "on-failure", "never":
@@ -206,6 +206,60 @@ func (m *Manifest) validateServices() error {
 		}
 	}
 	return m.checkCycles()
+}
+
+// validateImage checks a service's command, or its image and the fields
+// only a container service has.
+func (m *Manifest) validateImage(f string, s Service) error {
+	if s.Image == "" {
+		if !strings.HasPrefix(s.Command, "/") {
+			return m.at(f+".command", "service %s: command %q must be an absolute path such as /usr/bin/etcd", s.Name, s.Command)
+		}
+		for field, set := range map[string]bool{"workdir": s.Workdir != "", "state": s.State != nil, "network_mode": s.NetworkMode != ""} {
+			if set {
+				return m.at(f+"."+field, "service %s: %s is only used with image", s.Name, field)
+			}
+		}
+		return nil
+	}
+	if _, err := ParseImageRef(s.Image); err != nil {
+		return m.at(f+".image", "service %s: image %q: %v", s.Name, s.Image, err)
+	}
+	if s.Console {
+		return m.at(f+".console", "service %s: console: a container service has no terminal; run a shell on the machine instead", s.Name)
+	}
+	if s.Command != "" && strings.ContainsAny(s.Command, " \t\n") {
+		return m.at(f+".command", "service %s: command %q: one program, its arguments go in args", s.Name, s.Command)
+	}
+	if s.Workdir != "" && !cleanAbs(s.Workdir) {
+		return m.at(f+".workdir", "service %s: workdir %q: want a clean absolute path inside the container such as /app", s.Name, s.Workdir)
+	}
+	switch s.NetworkMode {
+	case "", "host", "none":
+	default:
+		return m.at(f+".network_mode", "service %s: network_mode %q: want host (the machine's network) or none (loopback only)", s.Name, s.NetworkMode)
+	}
+	if st := s.State; st != nil {
+		if !cleanAbs(st.Dir) || under(st.Dir, "/usr", "/proc", "/sys", "/dev", "/run", "/tmp") {
+			return m.at(f+".state.dir", "service %s: state.dir %q: want a clean absolute path on ROOT such as /var/lib/%s (not under /usr, /proc, /sys, /dev, /run or /tmp)", s.Name, st.Dir, s.Name)
+		}
+		if !cleanAbs(st.Mount) || under(st.Mount, "/proc", "/dev", "/tmp") {
+			return m.at(f+".state.mount", "service %s: state.mount %q: want a clean absolute path inside the container such as /data (not /, nor under /proc, /dev or /tmp, which the container gets of its own)", s.Name, st.Mount)
+		}
+	}
+	return nil
+}
+
+func cleanAbs(p string) bool { return strings.HasPrefix(p, "/") && path.Clean(p) == p && p != "/" }
+
+// under reports whether p is one of dirs or below one.
+func under(p string, dirs ...string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // validateRegister checks a service's DNS registration: one record a
@@ -423,6 +477,9 @@ func (m *Manifest) applyDefaults() {
 		s := &m.Services[i]
 		if s.Restart == "" {
 			s.Restart = "always"
+		}
+		if s.Image != "" && s.NetworkMode == "" {
+			s.NetworkMode = "host"
 		}
 		if s.Backoff.Initial == 0 {
 			s.Backoff.Initial = Duration(time.Second)

@@ -78,6 +78,7 @@ func forType(t reflect.Type) Schema {
 func forStruct(t reflect.Type) Schema {
 	props := Schema{}
 	var required []string
+	var anyOf []Schema
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
@@ -95,10 +96,16 @@ func forStruct(t reflect.Type) Schema {
 		if f.Tag.Get("required") == "true" {
 			required = append(required, name)
 		}
+		if alt := f.Tag.Get("requiredUnless"); alt != "" {
+			anyOf = append(anyOf, Schema{"required": []string{name}}, Schema{"required": []string{alt}})
+		}
 	}
 	s := Schema{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		s["required"] = required
+	}
+	if len(anyOf) > 0 {
+		s["anyOf"] = anyOf
 	}
 	return s
 }

@@ -107,9 +107,13 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad duration", base + "services: [{name: a, command: /a, backoff: {initial: soon}}]\n"},
 		{"service without command", base + "services: [{name: a}]\n"},
 		{"forward port as text", base + "run: {forwards: [{host: x, guest: 80}]}\n"},
+		{"state without mount", base + "services: [{name: a, image: \"x@sha256:00\", state: {dir: /var/lib/a}}]\n"},
 	}
 	if err := s.Validate(yamlToJSON(t, []byte(base+"disk: {usr: 64MiB}\nfiles: [{path: /etc/x, mode: \"0644\"}]\n"))); err != nil {
 		t.Fatalf("a valid manifest is rejected: %v", err)
+	}
+	if err := s.Validate(yamlToJSON(t, []byte(base+"services: [{name: a, image: \"app@sha256:00\"}]\n"))); err != nil {
+		t.Fatalf("a container service without command is rejected: %v", err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/container"
 	"github.com/imgbuild/imgbuild/rootfs/journal"
 	"github.com/imgbuild/imgbuild/rootfs/network"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
@@ -54,6 +55,11 @@ func (s *sysinit) logf(format string, args ...any) {
 func main() {
 	if filepath.Base(os.Args[0]) == contract.LogsCommand {
 		os.Exit(journal.Main(os.Args[1:], os.DirFS("/"), os.Stdout, os.Stderr))
+	}
+	// A container service's init is sysinit again: it must not take
+	// itself for the machine's PID 1, which it also is in its namespace.
+	if len(os.Args) > 1 && os.Args[1] == contract.ContainerVerb {
+		os.Exit(container.Main(os.Args[2:]))
 	}
 	s := &sysinit{con: supervise.NewConsole(openConsole()), pid1: os.Getpid() == 1}
 	defer func() {

@@ -138,8 +138,17 @@ func (s *service) startAndWait() (unix.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
-	argv := append([]string{s.cfg.Command}, s.cfg.Args...)
-	pid, exited, err := s.sup.opts.Reaper.Start(s.cfg.Command, argv, attr)
+	path, argv := s.cfg.Command, append([]string{s.cfg.Command}, s.cfg.Args...)
+	if s.cfg.Container != nil {
+		if path, argv, err = s.containerStart(attr.Env, attr.Sys); err != nil {
+			cleanup()
+			for _, r := range outputs {
+				r.Close()
+			}
+			return 0, err
+		}
+	}
+	pid, exited, err := s.sup.opts.Reaper.Start(path, argv, attr)
 	cleanup()
 	if err != nil {
 		for _, r := range outputs {
@@ -178,8 +187,11 @@ func (s *service) startAndWait() (unix.WaitStatus, error) {
 // copies of the child's files; outputs are the read ends to prefix.
 func (s *service) procAttr() (attr *os.ProcAttr, cleanup func(), outputs []*os.File, err error) {
 	env := append([]string{}, s.sup.opts.BaseEnv...)
+	if s.cfg.Container != nil {
+		env = nil // the image's environment is all of it
+	}
 	sys := &syscall.SysProcAttr{}
-	if s.cfg.User != "" {
+	if s.cfg.User != "" && s.cfg.Container == nil {
 		id, err := LookupUserFiles(s.cfg.User, s.sup.opts.PasswdPath, s.sup.opts.GroupPath)
 		if err != nil {
 			return nil, nil, nil, err

@@ -34,6 +34,9 @@ type Options struct {
 	// StateDir receives the state files of registered services
 	// (contract.ServiceStateDir).
 	StateDir string
+	// Self is the executable a container service's init is, sysinit
+	// itself (default /proc/self/exe).
+	Self string
 	// StableAfter is the uptime after which the backoff resets (10s).
 	StableAfter time.Duration
 	// FailLogEvery spaces the reports of a failing health check (5s).
