@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/imgbuild/imgbuild/rootfs/confine"
 	"io"
 	"io/fs"
 	"os"
@@ -193,6 +194,7 @@ func runtimeConfig(m *manifest.Manifest, images map[string]imageOut) contract.Co
 			svc.Container = containerOf(s)
 			svc.Container.Workdir = p.Workdir
 		}
+		confinement(&svc, s)
 		if h := s.Health; h != nil {
 			svc.Health = &contract.Health{TCPPort: h.TCP, HTTPURL: h.HTTP,
 				IntervalMS: time.Duration(h.Interval).Milliseconds(), TimeoutMS: time.Duration(h.Timeout).Milliseconds()}
@@ -405,3 +407,26 @@ type usrMeta struct {
 	Entries      int            `json:"entries"`
 	Verity       *verity.Params `json:"verity"`
 }
+
+// confinement resolves the manifest's confinement of s, with the
+// defaults of an image service: Podman's capabilities, no_new_privs and
+// a pids limit, as a container user expects.
+func confinement(svc *contract.Service, s manifest.Service) {
+	image := s.Image != ""
+	svc.Caps = s.Capabilities
+	if svc.Caps == nil && image {
+		svc.Caps = confine.ContainerDefault
+	}
+	svc.NoNewPrivs = image
+	if s.NoNewPrivs != nil {
+		svc.NoNewPrivs = *s.NoNewPrivs
+	}
+	svc.MemoryBytes, svc.CPUs, svc.Pids = int64(s.Limits.Memory), s.Limits.CPU, s.Limits.Pids
+	if svc.Pids == 0 && image {
+		svc.Pids = containerPids
+	}
+}
+
+// containerPids is an image service's pids.max unless the manifest
+// says: Podman's default.
+const containerPids = 4096

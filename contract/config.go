@@ -68,6 +68,14 @@ type Service struct {
 	// process inside it (the image config's, with the manifest's
 	// overrides), Command resolved against Env's PATH when not absolute.
 	Container *Container `json:"container,omitempty"`
+	// Caps are the capabilities the service keeps; null keeps all, []
+	// none (rootfs/confine).
+	Caps       []string `json:"caps"`
+	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
+	// Limits of the service's cgroup; zero is none.
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	CPUs        float64 `json:"cpus,omitempty"`
+	Pids        int     `json:"pids,omitempty"`
 }
 
 // ContainerVerb, as sysinit's first argument, makes it a container's

@@ -65,22 +65,32 @@ type File struct {
 // requiredUnless tag, read by the decoder and the schema, makes a field
 // required unless the one it names is set.
 type Service struct {
-	Name        string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
-	Command     string            `yaml:"command" requiredUnless:"image" doc:"Absolute path of the program in the booted system; required unless image is set, and then it replaces the image's entrypoint (and its cmd, unless args is set)."`
-	Args        []string          `yaml:"args" doc:"Arguments; with image: replace the image's cmd."`
-	Env         map[string]string `yaml:"env" doc:"Environment variables; with image: added to the image's, replacing those of the same name."`
-	User        string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd (with image: the image's /etc/passwd); default root, with image the image's user."`
-	Image       string            `yaml:"image" doc:"A container image by digest, REF@sha256:DIGEST: REF is a registry reference (registry.example/repo) or a path relative to the manifest of an OCI image layout directory or a docker-archive tarball; its linux/amd64 image becomes the service's root (docs/apps.md)."`
-	Workdir     string            `yaml:"workdir" doc:"With image: the working directory inside the container, replacing the image's."`
-	State       *State            `yaml:"state" doc:"With image: a writable directory on ROOT mounted into the container, which is otherwise read-only."`
-	NetworkMode string            `yaml:"network_mode" doc:"With image: host (default), the machine's network; none, a network namespace of its own with only loopback."`
-	Restart     string            `yaml:"restart" doc:"always (default), on-failure or never."`
-	Backoff     Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
-	Health      *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
-	After       []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
-	Console     bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
-	Network     bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
-	Register    *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster.md)."`
+	Name         string            `yaml:"name" required:"true" doc:"Service name; prefixes its console output."`
+	Command      string            `yaml:"command" requiredUnless:"image" doc:"Absolute path of the program in the booted system; required unless image is set, and then it replaces the image's entrypoint (and its cmd, unless args is set)."`
+	Args         []string          `yaml:"args" doc:"Arguments; with image: replace the image's cmd."`
+	Env          map[string]string `yaml:"env" doc:"Environment variables; with image: added to the image's, replacing those of the same name."`
+	User         string            `yaml:"user" doc:"uid[:gid] or a user name from /etc/passwd (with image: the image's /etc/passwd); default root, with image the image's user."`
+	Image        string            `yaml:"image" doc:"A container image by digest, REF@sha256:DIGEST: REF is a registry reference (registry.example/repo) or a path relative to the manifest of an OCI image layout directory or a docker-archive tarball; its linux/amd64 image becomes the service's root (docs/apps.md)."`
+	Workdir      string            `yaml:"workdir" doc:"With image: the working directory inside the container, replacing the image's."`
+	State        *State            `yaml:"state" doc:"With image: a writable directory on ROOT mounted into the container, which is otherwise read-only."`
+	NetworkMode  string            `yaml:"network_mode" doc:"With image: host (default), the machine's network; none, a network namespace of its own with only loopback."`
+	Restart      string            `yaml:"restart" doc:"always (default), on-failure or never."`
+	Backoff      Backoff           `yaml:"backoff" doc:"Restart delay: doubles from initial up to max."`
+	Health       *Health           `yaml:"health" doc:"Readiness check; the image is healthy when every check passes."`
+	After        []string          `yaml:"after" doc:"Services that must be healthy before this one starts."`
+	Console      bool              `yaml:"console" doc:"Run on the serial console as its terminal (an interactive shell)."`
+	Network      bool              `yaml:"network" doc:"Start only once DHCP has configured the network (or given up). Default false: the service starts while DHCP runs."`
+	Register     *Register         `yaml:"register" doc:"Publish the service in the cluster's DNS (NAME.cluster.internal) while it is healthy; needs the imgbuild-registrar program (docs/cluster.md)."`
+	Limits       Limits            `yaml:"limits" doc:"cgroup v2 limits of the service's group (/sys/fs/cgroup/services/NAME); default none, with image pids 4096."`
+	Capabilities []string          `yaml:"capabilities" doc:"The capabilities the service keeps, e.g. [NET_BIND_SERVICE]; [] drops all. Default: all for a command, Podman's default set for an image (docs/manifest.md)."`
+	NoNewPrivs   *bool             `yaml:"no_new_privs" doc:"Set no_new_privs: setuid binaries and file capabilities grant nothing. Default false for a command, true for an image."`
+}
+
+// Limits are a service's cgroup v2 limits; zero is none.
+type Limits struct {
+	Memory Size    `yaml:"memory" doc:"memory.max, e.g. 64MiB: past it the kernel reclaims, then kills the service (it restarts per its policy); no swap beyond it."`
+	CPU    float64 `yaml:"cpu" doc:"cpu.max as CPUs, e.g. 0.5 for half of one."`
+	Pids   int     `yaml:"pids" doc:"pids.max: processes and threads at once; a fork bomb stops there."`
 }
 
 // State is a container service's writable directory: kept on ROOT, so it

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"github.com/imgbuild/imgbuild/rootfs/confine"
 	"net/url"
 	"path"
 	"regexp"
@@ -175,6 +176,9 @@ func (m *Manifest) validateServices() error {
 			return m.at(f+".name", "service name %q: use lower case letters, digits and dashes", s.Name)
 		}
 		if err := m.validateImage(f, s); err != nil {
+			return err
+		}
+		if err := m.validateConfine(f, s); err != nil {
 			return err
 		}
 		switch s.Restart {
@@ -506,4 +510,25 @@ func (m *Manifest) Where(field string) string {
 		return m.File
 	}
 	return fmt.Sprintf("%s:%d:%d", m.File, p.line, p.col)
+}
+
+func (m *Manifest) validateConfine(f string, s Service) error {
+	l := s.Limits
+	switch {
+	case l.Memory < 0 || l.Memory > 0 && l.Memory < 1<<20:
+		return m.at(f+".limits.memory", "service %s: limits.memory %d: want at least 1MiB", s.Name, int64(l.Memory))
+	case l.CPU < 0 || l.CPU > 1024:
+		return m.at(f+".limits.cpu", "service %s: limits.cpu %v: want CPUs, e.g. 0.5", s.Name, l.CPU)
+	case l.CPU > 0 && l.CPU < 0.01:
+		return m.at(f+".limits.cpu", "service %s: limits.cpu %v: the least is 0.01 (1%% of one CPU)", s.Name, l.CPU)
+	case l.Pids < 0 || l.Pids > 0 && l.Pids < 2:
+		return m.at(f+".limits.pids", "service %s: limits.pids %d: want at least 2", s.Name, l.Pids)
+	}
+	if bad := confine.CheckCaps(s.Capabilities); len(bad) > 0 {
+		return m.at(f+".capabilities", "service %s: capabilities %s: not Linux capabilities (names as in capabilities(7), e.g. NET_BIND_SERVICE)", s.Name, strings.Join(bad, ", "))
+	}
+	if s.Console && (s.Capabilities != nil || s.NoNewPrivs != nil && *s.NoNewPrivs) {
+		return m.at(f+".capabilities", "service %s: the console shell is the operator's: it keeps every capability", s.Name)
+	}
+	return nil
 }

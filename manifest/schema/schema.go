@@ -65,6 +65,8 @@ func forType(t reflect.Type) Schema {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return Schema{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return Schema{"type": "number"}
 	case reflect.Slice, reflect.Array:
 		return Schema{"type": "array", "items": forType(t.Elem())}
 	case reflect.Map:

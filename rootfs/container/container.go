@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/confine"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/supervise"
 )
 
@@ -49,9 +50,25 @@ func main(args []string) (int, error) {
 	if svc.Container == nil {
 		return 0, errors.New("service: not a container")
 	}
+	// This binary, kept open across pivot_root: the process starts
+	// through its confine verb, which narrows it after it became the
+	// service's user (the init itself keeps what it needs to get there).
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return 0, err
+	}
+	defer self.Close()
 	p, err := prepare(svc, "/etc/resolv.conf")
 	if err != nil {
 		return 0, err
+	}
+	if svc.Caps != nil || svc.NoNewPrivs {
+		via := fmt.Sprintf("/proc/self/fd/%d", self.Fd())
+		argv, err := confine.Argv(via, confine.Policy{Caps: svc.Caps, NoNewPrivs: svc.NoNewPrivs}, append([]string{p.path}, p.argv[1:]...))
+		if err != nil {
+			return 0, err
+		}
+		p.path, p.argv = via, argv
 	}
 	return run(p)
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/rootfs/confine"
 	"github.com/imgbuild/imgbuild/rootfs/container"
 	"github.com/imgbuild/imgbuild/rootfs/journal"
 	"github.com/imgbuild/imgbuild/rootfs/network"
@@ -60,6 +61,9 @@ func main() {
 	// itself for the machine's PID 1, which it also is in its namespace.
 	if len(os.Args) > 1 && os.Args[1] == contract.ContainerVerb {
 		os.Exit(container.Main(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == confine.Verb {
+		os.Exit(confine.ExecMain(os.Args[2:]))
 	}
 	s := &sysinit{con: supervise.NewConsole(openConsole()), pid1: os.Getpid() == 1}
 	defer func() {
@@ -144,8 +148,15 @@ func (s *sysinit) run() {
 
 	reaper := supervise.NewReaper()
 	go reaper.Run(ctx)
+	cgroups := ""
+	if s.pid1 {
+		if cgroups, err = mountCgroup(); err != nil {
+			s.logf("%v", err)
+		}
+	}
 	sup, err := supervise.New(cfg.Services, supervise.Options{
 		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv, EnvDir: contract.ServiceEnvDir, Network: net.done,
+		CgroupRoot: cgroups,
 	})
 	if err != nil {
 		s.fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imgbuild/imgbuild/rootfs/confine"
 )
 
 // mountSpec is one API filesystem PID 1 needs.
@@ -99,4 +101,17 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// mountCgroup mounts cgroup2 for the services' groups; without it the
+// services run unconfined by cgroups (and sysinit says so).
+func mountCgroup() (string, error) {
+	root := confine.CgroupRoot
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil && mountPoints(b)[root] {
+		return root, nil
+	}
+	if err := unix.Mount("cgroup2", root, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "nsdelegate"); err != nil {
+		return "", fmt.Errorf("mount cgroup2 on %s: %w (services run without limits)", root, err)
+	}
+	return root, nil
 }

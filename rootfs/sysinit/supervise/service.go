@@ -148,8 +148,19 @@ func (s *service) startAndWait() (unix.WaitStatus, error) {
 			return 0, err
 		}
 	}
+	path, argv, group, err := s.confineStart(path, argv, attr.Sys)
+	if err != nil {
+		cleanup()
+		for _, r := range outputs {
+			r.Close()
+		}
+		return 0, err
+	}
 	pid, exited, err := s.sup.opts.Reaper.Start(path, argv, attr)
 	cleanup()
+	if group != nil {
+		group.Close()
+	}
 	if err != nil {
 		for _, r := range outputs {
 			r.Close()

@@ -37,6 +37,9 @@ type Options struct {
 	// Self is the executable a container service's init is, sysinit
 	// itself (default /proc/self/exe).
 	Self string
+	// CgroupRoot is cgroup2's mount: each service runs in a group of its
+	// own below it, with its limits. Empty: no cgroups (tests).
+	CgroupRoot string
 	// StableAfter is the uptime after which the backoff resets (10s).
 	StableAfter time.Duration
 	// FailLogEvery spaces the reports of a failing health check (5s).
