@@ -10,23 +10,12 @@ import (
 	"github.com/imgbuild/imgbuild/internal/gpt/gpttest"
 )
 
-// memDisk is a disk in memory; writes past its end are dropped, since
-// the seed keeps only the primary table.
-type memDisk []byte
-
-func (d memDisk) WriteAt(p []byte, off int64) (int, error) {
-	if off < int64(len(d)) {
-		copy(d[off:], p)
-	}
-	return len(p), nil
-}
-
 // FuzzInspectRootDisk feeds stage-1's look at a diskless machine's
 // local disk, which may hold anything (another OS, a half-written
 // table), the first sectors of that disk.
 func FuzzInspectRootDisk(f *testing.F) {
 	const sectors = 8192
-	disk := make(memDisk, sectors*512)
+	disk := make(gpttest.Disk, sectors*512)
 	if _, err := gpt.Create(disk, 512, sectors, "6b1f5c2e-0d3a-4c55-9e1a-2b8f4a7c9d01", []gpt.New{{
 		Type: contract.ROOT.Type, Unique: "0b5c1a7e-3f2d-4e8a-9c6b-1d2e3f4a5b09", Name: contract.ROOT.Label}}); err != nil {
 		f.Fatal(err)

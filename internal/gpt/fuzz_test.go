@@ -8,23 +8,12 @@ import (
 	"github.com/imgbuild/imgbuild/internal/gpt/gpttest"
 )
 
-// sectorBuf is a disk in memory of a fixed size; writes past its end
-// are dropped, since the seeds only keep the primary table.
-type sectorBuf []byte
-
-func (b sectorBuf) WriteAt(p []byte, off int64) (int, error) {
-	if off < int64(len(b)) {
-		copy(b[off:], p)
-	}
-	return len(p), nil
-}
-
 // seedTable is the primary half (MBR, header, entry array) of a table
 // Create writes, cut to its first 4 entries (CRCs fixed): what Read
 // reads, small enough that mutation and minimizing stay fast.
 func seedTable(f *testing.F, parts []New) []byte {
 	const disk = 8192 // sectors: Create wants room for 1 MiB alignment
-	buf := make(sectorBuf, disk*512)
+	buf := make(gpttest.Disk, disk*512)
 	if _, err := Create(buf, 512, disk, diskGUID, parts); err != nil {
 		f.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func TestReadRejectsCorruptHeader(t *testing.T) {
 // passed Read, and stage-1 sized a buffer by its negative length.
 func TestReadRejectsReversedPartition(t *testing.T) {
 	const disk = 8192
-	buf := make(sectorBuf, disk*512)
+	buf := make(gpttest.Disk, disk*512)
 	if _, err := Create(buf, 512, disk, diskGUID, []New{{Type: parts[4].typ, Unique: parts[4].guid, Name: "ROOT"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -28,3 +28,15 @@ func FixCRCs(disk []byte) {
 		le.PutUint32(h[16:], crc32.ChecksumIEEE(h[:size]))
 	}
 }
+
+// Disk is a disk in memory of a fixed size. Writes past its end are
+// dropped, so that a seed may keep only the primary table of a disk
+// whose backup lies megabytes further.
+type Disk []byte
+
+func (d Disk) WriteAt(p []byte, off int64) (int, error) {
+	if off < int64(len(d)) {
+		copy(d[off:], p)
+	}
+	return len(p), nil
+}
