@@ -81,7 +81,7 @@ func Read(r io.ReaderAt, sectorSize int64) (*Table, error) {
 	}
 	t := &Table{SectorSize: sectorSize, Header: h, entries: entries}
 	// A reversed range would make every reader's size negative: stage-1
-	// sized a buffer by it and panicked (found by FuzzInspectRootDisk).
+	// sized a buffer by it and panicked (FuzzInspectRootDisk's seed reversed-root).
 	for _, e := range t.Entries() {
 		if e.LastLBA < e.FirstLBA {
 			return nil, fmt.Errorf("gpt: partition %d (%q) ends at LBA %d, before it starts at LBA %d", e.Number, e.Name, e.LastLBA, e.FirstLBA)
