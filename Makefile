@@ -4,6 +4,7 @@
 # make test:  unit tests and QEMU boot tests, then make bench.
 # make test-short: the inner loop, under a minute: go test -short skips
 #             every image build, apt download and VM boot.
+# make fuzz:  every fuzz target for FUZZTIME (1m) each, one after another.
 # make bench: build times, memory, sizes, boot, update and rollback times, squashfs/verity vs the reference tools.
 # make nightly: build manifests/minimal.yaml and release it to the alpha channel of out/repo.
 # make cluster: build manifests/cluster.yaml, write NODES (3) members' configs and boot them
@@ -17,7 +18,7 @@ MANIFEST ?= manifests/minimal.yaml
 OUT ?= out
 NAME = $(basename $(notdir $(MANIFEST)))
 
-.PHONY: all deps image run cluster test test-short bench vet clean nightly bin/imgbuild
+.PHONY: all deps image run cluster test test-short bench vet fuzz clean nightly bin/imgbuild
 all: bin/imgbuild
 
 deps:
@@ -84,6 +85,14 @@ test: deps vet
 # asserted; a failing measurement does not fail make test).
 bench:
 	eval "$$(scripts/test-kernel.sh)" && $(GO) run ./cmd/bench $(BENCHFLAGS)
+
+# make fuzz: every native fuzz target (docs/reliability.md lists them)
+# for FUZZTIME each. make test replays their seeds and crashers only (go
+# test without -fuzz): a pass of FUZZTIME=3s over every target takes
+# over 90 s with the builds cached, past what CI can add to make test.
+FUZZTIME ?= 1m
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 # Nothing under -short needs the test kernel or the network.
 test-short: vet

@@ -58,6 +58,16 @@ func buildDeb(t *testing.T, tree, compressor string) string {
 // archives no honest tool would make (path escapes).
 func rawDeb(t *testing.T, entries []tar.Header) string {
 	t.Helper()
+	p := filepath.Join(t.TempDir(), "raw.deb")
+	if err := os.WriteFile(p, debBytes("data.tar", tarBytes(t, entries)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tarBytes is a tar of entries, each regular file holding its own name.
+func tarBytes(t testing.TB, entries []tar.Header) []byte {
+	t.Helper()
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	for _, h := range entries {
@@ -74,6 +84,11 @@ func rawDeb(t *testing.T, entries []tar.Header) string {
 		}
 	}
 	tw.Close()
+	return tb.Bytes()
+}
+
+// debBytes is an ar archive of debian-binary and the data member.
+func debBytes(dataName string, data []byte) []byte {
 	var ab bytes.Buffer
 	ab.WriteString(arMagic)
 	member := func(name string, data []byte) {
@@ -84,12 +99,8 @@ func rawDeb(t *testing.T, entries []tar.Header) string {
 		}
 	}
 	member("debian-binary", []byte("2.0\n"))
-	member("data.tar", tb.Bytes())
-	p := filepath.Join(t.TempDir(), "raw.deb")
-	if err := os.WriteFile(p, ab.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	member(dataName, data)
+	return ab.Bytes()
 }
 
 // sampleTree makes a small tree with the entry kinds packages carry.

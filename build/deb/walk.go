@@ -80,6 +80,13 @@ func openDataTar(name string, r io.Reader) (io.Reader, func(), error) {
 	}
 }
 
+// maxZstdWindow bounds the window a data.tar.zst may ask for: the decoder
+// allocates it up front, and ten bytes of frame header asking for the
+// library's default limit (512 MiB) made the build allocate all of it
+// (found by FuzzWalk). 128 MiB is zstd's --long and level 22 window, past
+// anything dpkg-deb writes.
+const maxZstdWindow = 128 << 20
+
 func decompress(member string, r io.Reader) (io.Reader, func(), error) {
 	noop := func() {}
 	switch strings.TrimPrefix(member, "data.tar") {
@@ -92,7 +99,7 @@ func decompress(member string, r io.Reader) (io.Reader, func(), error) {
 		}
 		return xr, noop, nil
 	case ".zst":
-		zr, err := zstd.NewReader(r)
+		zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", member, err)
 		}

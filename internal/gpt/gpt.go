@@ -79,7 +79,15 @@ func Read(r io.ReaderAt, sectorSize int64) (*Table, error) {
 	if got, want := crc32.ChecksumIEEE(entries), binary.LittleEndian.Uint32(sector[88:]); got != want {
 		return nil, fmt.Errorf("gpt: entry array CRC %#08x, header says %#08x", got, want)
 	}
-	return &Table{SectorSize: sectorSize, Header: h, entries: entries}, nil
+	t := &Table{SectorSize: sectorSize, Header: h, entries: entries}
+	// A reversed range would make every reader's size negative: stage-1
+	// sized a buffer by it and panicked (FuzzInspectRootDisk's seed reversed-root).
+	for _, e := range t.Entries() {
+		if e.LastLBA < e.FirstLBA {
+			return nil, fmt.Errorf("gpt: partition %d (%q) ends at LBA %d, before it starts at LBA %d", e.Number, e.Name, e.LastLBA, e.FirstLBA)
+		}
+	}
+	return t, nil
 }
 
 func parseHeader(sector []byte) (Header, error) {

@@ -1,6 +1,8 @@
 package gpt
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/imgbuild/imgbuild/internal/gpt/gpttest"
 )
 
 // Fixed identities, as the image builder sets them (sgdisk -u / -U).
@@ -178,5 +182,21 @@ func TestReadRejectsCorruptHeader(t *testing.T) {
 	defer bf.Close()
 	if _, err := Read(bf, 512); err != ErrNoGPT {
 		t.Fatalf("Read of blank disk: %v, want ErrNoGPT", err)
+	}
+}
+
+// TestReadRejectsReversedPartition: an entry that ends before it starts
+// passed Read, and stage-1 sized a buffer by its negative length.
+func TestReadRejectsReversedPartition(t *testing.T) {
+	const disk = 8192
+	buf := make(gpttest.Disk, disk*512)
+	if _, err := Create(buf, 512, disk, diskGUID, []New{{Type: parts[4].typ, Unique: parts[4].guid, Name: "ROOT"}}); err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint64(buf[2*512+40:], 5) // last LBA, before the first (2048)
+	gpttest.FixCRCs(buf)
+	_, err := Read(bytes.NewReader(buf), 512)
+	if err == nil || !strings.Contains(err.Error(), "before it starts") {
+		t.Fatalf("Read of a reversed partition: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -74,19 +75,24 @@ func (o *Omaha) post(ctx context.Context, req *omaha.Request, e Event) (*omaha.A
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("POST %s: %s", o.Server, resp.Status)
 	}
+	return parseResponse(data, o.AppID)
+}
+
+// parseResponse finds appID's answer in a server's response body.
+func parseResponse(data []byte, appID string) (*omaha.AppResponse, error) {
 	var r omaha.Response
 	if err := xml.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("omaha response: %w", err)
 	}
 	for _, app := range r.Apps {
-		if strings.EqualFold(app.ID, o.AppID) {
+		if strings.EqualFold(app.ID, appID) {
 			if app.Status != "" && app.Status != omaha.AppOK {
-				return nil, fmt.Errorf("omaha: app %s: status %s", o.AppID, app.Status)
+				return nil, fmt.Errorf("omaha: app %s: status %s", appID, app.Status)
 			}
 			return app, nil
 		}
 	}
-	return nil, fmt.Errorf("omaha: response has no app %s", o.AppID)
+	return nil, fmt.Errorf("omaha: response has no app %s", appID)
 }
 
 // Report sends one event (Reporter).
@@ -131,6 +137,11 @@ func (o *Omaha) Check(ctx context.Context) (*Offer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return offerOf(app, o.Client)
+}
+
+// offerOf is what an app's answer offers; nil when there is no update.
+func offerOf(app *omaha.AppResponse, client *http.Client) (*Offer, error) {
 	uc := app.UpdateCheck
 	if uc == nil {
 		return nil, fmt.Errorf("omaha: response without updatecheck")
@@ -146,8 +157,12 @@ func (o *Omaha) Check(ctx context.Context) (*Offer, error) {
 		return nil, fmt.Errorf("omaha: update without urls or manifest")
 	}
 	m := uc.Manifests[0]
-	offer := &Offer{Version: m.Version, Source: Source{URL: uc.URLs[0].CodeBase, Client: o.Client}}
+	offer := &Offer{Version: m.Version, Source: Source{URL: uc.URLs[0].CodeBase, Client: client}}
 	for _, p := range m.Packages {
+		// A size past int64 would wrap negative (found by FuzzOmahaResponse).
+		if p.Size > math.MaxInt64 {
+			return nil, fmt.Errorf("omaha: package %s: size %d", p.Name, p.Size)
+		}
 		offer.Files = append(offer.Files, repo.File{Path: p.Name, Size: int64(p.Size), SHA256: strings.ToLower(p.SHA256)})
 	}
 	return offer, nil

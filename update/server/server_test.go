@@ -46,7 +46,7 @@ const (
 	testMachineID = "8e1d0f3c2b4a49d6a7c5e3f1b2d4c6a8"
 )
 
-func testKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+func testKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 	t.Helper()
 	pk, sk, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -57,7 +57,7 @@ func testKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 
 // fakePayload writes a small signed release of image "minimal" with a
 // UKI per slot and returns its files by kind.
-func fakePayload(t *testing.T, ver string, key ed25519.PrivateKey) map[string]string {
+func fakePayload(t testing.TB, ver string, key ed25519.PrivateKey) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	content := map[string]string{repo.KindKernel: "kernel", repo.KindInitramfs: "initrd " + ver, repo.KindUSR: "usr " + ver + strings.Repeat("x", 5000),
@@ -84,12 +84,13 @@ func fakePayload(t *testing.T, ver string, key ed25519.PrivateKey) map[string]st
 
 type fixture struct {
 	root  string
+	s     *Server
 	srv   *httptest.Server
 	appID string
 	ch    *repo.Channel
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	pub, priv := testKey(t)
 	root := t.TempDir()
@@ -112,7 +113,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &fixture{root: root, srv: srv, appID: contract.OmahaAppID("minimal"), ch: ch}
+	return &fixture{root: root, s: s, srv: srv, appID: contract.OmahaAppID("minimal"), ch: ch}
 }
 
 // post sends an update_engine request and parses the answer with

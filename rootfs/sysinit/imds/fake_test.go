@@ -22,7 +22,7 @@ type fakeIMDS struct {
 
 const fakeToken = "AQAEAFakeTokenXyz=="
 
-func newFake(t *testing.T, items map[string]string) (*fakeIMDS, *httptest.Server) {
+func newFake(t testing.TB, items map[string]string) (*fakeIMDS, *httptest.Server) {
 	f := &fakeIMDS{items: items, fail: map[string]int{}, failOnce: map[string]int{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
