@@ -90,7 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{"cmdline with a space", "modules: [virtio_net]", "modules: [virtio_net]\n  cmdline: [\"a b\"]", `demo.yaml:6:13: kernel.cmdline entry "a b"`},
 		{"register not a label", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: Web, port: 80}\n", `demo.yaml:19:16: service web: register.name "Web" is not a DNS label`},
 		{"register port", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: web, port: 0}\n", `demo.yaml:19:27: service web: register.port 0 is not a port (1-65535)`},
-		{"capability unknown", "args: [httpd, -f]\n", "args: [httpd, -f]\n    capabilities: [NET_BIND_SERVICE, FLY]\n", `demo.yaml:19:19: service web: capabilities FLY: not Linux capabilities`},
+		{"capability unknown", "args: [httpd, -f]\n", "args: [httpd, -f]\n    capabilities: [NET_BIND_SERVICE, FLY]\n", `demo.yaml:19:5: service web: capabilities FLY: not Linux capabilities`},
 		{"memory limit tiny", "args: [httpd, -f]\n", "args: [httpd, -f]\n    limits: {memory: 4KiB}\n", `service web: limits.memory 4096: want at least 1MiB`},
 		{"pids limit", "args: [httpd, -f]\n", "args: [httpd, -f]\n    limits: {pids: 1}\n", `service web: limits.pids 1: want at least 2`},
 		{"logs too big", "usr: 64MiB", "usr: 64MiB\nlogs: {size: 1GiB}", `logs.size: 1GiB is more than half of ROOT`},
