@@ -73,20 +73,22 @@ func Apply(p Policy) error {
 	if p.Caps == nil {
 		return nil
 	}
-	keep := map[int]bool{}
-	for _, c := range p.Caps {
-		n, ok := CapNumber(c)
-		if !ok {
-			return fmt.Errorf("capability %q: unknown", c)
-		}
-		keep[n] = true
+	keep, err := capSet(p.Caps)
+	if err != nil {
+		return err
 	}
-	for n := 0; n <= lastCap(); n++ {
-		if keep[n] {
-			continue
-		}
-		if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(n), 0); e != 0 && e != unix.EINVAL {
-			return fmt.Errorf("drop %s from the bounding set: %w", capName(n), e)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var cur [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &cur[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	// A process that is already a user's has no capabilities to give up
+	// and may not cut the bounding set: its parent did that before it
+	// became the user (DropBounding), or no_new_privs keeps setuid
+	// binaries from granting any.
+	if cur[0].Effective&(1<<unix.CAP_SETPCAP) != 0 {
+		if err := dropBounding(keep); err != nil {
+			return err
 		}
 	}
 	var lo, hi uint32
@@ -97,17 +99,47 @@ func Apply(p Policy) error {
 			hi |= 1 << (n - 32)
 		}
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var cur [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &cur[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
 	data := [2]unix.CapUserData{
 		{Effective: cur[0].Permitted & lo, Permitted: cur[0].Permitted & lo, Inheritable: cur[0].Permitted & lo},
 		{Effective: cur[1].Permitted & hi, Permitted: cur[1].Permitted & hi, Inheritable: cur[1].Permitted & hi},
 	}
 	if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
 		return fmt.Errorf("capset: %w", e)
+	}
+	return nil
+}
+
+// DropBounding cuts the bounding set of every thread to caps: what the
+// processes started from now on can ever hold. The caller keeps its own
+// capabilities (a container's init still becomes the service's user).
+func DropBounding(caps []string) error {
+	keep, err := capSet(caps)
+	if err != nil {
+		return err
+	}
+	return dropBounding(keep)
+}
+
+func capSet(caps []string) (map[int]bool, error) {
+	keep := map[int]bool{}
+	for _, c := range caps {
+		n, ok := CapNumber(c)
+		if !ok {
+			return nil, fmt.Errorf("capability %q: unknown", c)
+		}
+		keep[n] = true
+	}
+	return keep, nil
+}
+
+func dropBounding(keep map[int]bool) error {
+	for n := 0; n <= lastCap(); n++ {
+		if keep[n] {
+			continue
+		}
+		if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(n), 0); e != 0 && e != unix.EINVAL {
+			return fmt.Errorf("drop %s from the bounding set: %w", capName(n), e)
+		}
 	}
 	return nil
 }

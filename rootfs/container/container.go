@@ -62,6 +62,11 @@ func main(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if svc.Caps != nil {
+		if err := confine.DropBounding(svc.Caps); err != nil {
+			return 0, err
+		}
+	}
 	if svc.Caps != nil || svc.NoNewPrivs {
 		via := fmt.Sprintf("/proc/self/fd/%d", self.Fd())
 		argv, err := confine.Argv(via, confine.Policy{Caps: svc.Caps, NoNewPrivs: svc.NoNewPrivs}, append([]string{p.path}, p.argv[1:]...))
