@@ -53,7 +53,7 @@ func must(t *testing.T, err error) {
 func mke2fs(t *testing.T, src string, opts ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("mke2fs"); err != nil {
-		t.Skip("mke2fs (e2fsprogs) is the reference writer: scripts/deps.sh installs it")
+		t.Fatal("mke2fs (e2fsprogs) is the reference writer: scripts/deps.sh installs it")
 	}
 	img := filepath.Join(t.TempDir(), "fs.img")
 	args := append([]string{"-q", "-F", "-t", "ext4", "-d", src}, opts...)
@@ -162,7 +162,7 @@ func TestFragmentedFile(t *testing.T) {
 // package.
 func TestDiskfsRefusesInodesWithoutMetadataCsum(t *testing.T) {
 	if _, err := exec.LookPath("debugfs"); err != nil {
-		t.Skip("debugfs (e2fsprogs) plays the kernel: scripts/deps.sh installs it")
+		t.Fatal("debugfs (e2fsprogs) plays the kernel: scripts/deps.sh installs it")
 	}
 	// ROOT as stage-1 makes it: go-diskfs, 4 KiB blocks, no metadata_csum.
 	img := filepath.Join(t.TempDir(), "root.img")
