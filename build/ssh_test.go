@@ -54,7 +54,7 @@ func TestSSHInUSR(t *testing.T) {
 
 	m.SSH = nil
 	es, err = usrEntries(m, usrInput{sysinit: filepath.Join(dir, "sysinit"), agent: filepath.Join(dir, "agent")})
-	if err != nil || len(es) != 5 {
-		t.Errorf("without ssh: %d entries (%v), want sysinit, imgbuild-logs, the update agent, its link on PATH and the config", len(es), err)
+	if err != nil || len(es) != 6 {
+		t.Errorf("without ssh: %d entries (%v), want sysinit, imgbuild-logs, imgbuild-services, the update agent, its link on PATH and the config", len(es), err)
 	}
 }

@@ -63,9 +63,12 @@ func usrEntries(m *manifest.Manifest, in usrInput) ([]squashfs.Entry, error) {
 		return nil, fmt.Errorf("sysinit: %w", err)
 	}
 	add(sysinit)
-	// The journal's reader on the machine is sysinit under another name,
-	// as busybox's applets are: it costs no second Go binary on USR.
-	add(squashfs.Entry{Path: "bin/" + contract.LogsCommand, Mode: fs.ModeSymlink | 0o777, Target: "../lib/imgbuild/" + path.Base(contract.SysinitPath)})
+	// The journal's reader and the services' status on the machine are
+	// sysinit under other names, as busybox's applets are: they cost no
+	// second Go binary on USR.
+	for _, name := range []string{contract.LogsCommand, contract.ServicesCommand} {
+		add(squashfs.Entry{Path: "bin/" + name, Mode: fs.ModeSymlink | 0o777, Target: "../lib/imgbuild/" + path.Base(contract.SysinitPath)})
+	}
 	agent, err := hostFile(usrPath(contract.AgentPath), in.agent, 0o755, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("update agent: %w", err)
@@ -409,8 +412,9 @@ type usrMeta struct {
 }
 
 // confinement resolves the manifest's confinement of s, with the
-// defaults of an image service: Podman's capabilities, no_new_privs and
-// a pids limit, as a container user expects.
+// defaults of an image service: Podman's capabilities, no_new_privs,
+// the default seccomp profile and a pids limit, as a container user
+// expects.
 func confinement(svc *contract.Service, s manifest.Service) {
 	image := s.Image != ""
 	svc.Caps = s.Capabilities
@@ -421,6 +425,11 @@ func confinement(svc *contract.Service, s manifest.Service) {
 	if s.NoNewPrivs != nil {
 		svc.NoNewPrivs = *s.NoNewPrivs
 	}
+	switch {
+	case s.Seccomp == confine.SeccompDefault, s.Seccomp == "" && image:
+		svc.Seccomp = confine.SeccompDefault
+	}
+	svc.ReadOnly, svc.Writable = s.ReadOnly, s.Writable
 	svc.MemoryBytes, svc.CPUs, svc.Pids = int64(s.Limits.Memory), s.Limits.CPU, s.Limits.Pids
 	if svc.Pids == 0 && image {
 		svc.Pids = containerPids

@@ -72,6 +72,13 @@ type Service struct {
 	// none (rootfs/confine).
 	Caps       []string `json:"caps"`
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
+	// Seccomp is the service's seccomp profile ("default"), or empty.
+	Seccomp string `json:"seccomp,omitempty"`
+	// ReadOnly gives a bare service a read-only view of the system but
+	// for Writable, and a /tmp of its own (a container's root is
+	// read-only anyway).
+	ReadOnly bool     `json:"read_only,omitempty"`
+	Writable []string `json:"writable,omitempty"`
 	// Limits of the service's cgroup; zero is none.
 	MemoryBytes int64   `json:"memory_bytes,omitempty"`
 	CPUs        float64 `json:"cpus,omitempty"`

@@ -16,6 +16,9 @@ const (
 	// LogsCommand, in /usr/bin, links to sysinit: run by that name it
 	// prints the journal (imgbuild logs' flags) instead of booting.
 	LogsCommand = "imgbuild-logs"
+	// ServicesCommand, in /usr/bin, links to sysinit too: run by that
+	// name it shows the services' state, restarts and cgroup usage.
+	ServicesCommand = "imgbuild-services"
 	// Path is the runtime configuration (Config) sysinit reads.
 	Path = "/usr/lib/imgbuild/image.json"
 	// USRKeysDir holds the same trusted release keys as KeysDir, on

@@ -20,6 +20,10 @@ type Register struct {
 // than talking to etcd itself so that it need not link etcd's client.
 const ServiceStateDir = "/run/imgbuild/services"
 
+// ServiceStatusDir holds one NAME.json per service, of every service,
+// for imgbuild-services (rootfs/servicestatus).
+const ServiceStatusDir = "/run/imgbuild/status"
+
 // A service's published state.
 const (
 	StateHealthy   = "healthy"   // running, and its health check (if any) passes

@@ -84,6 +84,9 @@ type Service struct {
 	Limits       Limits            `yaml:"limits" doc:"cgroup v2 limits of the service's group (/sys/fs/cgroup/services/NAME); default none, with image pids 4096."`
 	Capabilities []string          `yaml:"capabilities" doc:"The capabilities the service keeps, e.g. [NET_BIND_SERVICE]; [] drops all. Default: all for a command, Podman's default set for an image (docs/manifest.md)."`
 	NoNewPrivs   *bool             `yaml:"no_new_privs" doc:"Set no_new_privs: setuid binaries and file capabilities grant nothing. Default false for a command, true for an image."`
+	Seccomp      string            `yaml:"seccomp" doc:"default: refuse loading modules, mounts, new namespaces, ptrace, the keyring, setting the clock, io_uring and BPF (docs/manifest.md); unconfined: no filter. Default unconfined for a command, default for an image."`
+	ReadOnly     bool              `yaml:"read_only" doc:"A command sees the whole system read-only but for /dev, /proc, a private /tmp and the writable paths (an image's root is read-only anyway)."`
+	Writable     []string          `yaml:"writable" doc:"With read_only: absolute paths that stay writable, e.g. /var/lib/etcd; created if missing. /tmp shares the machine's instead of a private one."`
 }
 
 // Limits are a service's cgroup v2 limits; zero is none.

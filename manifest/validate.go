@@ -530,5 +530,36 @@ func (m *Manifest) validateConfine(f string, s Service) error {
 	if s.Console && (s.Capabilities != nil || s.NoNewPrivs != nil && *s.NoNewPrivs) {
 		return m.at(f+".capabilities", "service %s: the console shell is the operator's: it keeps every capability", s.Name)
 	}
+	if s.Seccomp != "" && !slices.Contains(confine.SeccompProfiles, s.Seccomp) {
+		return m.at(f+".seccomp", "service %s: seccomp %q: want %s", s.Name, s.Seccomp, strings.Join(confine.SeccompProfiles, " or "))
+	}
+	if s.Console && s.Seccomp == confine.SeccompDefault {
+		return m.at(f+".seccomp", "service %s: the console shell is the operator's: it gets no seccomp filter", s.Name)
+	}
+	return m.validateView(f, s)
+}
+
+// validateView checks read_only and writable.
+func (m *Manifest) validateView(f string, s Service) error {
+	switch {
+	case s.ReadOnly && s.Image != "":
+		return m.at(f+".read_only", "service %s: an image's root is read-only already; its writable directory is state", s.Name)
+	case s.ReadOnly && s.Console:
+		return m.at(f+".read_only", "service %s: the console shell is the operator's: it sees the system as it is", s.Name)
+	case len(s.Writable) > 0 && !s.ReadOnly:
+		return m.at(f+".writable", "service %s: writable needs read_only: true (without it everything is writable)", s.Name)
+	}
+	tmp := slices.Contains(s.Writable, "/tmp")
+	for j, w := range s.Writable {
+		at := fmt.Sprintf("%s.writable[%d]", f, j)
+		switch {
+		case !path.IsAbs(w) || path.Clean(w) != w:
+			return m.at(at, "service %s: writable %q: want a clean absolute path, e.g. /var/lib/%s", s.Name, w, s.Name)
+		case w == "/" || w == "/usr" || strings.HasPrefix(w, "/usr/"):
+			return m.at(at, "service %s: writable %q: / and /usr cannot be (USR is read-only under dm-verity)", s.Name, w)
+		case strings.HasPrefix(w, "/tmp/") && !tmp:
+			return m.at(at, "service %s: writable %q: below the service's private /tmp; list /tmp itself to share the machine's", s.Name, w)
+		}
+	}
 	return nil
 }

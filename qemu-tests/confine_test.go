@@ -1,8 +1,7 @@
 package qemutests
 
 import (
-	"bytes"
-	"os"
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -31,34 +30,40 @@ const confinedServices = `services:
     args: [sh, -c, "busybox ping -c 1 127.0.0.1; exec busybox sleep 100000"]
     capabilities: [NET_BIND_SERVICE]
     no_new_privs: true
+  - name: sealed
+    command: /usr/bin/busybox
+    args: [sh, -c, "busybox mount -t tmpfs none /mnt; echo x > /var/lib/sealed/ok && echo wrote-state; echo x > /etc/sealed; echo x > /tmp/mine && echo wrote-tmp; exec busybox sleep 100000"]
+    seccomp: default
+    read_only: true
+    writable: [/var/lib/sealed]
+  - name: nobody
+    command: /usr/bin/busybox
+    args: [sh, -c, "busybox grep -E '^(Uid|CapEff|CapBnd)' /proc/self/status; exec busybox sleep 100000"]
+    user: "65534"
+    capabilities: []
 `
 
 // TestConfinement boots services the manifest confines and watches each
 // hit its wall while the machine stays healthy and its shell usable:
 // the hog is OOM-killed in its cgroup and restarted, the fork bomb stops
 // at pids.max, ping without CAP_NET_RAW cannot open its raw socket
-// (the console's root shell, unconfined, can).
+// (the console's root shell, unconfined, can), a root service with
+// every capability but the default seccomp profile cannot mount, and
+// sees the system read-only but for its state and a /tmp of its own; a
+// non-root service's bounding set is cut too. imgbuild-services shows
+// it all.
 func TestConfinement(t *testing.T) {
 	skipShort(t)
 	work := t.TempDir()
-	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(src, []byte("\nservices:\n")) {
-		t.Fatal("manifests/minimal.yaml has no services: section; update this test")
-	}
-	src = bytes.Replace(src, []byte("\nservices:\n"), []byte("\n"+confinedServices), 1)
-	mf := filepath.Join(work, "minimal.yaml")
-	if err := os.WriteFile(mf, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mf := writeMinimalWith(t, work, "\nservices:\n", "\n"+confinedServices)
 	res, err := build.Run(t.Context(), build.Options{Manifest: mf, OutDir: filepath.Join(work, "out")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := boot(t, diskCopy(t, res), filepath.Join(work, "vars"), 512)
 	v.ExpectHealthy(4 * time.Minute)
+	// The kernel's OOM reports would land inside the shell's answers.
+	v.Run("echo 1 > /proc/sys/kernel/printk", time.Minute)
 	i, _ := v.Expect(0, `hog exited \(signal 9\), restarting`, time.Minute)
 	v.Expect(i, `hog exited \(signal 9\), restarting`, time.Minute) // restarted, killed again
 	if got := v.Run("cat /sys/fs/cgroup/services/hog/memory.events", time.Minute); !regexp.MustCompile(`oom_kill [1-9]`).MatchString(got) {
@@ -80,6 +85,55 @@ func TestConfinement(t *testing.T) {
 	v.Expect(0, `\[noraw\] ping: .*(ermission denied|not permitted)`, time.Minute)
 	if got := v.Run("busybox ping -c 1 127.0.0.1 >/dev/null && echo pinged", time.Minute); got != "pinged" {
 		t.Errorf("root's ping from the shell: %q", got)
+	}
+
+	// busybox says EPERM so.
+	v.Expect(0, `\[sealed\] mount: permission denied`, time.Minute)
+	if got := v.Run("busybox mkdir -p /run/m && busybox mount -t tmpfs none /run/m && echo mounted && busybox umount /run/m", time.Minute); got != "mounted" {
+		t.Errorf("root's mount from the shell: %q", got)
+	}
+	v.Expect(0, `\[sealed\] wrote-state`, time.Minute)
+	v.Expect(0, `\[sealed\] .*/etc/sealed: Read-only file system`, time.Minute)
+	v.Expect(0, `\[sealed\] wrote-tmp`, time.Minute)
+	if got := v.Run("cat /var/lib/sealed/ok; ls /tmp/mine 2>&1 | busybox wc -l; ls /etc/sealed 2>/dev/null | busybox wc -l", time.Minute); strings.Fields(got)[0] != "x" || strings.Join(strings.Fields(got)[1:], " ") != "1 0" {
+		t.Errorf("sealed's writes on the machine: %q; want its state written, its /tmp its own (ls says one line of error), /etc untouched", got)
+	}
+	v.Expect(0, `\[nobody\] Uid:\s+65534`, time.Minute)
+	v.Expect(0, `\[nobody\] CapEff:\s+0+\b`, time.Minute)
+	v.Expect(0, `\[nobody\] CapBnd:\s+0+\b`, time.Minute)
+
+	// The table, for the log (the console joins its lines); the checks
+	// read -json.
+	t.Logf("imgbuild-services status: %s", v.Run("imgbuild-services status", time.Minute))
+	var st struct {
+		State    string `json:"state"`
+		Restarts int    `json:"restarts"`
+		Usage    struct {
+			MemoryMax int64 `json:"memory_max_bytes"`
+			OOMKills  int64 `json:"oom_kills"`
+			Pids      int64 `json:"pids"`
+			PidsMax   int64 `json:"pids_max"`
+		} `json:"usage"`
+	}
+	status := func(name string) {
+		t.Helper()
+		got := v.Run("imgbuild-services status -json "+name, time.Minute)
+		st.State = ""
+		if err := json.Unmarshal([]byte(got), &st); err != nil {
+			t.Fatalf("imgbuild-services status -json %s: %v: %q", name, err, got)
+		}
+	}
+	status("hog")
+	if st.Restarts < 1 || st.Usage.OOMKills < 1 || st.Usage.MemoryMax != 16<<20 {
+		t.Errorf("hog's status: %+v; want restarts and OOM kills under a 16 MiB limit", st)
+	}
+	status("bomb")
+	if st.State != "running" || st.Usage.PidsMax != 20 || st.Usage.Pids < 10 || st.Usage.Pids > 20 {
+		t.Errorf("bomb's status: %+v; want it running near its 20 tasks", st)
+	}
+	status("sealed")
+	if st.State != "running" || st.Restarts != 0 {
+		t.Errorf("sealed's status: %+v; want it running, never restarted", st)
 	}
 	v.Powerdown()
 }

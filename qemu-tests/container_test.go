@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,27 +33,19 @@ func TestContainerService(t *testing.T) {
 	skipShort(t)
 	work := t.TempDir()
 	digest := probeLayout(t, filepath.Join(work, "oci-app"))
-	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	app := "services:\n  - name: app\n    image: oci-app@" + digest + "\n    env: {MODE: manifest}\n" +
-		"    state: {dir: /var/lib/app, mount: /data}\n    health: {http: \"http://127.0.0.1:8081/\"}\n"
-	if !bytes.Contains(src, []byte("\nservices:\n")) {
-		t.Fatal("manifests/minimal.yaml has no services: line; update this test")
-	}
-	src = bytes.Replace(src, []byte("\nservices:\n"), []byte("\n"+app), 1)
+		"    state: {dir: /var/lib/app, mount: /data}\n    health: {http: \"http://127.0.0.1:8081/\"}\n" +
+		// The same program bare, started at the same moment: the gap
+		// between their ready lines is what the container costs at boot.
+		"  - name: bare\n    command: /usr/lib/imgbuild/images/app/rootfs/app/probe\n    args: [-listen, \":8082\"]\n" +
+		"    user: \"1000\"\n    health: {http: \"http://127.0.0.1:8082/\"}\n"
 	// Signed, so that imgbuild verify checks USR against the record.
-	src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
+	mf := writeMinimalWith(t, work, "\nservices:\n", "\n"+app, "allow_unsigned: true", "allow_unsigned: false")
 	keys := filepath.Join(work, "key")
 	if err := os.MkdirAll(keys, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := sign.GenerateKey(keys); err != nil {
-		t.Fatal(err)
-	}
-	mf := filepath.Join(work, "minimal.yaml")
-	if err := os.WriteFile(mf, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -84,6 +77,7 @@ func TestContainerService(t *testing.T) {
 	port := freePort(t)
 	v := boot(t, disk, filepath.Join(work, "vars"), 512, qemu.Forward{Host: port, Guest: 8081})
 	v.ExpectHealthy(4 * time.Minute)
+	logReadyGap(t, v.Output(), "app", "bare")
 	got := get(t, port, "/bump")
 	for _, want := range []string{"hostname=app\n", "uid=1000\n", "pid1=imgbuild-container:app " + contract.ContainerVerb + " ",
 		"secret=only in the image (<nil>)", "host-os-release=false\n", "write-root=true\n", "state-count=1 (<nil>)", "env-mode=manifest\n"} {
@@ -104,6 +98,23 @@ func TestContainerService(t *testing.T) {
 		t.Errorf("the image's tree on USR: %q", got)
 	}
 	v.Powerdown()
+}
+
+// logReadyGap reports when each service was ready, by the guest's clock,
+// and how much later the first was.
+func logReadyGap(t *testing.T, console, a, b string) {
+	t.Helper()
+	at := func(name string) float64 {
+		m := regexp.MustCompile(regexp.QuoteMeta(name) + ` ready at ([0-9.]+)s`).FindStringSubmatch(console)
+		if m == nil {
+			t.Errorf("no ready line of %s on the console", name)
+			return 0
+		}
+		f, _ := strconv.ParseFloat(m[1], 64)
+		return f
+	}
+	ta, tb := at(a), at(b)
+	t.Logf("ready: %s at %.2fs, %s at %.2fs since boot: %s %+.0f ms (health probes every 50 ms)", a, ta, b, tb, a, (ta-tb)*1000)
 }
 
 func get(t *testing.T, port int, path string) string {

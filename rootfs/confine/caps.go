@@ -1,8 +1,11 @@
 // Package confine narrows what a service may do: its capabilities (the
-// bounding set and the process's own sets), no_new_privs, and a cgroup
-// v2 group with its limits. sysinit applies it to every service: to a
-// bare service through a re-execution of itself (ExecMain) that then
-// executes the command, to a container service in its init.
+// bounding set and the process's own sets), no_new_privs, a seccomp
+// profile, a read-only view of the system, and a cgroup v2 group with
+// its limits. sysinit applies it to every service through a
+// re-execution of itself (ExecMain) that narrows itself, becomes the
+// service's user and then executes the command: for a bare service
+// started by the supervisor, for a container service by its init once
+// the container's root is in place.
 package confine
 
 import (
@@ -45,9 +48,32 @@ var ContainerDefault = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KI
 
 // Policy is what one service may keep.
 type Policy struct {
-	// Caps lists the capabilities kept; nil keeps all of them.
-	Caps       []string `json:"caps,omitempty"`
+	// Caps lists the capabilities kept; nil keeps all of them, [] none
+	// (so no omitempty: it would make [] nil).
+	Caps       []string `json:"caps"`
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
+	// Seccomp is a profile (SeccompDefault) or "" for none.
+	Seccomp string `json:"seccomp,omitempty"`
+	// ReadOnly makes the system read-only but for Writable (applyView);
+	// the process must have a mount namespace of its own.
+	ReadOnly bool     `json:"read_only,omitempty"`
+	Writable []string `json:"writable,omitempty"`
+	// Cred is the user the process becomes last: the rest needs root,
+	// and the bounding set can be cut only before the switch.
+	Cred *Cred `json:"cred,omitempty"`
+}
+
+// Cred is a user to become.
+type Cred struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
+}
+
+// Empty tells whether p narrows nothing, so that a service needs no
+// confine step (its cgroup aside).
+func (p Policy) Empty() bool {
+	return p.Caps == nil && !p.NoNewPrivs && (p.Seccomp == "" || p.Seccomp == "unconfined") && !p.ReadOnly
 }
 
 // lastCap is the highest capability this kernel knows.
@@ -63,19 +89,21 @@ func lastCap() int {
 
 // Apply narrows the calling process, every thread of it (capabilities
 // are per thread, and a Go program's next fork or exec may come from
-// any): what it starts from now on gets no more.
+// any): what it starts from now on gets no more. The order matters:
+// mounts and the bounding set need root's capabilities, the seccomp
+// filter refuses mounts, and the user comes last.
 func Apply(p Policy) error {
-	if p.NoNewPrivs {
-		if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
-			return fmt.Errorf("no_new_privs: %w", e)
+	if p.ReadOnly {
+		if err := applyView(p.Writable); err != nil {
+			return err
 		}
 	}
-	if p.Caps == nil {
-		return nil
-	}
-	keep, err := capSet(p.Caps)
-	if err != nil {
-		return err
+	var keep map[int]bool
+	if p.Caps != nil {
+		var err error
+		if keep, err = capSet(p.Caps); err != nil {
+			return err
+		}
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var cur [2]unix.CapUserData
@@ -83,13 +111,32 @@ func Apply(p Policy) error {
 		return fmt.Errorf("capget: %w", err)
 	}
 	// A process that is already a user's has no capabilities to give up
-	// and may not cut the bounding set: its parent did that before it
-	// became the user (DropBounding), or no_new_privs keeps setuid
+	// and may not cut the bounding set: no_new_privs keeps setuid
 	// binaries from granting any.
-	if cur[0].Effective&(1<<unix.CAP_SETPCAP) != 0 {
+	if keep != nil && cur[0].Effective&(1<<unix.CAP_SETPCAP) != 0 {
 		if err := dropBounding(keep); err != nil {
 			return err
 		}
+	}
+	if p.NoNewPrivs {
+		if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
+			return fmt.Errorf("no_new_privs: %w", e)
+		}
+	}
+	if err := installSeccomp(p.Seccomp); err != nil {
+		return err
+	}
+	if c := p.Cred; c != nil {
+		if err := becomeUser(*c); err != nil {
+			return err
+		}
+		if c.UID != 0 {
+			// The switch cleared the process's own sets.
+			return nil
+		}
+	}
+	if keep == nil {
+		return nil
 	}
 	var lo, hi uint32
 	for n := range keep {
@@ -109,15 +156,23 @@ func Apply(p Policy) error {
 	return nil
 }
 
-// DropBounding cuts the bounding set of every thread to caps: what the
-// processes started from now on can ever hold. The caller keeps its own
-// capabilities (a container's init still becomes the service's user).
-func DropBounding(caps []string) error {
-	keep, err := capSet(caps)
-	if err != nil {
-		return err
+// becomeUser switches every thread to the user: groups, group, then
+// user, as the kernel does for exec's Credential.
+func becomeUser(c Cred) error {
+	groups := make([]int, len(c.Groups))
+	for i, g := range c.Groups {
+		groups[i] = int(g)
 	}
-	return dropBounding(keep)
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(int(c.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", c.GID, err)
+	}
+	if err := syscall.Setuid(int(c.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", c.UID, err)
+	}
+	return nil
 }
 
 func capSet(caps []string) (map[int]bool, error) {

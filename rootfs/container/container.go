@@ -51,8 +51,8 @@ func main(args []string) (int, error) {
 		return 0, errors.New("service: not a container")
 	}
 	// This binary, kept open across pivot_root: the process starts
-	// through its confine verb, which narrows it after it became the
-	// service's user (the init itself keeps what it needs to get there).
+	// through its confine verb, which narrows it and becomes the
+	// service's user (the init itself keeps what it needs to run it).
 	self, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return 0, err
@@ -62,14 +62,16 @@ func main(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if svc.Caps != nil {
-		if err := confine.DropBounding(svc.Caps); err != nil {
-			return 0, err
+	pol := confine.Policy{Caps: svc.Caps, NoNewPrivs: svc.NoNewPrivs, Seccomp: svc.Seccomp}
+	if !pol.Empty() {
+		// The verb becomes the user itself, after it cut the bounding
+		// set, which only root may.
+		if c := p.cred; c != nil {
+			pol.Cred = &confine.Cred{UID: c.Uid, GID: c.Gid, Groups: c.Groups}
+			p.cred = nil
 		}
-	}
-	if svc.Caps != nil || svc.NoNewPrivs {
 		via := fmt.Sprintf("/proc/self/fd/%d", self.Fd())
-		argv, err := confine.Argv(via, confine.Policy{Caps: svc.Caps, NoNewPrivs: svc.NoNewPrivs}, append([]string{p.path}, p.argv[1:]...))
+		argv, err := confine.Argv(via, pol, append([]string{p.path}, p.argv[1:]...))
 		if err != nil {
 			return 0, err
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/imgbuild/imgbuild/rootfs/container"
 	"github.com/imgbuild/imgbuild/rootfs/journal"
 	"github.com/imgbuild/imgbuild/rootfs/network"
+	"github.com/imgbuild/imgbuild/rootfs/servicestatus"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/evdev"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/markgood"
 	"github.com/imgbuild/imgbuild/rootfs/sysinit/netup"
@@ -54,8 +55,12 @@ func (s *sysinit) logf(format string, args ...any) {
 }
 
 func main() {
-	if filepath.Base(os.Args[0]) == contract.LogsCommand {
+	switch filepath.Base(os.Args[0]) {
+	case contract.LogsCommand:
 		os.Exit(journal.Main(os.Args[1:], os.DirFS("/"), os.Stdout, os.Stderr))
+	case contract.ServicesCommand:
+		paths := servicestatus.Paths{StatusDir: contract.ServiceStatusDir, CgroupRoot: confine.CgroupRoot}
+		os.Exit(servicestatus.Main(os.Args[1:], paths, time.Now(), os.Stdout, os.Stderr))
 	}
 	// A container service's init is sysinit again: it must not take
 	// itself for the machine's PID 1, which it also is in its namespace.
@@ -156,7 +161,7 @@ func (s *sysinit) run() {
 	}
 	sup, err := supervise.New(cfg.Services, supervise.Options{
 		Console: s.con, Logf: s.logf, Reaper: reaper, BaseEnv: baseEnv, EnvDir: contract.ServiceEnvDir, Network: net.done,
-		CgroupRoot: cgroups,
+		CgroupRoot: cgroups, StatusDir: contract.ServiceStatusDir,
 	})
 	if err != nil {
 		s.fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/procenv"
+	"github.com/imgbuild/imgbuild/rootfs/servicestatus"
 )
 
 // service is the supervisor of one configured service.
@@ -29,6 +30,9 @@ type service struct {
 
 	pubMu     sync.Mutex
 	published string // the state last written by publish
+
+	recMu sync.Mutex
+	rec   servicestatus.Record // what record last wrote
 }
 
 func (s *service) pid() int {
@@ -62,6 +66,7 @@ func (s *service) logf(format string, args ...any) {
 // run waits for dependencies, then starts the service and restarts it per
 // its policy until ctx ends or the policy says stop.
 func (s *service) run(ctx context.Context) {
+	s.record(servicestatus.Waiting, "")
 	if net := s.sup.opts.Network; s.cfg.Network && net != nil {
 		select {
 		case <-net:
@@ -100,6 +105,7 @@ func (s *service) run(ctx context.Context) {
 		}
 		if !shouldRestart(s.cfg.Restart, status) {
 			s.logf("%s", desc)
+			s.record(ended(status), desc)
 			if status == 0 {
 				s.mu.Lock()
 				s.finished = true
@@ -114,6 +120,7 @@ func (s *service) run(ctx context.Context) {
 		}
 		d := bo.delay()
 		s.logf("%s, restarting in %v", desc, d)
+		s.record(servicestatus.Restarting, desc)
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
@@ -176,6 +183,7 @@ func (s *service) startAndWait() (unix.WaitStatus, error) {
 	s.mu.Lock()
 	s.curPID, s.running = pid, true
 	s.mu.Unlock()
+	s.recordStart(pid)
 	if s.cfg.Health == nil {
 		s.markReady()
 	}
@@ -306,6 +314,7 @@ func (s *service) watchHealth(ctx context.Context) {
 		err := Probe(ctx, h)
 		if s.pid() != 0 && s.setHealthy(err == nil) {
 			s.publish()
+			s.record(checked(err == nil), "")
 		}
 		if err == nil {
 			s.markReady()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
+	"github.com/imgbuild/imgbuild/rootfs/servicestatus"
 )
 
 // state is what the service's state file says now.
@@ -61,4 +62,59 @@ func (s *service) setHealthy(ok bool) bool {
 	changed := s.healthy != ok
 	s.healthy = ok
 	return changed
+}
+
+// record writes the service's status record in its new state; exit,
+// when not empty, says how its last instance ended.
+func (s *service) record(state, exit string) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	r := &s.rec
+	r.Name, r.State, r.Since = s.cfg.Name, state, time.Now()
+	r.Command = s.cfg.Command
+	if c := s.cfg.Container; c != nil {
+		r.Image = c.Root
+	}
+	if exit != "" {
+		r.PID, r.LastExit, r.LastAt = 0, exit, r.Since
+	}
+	s.writeRecord()
+}
+
+// recordStart records a new instance.
+func (s *service) recordStart(pid int) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	r := &s.rec
+	r.Name, r.Since, r.PID = s.cfg.Name, time.Now(), pid
+	r.Starts++
+	r.State = servicestatus.Running
+	if s.cfg.Health != nil {
+		r.State = servicestatus.Starting
+	}
+	s.writeRecord()
+}
+
+func (s *service) writeRecord() {
+	if s.sup.opts.StatusDir == "" {
+		return
+	}
+	if err := servicestatus.Write(s.sup.opts.StatusDir, s.rec); err != nil {
+		s.logf("%v", err)
+	}
+}
+
+// ended is the state of a service that will not start again.
+func ended(status int) string {
+	if status == 0 {
+		return servicestatus.Exited
+	}
+	return servicestatus.Failed
+}
+
+func checked(ok bool) string {
+	if ok {
+		return servicestatus.Healthy
+	}
+	return servicestatus.Unhealthy
 }

@@ -62,18 +62,22 @@ func sharedReaper() *Reaper {
 	return testReaper
 }
 
-func newTestSupervisor(t *testing.T, services []contract.Service) (*Supervisor, *syncBuffer) {
+func newTestSupervisor(t *testing.T, services []contract.Service, mod ...func(*Options)) (*Supervisor, *syncBuffer) {
 	t.Helper()
 	buf := &syncBuffer{}
 	con := NewConsole(buf)
-	s, err := New(services, Options{
+	opts := Options{
 		Console:      con,
 		Logf:         func(f string, a ...any) { con.Printf("sysinit: "+f, a...) },
 		Reaper:       sharedReaper(),
 		BaseEnv:      []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"},
 		StableAfter:  time.Hour,
 		FailLogEvery: 50 * time.Millisecond,
-	})
+	}
+	for _, m := range mod {
+		m(&opts)
+	}
+	s, err := New(services, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	// StateDir receives the state files of registered services
 	// (contract.ServiceStateDir).
 	StateDir string
+	// StatusDir receives every service's status record for
+	// imgbuild-services (contract.ServiceStatusDir); empty writes none.
+	StatusDir string
 	// Self is the executable a container service's init is, sysinit
 	// itself (default /proc/self/exe).
 	Self string
