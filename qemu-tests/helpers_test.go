@@ -4,6 +4,7 @@
 package qemutests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -75,6 +76,38 @@ func manifestCopy(t *testing.T, name, dir string) string {
 		t.Fatal(err)
 	}
 	mf := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(mf, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return mf
+}
+
+// minimalWith is manifests/minimal.yaml with, for each pair of strings,
+// the first occurrence of the first replaced by the second. A first
+// string the manifest lacks is an error: the shipped manifest changed
+// under the test, which must then change too.
+func minimalWith(pairs ...string) ([]byte, error) {
+	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !bytes.Contains(src, []byte(pairs[i])) {
+			return nil, fmt.Errorf("manifests/minimal.yaml no longer has %q; update this test", pairs[i])
+		}
+		src = bytes.Replace(src, []byte(pairs[i]), []byte(pairs[i+1]), 1)
+	}
+	return src, nil
+}
+
+// writeMinimalWith writes minimalWith's manifest into dir.
+func writeMinimalWith(t *testing.T, dir string, pairs ...string) string {
+	t.Helper()
+	src, err := minimalWith(pairs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(dir, "minimal.yaml")
 	if err := os.WriteFile(mf, src, 0o644); err != nil {
 		t.Fatal(err)
 	}

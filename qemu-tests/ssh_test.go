@@ -190,18 +190,7 @@ func needOpenSSH(t *testing.T) {
 // buildWithSSH builds manifests/minimal.yaml with pub as root's key.
 func buildWithSSH(t *testing.T, work, pub string) *output.Result {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(src, []byte("\nssh: {}\n")) {
-		t.Fatal("manifests/minimal.yaml no longer has ssh: {}; update this test")
-	}
-	src = bytes.Replace(src, []byte("\nssh: {}\n"), []byte(fmt.Sprintf("\nssh:\n  authorized_keys:\n    root: [%q]\n", pub)), 1)
-	mf := filepath.Join(work, "minimal.yaml")
-	if err := os.WriteFile(mf, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mf := writeMinimalWith(t, work, "\nssh: {}\n", fmt.Sprintf("\nssh:\n  authorized_keys:\n    root: [%q]\n", pub))
 	start := time.Now()
 	res, err := build.Run(t.Context(), build.Options{Manifest: mf, OutDir: filepath.Join(work, "out")})
 	if err != nil {

@@ -142,11 +142,10 @@ func (u *updateImages) make() error {
 			return err
 		}
 	}
-	src, err := os.ReadFile(filepath.Join("..", "manifests", "minimal.yaml"))
+	src, err := minimalWith("allow_unsigned: true", "allow_unsigned: false")
 	if err != nil {
 		return err
 	}
-	src = bytes.Replace(src, []byte("allow_unsigned: true"), []byte("allow_unsigned: false"), 1)
 	section := "\nupdate:\n  server: " + u.spec.server + "\n  channel: " + u.spec.channel + "\n  interval: 5s\n"
 	// Healthy releases keep the default health_timeout (120 s): a slow,
 	// loaded machine must not roll back a good release.
