@@ -6,55 +6,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/imgbuild/imgbuild/internal/httpcount"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/vmtest"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/chunks"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
-
-// byteCounter is a file server that counts the bytes it sends by path.
-type byteCounter struct {
-	h    http.Handler
-	mu   sync.Mutex
-	sent map[string]int64
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *int64
-}
-
-func (w countingWriter) Write(b []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(b)
-	*w.n += int64(n)
-	return n, err
-}
-
-func (c *byteCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var n int64
-	c.h.ServeHTTP(countingWriter{w, &n}, r)
-	c.mu.Lock()
-	c.sent[r.URL.Path] += n
-	c.mu.Unlock()
-}
-
-// total is the bytes sent of paths under prefix.
-func (c *byteCounter) total(prefix string) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var n int64
-	for p, v := range c.sent {
-		if strings.HasPrefix(p, prefix) {
-			n += v
-		}
-	}
-	return n
-}
 
 // TestChunkedUpdate boots v1 following a static repository that v2 was
 // released to with imgbuild release, which stores each payload file's
@@ -74,13 +35,13 @@ func TestChunkedUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(t *testing.T, spoil func(root string)) (*byteCounter, string) {
+	run := func(t *testing.T, spoil func(root string)) (*httpcount.Handler, string) {
 		root := t.TempDir()
 		u.release(t, root, "stable", u.v2)
 		if spoil != nil {
 			spoil(root)
 		}
-		c := &byteCounter{h: http.FileServer(http.Dir(root)), sent: map[string]int64{}}
+		c := httpcount.New(http.FileServer(http.Dir(root)))
 		srv := serve(t, root, c)
 		img := diskCopy(t, u.v1)
 		v := vmtest.Start(t, qemu.Config{Disk: img, Vars: filepath.Join(t.TempDir(), "vars.fd"), MemoryMiB: 512,
@@ -101,8 +62,8 @@ func TestChunkedUpdate(t *testing.T) {
 		if !strings.Contains(line, "assembled usr") {
 			t.Fatalf("usr was not assembled from chunks: %s", line)
 		}
-		objects, index := c.total("/objects/"), c.total("/chunks/index/")
-		fetched := c.total("/chunks/") - index
+		objects, index := c.Total("/objects/"), c.Total("/chunks/index/")
+		fetched := c.Total("/chunks/") - index
 		// Whole objects: the record and its signature only.
 		if objects > 4096 {
 			t.Errorf("%d bytes of whole objects sent, want only the record and signature", objects)
@@ -121,7 +82,7 @@ func TestChunkedUpdate(t *testing.T) {
 		if !strings.Contains(line, "does not match its index") || !strings.Contains(line, "fetching the whole file") {
 			t.Errorf("agent on a corrupted chunk: %s", line)
 		}
-		if got := c.total("/" + repo.ObjectPath(rec.USR)); got != rec.USRSize {
+		if got := c.Total("/" + repo.ObjectPath(rec.USR)); got != rec.USRSize {
 			t.Errorf("whole usr: %d bytes sent, want %d", got, rec.USRSize)
 		}
 	})

@@ -9,57 +9,30 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/imgbuild/imgbuild/contract"
+	"github.com/imgbuild/imgbuild/internal/httpcount"
 	"github.com/imgbuild/imgbuild/sign"
 	"github.com/imgbuild/imgbuild/update/chunks"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
-// counter serves a repository and counts the bytes it sends by path.
-type counter struct {
-	mu   sync.Mutex
-	sent map[string]int64
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *int64
-}
-
-func (w countingWriter) Write(b []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(b)
-	*w.n += int64(n)
-	return n, err
-}
-
-func (c *counter) serve(t *testing.T, root string) *httptest.Server {
-	c.sent = map[string]int64{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var n int64
-		http.FileServer(http.Dir(root)).ServeHTTP(countingWriter{w, &n}, r)
-		c.mu.Lock()
-		c.sent[r.URL.Path] += n
-		c.mu.Unlock()
-	}))
+// installCounted installs what the machine's repository offers over
+// HTTP, checks that the passive USR is v2's, and returns what was sent.
+func installCounted(t *testing.T, m *machine, v2 *release) *httpcount.Handler {
+	t.Helper()
+	c := httpcount.New(http.FileServer(http.Dir(m.repo)))
+	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
-	return srv
-}
-
-// total is the bytes sent of paths with this prefix.
-func (c *counter) total(prefix string) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var n int64
-	for p, v := range c.sent {
-		if strings.HasPrefix(p, prefix) {
-			n += v
-		}
+	installed, err := m.a.CheckStatic(context.Background(), Source{URL: srv.URL + "/"}, "stable")
+	if err != nil || !installed {
+		t.Fatalf("CheckStatic = %v, %v", installed, err)
 	}
-	return n
+	if got := m.passiveUSR(v2.rec.USRSize); !bytes.Equal(got, v2.files[repo.KindUSR]) {
+		t.Fatal("passive USR is not v2's")
+	}
+	return c
 }
 
 // setUSR gives a release this USR content.
@@ -140,23 +113,15 @@ func (m *machine) passiveUSR(size int64) []byte {
 // changed and none of the kernel, and the passive slot gets v2 whole.
 func TestChunkedUpdate(t *testing.T) {
 	m, v2 := chunkedMachine(t)
-	var c counter
-	srv := c.serve(t, m.repo)
-	installed, err := m.a.CheckStatic(context.Background(), Source{URL: srv.URL + "/"}, "stable")
-	if err != nil || !installed {
-		t.Fatalf("CheckStatic = %v, %v", installed, err)
-	}
-	if got := m.passiveUSR(v2.rec.USRSize); !bytes.Equal(got, v2.files[repo.KindUSR]) {
-		t.Fatal("passive USR is not v2's")
-	}
-	if n := c.total("/objects/"); n > 4096 {
+	c := installCounted(t, m, v2)
+	if n := c.Total("/objects/"); n > 4096 {
 		t.Errorf("%d bytes of whole objects sent, want only the record and signature", n)
 	}
-	got := c.total("/chunks/") - c.total("/chunks/index/")
+	got := c.Total("/chunks/") - c.Total("/chunks/index/")
 	if limit := int64(100<<10 + 2*chunks.MaxSize); got == 0 || got > limit {
 		t.Errorf("%d bytes of chunks sent for a 100 KiB change, want 1..%d", got, limit)
 	}
-	t.Logf("USR %d bytes: %d bytes of chunks, %d of indexes", v2.rec.USRSize, got, c.total("/chunks/index/"))
+	t.Logf("USR %d bytes: %d bytes of chunks, %d of indexes", v2.rec.USRSize, got, c.Total("/chunks/index/"))
 }
 
 // TestChunkedFallback: a corrupted chunk, a missing index or an index
@@ -199,16 +164,8 @@ func TestChunkedFallback(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, v2 := chunkedMachine(t)
 			tt.spoil(t, m, v2)
-			var c counter
-			srv := c.serve(t, m.repo)
-			installed, err := m.a.CheckStatic(context.Background(), Source{URL: srv.URL + "/"}, "stable")
-			if err != nil || !installed {
-				t.Fatalf("CheckStatic = %v, %v", installed, err)
-			}
-			if got := m.passiveUSR(v2.rec.USRSize); !bytes.Equal(got, v2.files[repo.KindUSR]) {
-				t.Fatal("passive USR is not v2's")
-			}
-			if n := c.total("/" + repo.ObjectPath(v2.rec.USR)); n != v2.rec.USRSize {
+			c := installCounted(t, m, v2)
+			if n := c.Total("/" + repo.ObjectPath(v2.rec.USR)); n != v2.rec.USRSize {
 				t.Errorf("whole USR object: %d bytes sent, want %d", n, v2.rec.USRSize)
 			}
 		})
