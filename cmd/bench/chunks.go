@@ -192,7 +192,7 @@ func (b *bencher) chunkRows(noBoot bool) ([]row, error) {
 		if cc, err = measureChunks(payloadPaths(mres["1.0.0"]), payloadPaths(kres["3.0.0"])); err != nil {
 			return nil, err
 		}
-		add("update download, minimal, kernel changed ("+k.release+")", cc, "")
+		add("update download, minimal, kernel changed (to the cache's other build "+k.release+")", cc, "")
 	} else {
 		rows = append(rows, row{"update download, minimal, kernel changed", "skipped: the imgbuild cache holds one kernel build", "—"})
 	}

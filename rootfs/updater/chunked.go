@@ -112,7 +112,7 @@ func (a *Agent) assemble(ctx context.Context, src Source, f repo.File, seed *see
 	}
 	if st, err := os.Stat(done + ".part"); err == nil && st.Size() > 0 {
 		// An earlier whole download to resume costs less than chunks.
-		return "", errNoIndex
+		return "", errors.New("a partial whole download is there to resume")
 	}
 	x, err := readIndex(ctx, src, f, a.Keys)
 	if err != nil {
