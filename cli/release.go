@@ -124,6 +124,12 @@ func publishRelease(env Env, res *output.Result, repoDir, channel string, key ed
 	if err := release.Guard(cur, p.Name, p.Version); err != nil && !force {
 		return err
 	}
+	// Before the channel moves, so that no machine is offered a release
+	// whose chunks are still being written (it would fetch whole files).
+	newChunks, err := release.StoreChunks(repoDir, p, key)
+	if err != nil {
+		return err
+	}
 	c, err := repo.Publish(repoDir, channel, p, key, time.Now())
 	if err != nil {
 		return err
@@ -132,8 +138,8 @@ func publishRelease(env Env, res *output.Result, repoDir, channel string, key ed
 	for _, f := range p.Files {
 		size += f.Size
 	}
-	fmt.Fprintf(env.Stdout, "released %s %s to %s in %s: %d files (%s), since %s\n",
-		c.Name, c.Version, channel, repoDir, len(p.Files), mib(size), c.Since.Format(time.RFC3339))
+	fmt.Fprintf(env.Stdout, "released %s %s to %s in %s: %d files (%s, %s of new chunks), since %s\n",
+		c.Name, c.Version, channel, repoDir, len(p.Files), mib(size), mib(newChunks), c.Since.Format(time.RFC3339))
 	for _, f := range orderedForDisplay(p.Files) {
 		fmt.Fprintf(env.Stdout, "  %-10s %s %s\n", f.Kind, f.Path, mib(f.Size))
 	}

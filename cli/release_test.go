@@ -13,6 +13,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/update/chunks"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
@@ -106,6 +107,22 @@ func TestReleaseFromBuild(t *testing.T) {
 	c, err := repo.ReadChannel(repo.Dir(rp), "alpha", []ed25519.PublicKey{pub})
 	if err != nil || c.Version != "1.0.0" || len(c.Files) != 5 {
 		t.Fatalf("alpha after release: %+v, %v", c, err)
+	}
+	// Each file a machine writes has its signed chunk index.
+	for _, f := range c.Files {
+		data, err := os.ReadFile(filepath.Join(rp, chunks.IndexPath(f.SHA256)))
+		wantIndex := f.Kind != repo.KindRecord && f.Kind != repo.KindSignature
+		if wantIndex != (err == nil) {
+			t.Errorf("%s: index %v, want one: %v", f.Kind, err, wantIndex)
+			continue
+		}
+		if !wantIndex {
+			continue
+		}
+		sig, _ := os.ReadFile(filepath.Join(rp, chunks.IndexPath(f.SHA256)+".sig"))
+		if _, err := chunks.Verify(data, sig, []ed25519.PublicKey{pub}, f.SHA256, f.Size); err != nil {
+			t.Errorf("%s: %v", f.Kind, err)
+		}
 	}
 
 	tests := []struct {

@@ -18,8 +18,9 @@ var (
 	machineRooms = []string{"initramfs/stage1", "rootfs"}
 	// sharedRooms are leaves both sides import: the on-image contract,
 	// the dm-verity format, release records and signatures, the update
-	// repository's format, and helpers with no product meaning.
-	sharedRooms = []string{"contract", "sign", "update/repo", "internal"}
+	// repository's format and its chunks, and helpers with no product
+	// meaning.
+	sharedRooms = []string{"contract", "sign", "update/repo", "update/chunks", "internal"}
 	// hostOnly are subtrees of shared rooms that stay on the host.
 	hostOnly = []string{"sign/secureboot", "internal/reftool"}
 )

@@ -40,6 +40,7 @@ func main() {
 	noBoot := flag.Bool("no-boot", false, "skip the QEMU measurements (boot timeline, update, rollback)")
 	bootOnly := flag.String("boot", "", "only the boot timeline of this built image (IMAGE.img beside its IMAGE.json)")
 	flag.IntVar(&bootRuns, "boots", bootRuns, "first boots the boot timeline's medians come from")
+	chunksOnly := flag.Bool("chunks", false, "only the chunked update rows, building with the default imgbuild cache (warm)")
 	noSquashfs := flag.Bool("no-squashfs", false, "skip the squashfs comparison with mksquashfs (minutes)")
 	flag.BoolVar(&quick, "quick", false, "what make test runs: one boot for the timeline, no update or rollback run, a short mksquashfs sweep, one run each, pure Go only")
 	flag.Parse()
@@ -52,6 +53,13 @@ func main() {
 	}
 	if *bootOnly != "" {
 		if err := onlyBoot(*bootOnly); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *chunksOnly {
+		if err := onlyChunks(*noBoot); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(1)
 		}
@@ -170,6 +178,11 @@ func measure(noBoot bool) ([]row, error) {
 				row{"rollback time, v3 offered to rollback reported on v2 (3 trial boots, 15 s health timeout)", secs(rollback), "—"})
 		}
 	}
+	chunkRows, err := b.chunkRows(noBoot)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, chunkRows...)
 	ver, err := verityRatio()
 	if err != nil {
 		return nil, err
@@ -178,7 +191,10 @@ func measure(noBoot bool) ([]row, error) {
 	return fleetRows(rows)
 }
 
-type bencher struct{ bin, src, tmp string }
+type bencher struct {
+	bin, src, tmp string
+	cache         string // imgbuild cache of in-process builds; default tmp/cache
+}
 
 // copyManifest copies the minimal manifest into tmp/dir, with
 // extraDisk appended to its disk section. The shipped lock stays behind

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/imgbuild/imgbuild/update/chunks"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
@@ -17,6 +18,10 @@ func TestDownloadResumesWithRange(t *testing.T) {
 	m := newMachine(t)
 	v2 := newRelease("2.0.0", 2<<20)
 	m.publish(v2, "stable", m.priv)
+	// With chunks too: a partial whole download is resumed, not dropped.
+	if _, _, err := chunks.Store(m.repo, filepath.Join(m.repo, filepath.FromSlash(repo.ObjectPath(v2.rec.USR))), m.priv); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	ranges := map[string]string{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -120,11 +120,13 @@ func (a *Agent) install(ctx context.Context, o Offer) error {
 	// Only a release that passed every check on its record is
 	// downloaded, as update_engine reports it.
 	a.report(ctx, Event{Type: EventDownloadStarted, Result: ResultSuccess})
+	seed := &seeder{a: a, running: running}
+	defer seed.close()
 	for _, kind := range p.kinds() {
 		if kind == repo.KindRecord || kind == repo.KindSignature {
 			continue
 		}
-		path, err := a.download(ctx, o.Source, p.byKind[kind])
+		path, err := a.fetch(ctx, o.Source, p.byKind[kind], seed)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/imgbuild/imgbuild/build/output"
 	"github.com/imgbuild/imgbuild/internal/version"
 	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/update/chunks"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
@@ -176,4 +177,23 @@ func Kinds(files map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// StoreChunks stores the chunks and signed index of each payload file a
+// machine writes (USR, kernel, initramfs, UKIs), from the repository's
+// objects, so that machines download only the chunks they lack
+// (package chunks). It returns the bytes of chunks that were new.
+func StoreChunks(root string, p repo.Payload, key ed25519.PrivateKey) (int64, error) {
+	var added int64
+	for _, f := range p.Files {
+		if f.Kind == repo.KindRecord || f.Kind == repo.KindSignature {
+			continue
+		}
+		_, n, err := chunks.Store(root, filepath.Join(root, filepath.FromSlash(f.Path)), key)
+		if err != nil {
+			return added, fmt.Errorf("release: %s %s: %w", p.Version, f.Kind, err)
+		}
+		added += n
+	}
+	return added, nil
 }

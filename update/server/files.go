@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// files serves the repository's files. Objects never change once
-// written, so caches may keep them; channel metadata must be revalidated.
+// files serves the repository's files. Objects, chunks and chunk
+// indexes (named by the file they describe) never change once written,
+// so caches may keep them; channel metadata must be revalidated.
 func (s *Server) files(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -33,7 +34,7 @@ func (s *Server) files(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case strings.HasPrefix(rel, "objects/"):
+	case strings.HasPrefix(rel, "objects/"), strings.HasPrefix(rel, "chunks/"):
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	case strings.HasSuffix(rel, ".json"):

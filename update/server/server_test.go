@@ -19,6 +19,7 @@ import (
 
 	"github.com/imgbuild/imgbuild/contract"
 	"github.com/imgbuild/imgbuild/sign"
+	"github.com/imgbuild/imgbuild/update/chunks"
 	"github.com/imgbuild/imgbuild/update/repo"
 )
 
@@ -295,5 +296,27 @@ func TestServesFiles(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST to a file: HTTP %d", r.StatusCode)
+	}
+}
+
+// TestServesChunks: a release's chunks and index are served as files,
+// cacheable for good like objects (their names fix their content).
+func TestServesChunks(t *testing.T) {
+	f := newFixture(t)
+	_, priv := testKey(t)
+	usr, _ := f.ch.File(repo.KindUSR)
+	x, _, err := chunks.Store(f.root, filepath.Join(f.root, usr.Path), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{chunks.IndexPath(usr.SHA256), chunks.IndexPath(usr.SHA256) + ".sig", chunks.ChunkPath(x.Chunks[0].SHA256)} {
+		r, err := http.Get(f.srv.URL + "/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("GET %s: HTTP %d, Cache-Control %q", p, r.StatusCode, r.Header.Get("Cache-Control"))
+		}
 	}
 }
