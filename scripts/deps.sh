@@ -6,7 +6,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf systemd-boot-efi gdisk squashfs-tools
       cryptsetup-bin mtools dosfstools e2fsprogs cpio zstd xz-utils kmod
       binutils openssl osslsigncode dpkg-dev ca-certificates openssh-client
       ipxe-qemu seabios
-      libzstd-dev liblzma-dev) # only for the opt-in libzstd/liblzma build tags and make bench
+      gcc libc6-dev libzstd-dev liblzma-dev) # make's bin/imgbuild links libzstd and liblzma statically (cgo)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
