@@ -1,6 +1,7 @@
 package qemutests
 
 import (
+	"crypto/ed25519"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +20,41 @@ import (
 	"github.com/imgbuild/imgbuild/internal/reftool"
 	"github.com/imgbuild/imgbuild/qemu"
 	"github.com/imgbuild/imgbuild/qemu/vmtest"
+	"github.com/imgbuild/imgbuild/update/server"
 )
+
+// TestAWSMetadataFaults boots an aws image against a metadata service
+// that hangs on the first token request, answers the second with 2 MiB,
+// gives a token on the third, and then a garbage hostname. The client's
+// tries outlast the hang and the huge body, the garbage is refused by
+// name in one console line, and the machine boots healthy as the
+// image's own within a bound.
+func TestAWSMetadataFaults(t *testing.T) {
+	skipShort(t)
+	work := t.TempDir()
+	res, err := build.Run(t.Context(), build.Options{Manifest: manifestCopy(t, "minimal", work), OutDir: filepath.Join(work, "out"), Target: "aws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, "", &badIMDS{})
+	_, p, _ := net.SplitHostPort(srv.addr)
+	port, _ := strconv.Atoi(p)
+	wall := time.Now()
+	v := ec2Boot(t, diskCopy(t, res), filepath.Join(work, "vars"), port, freePort(t))
+	_, line := v.Expect(0, `imgbuild-sysinit: instance metadata unavailable: imds: meta-data/hostname: "<html>.*" is not a host name; booting without it`, 4*time.Minute)
+	t.Log(line)
+	v.Expect(0, `no per-machine config`, time.Minute)
+	v.Expect(0, `hostname minimal \(from image\)`, time.Minute)
+	healthy := v.ExpectHealthy(4 * time.Minute)
+	t.Logf("garbage metadata: %s; %.1fs wall", healthy.Line, time.Since(wall).Seconds())
+	if got, want := strings.Join(srv.requests(), ", "), "PUT /latest/api/token, PUT /latest/api/token, PUT /latest/api/token, GET /latest/meta-data/hostname"; got != want {
+		t.Errorf("the service saw %q", got)
+	}
+	if out := v.Output(); strings.Count(out, "instance metadata unavailable") != 1 || strings.Contains(out, "instance metadata applied") {
+		t.Errorf("want one failure line and nothing applied:\n%s", vmtest.Tail(out, 3000))
+	}
+	v.Powerdown()
+}
 
 // TestMachineClockAndNoNetwork boots one machine three times. The first
 // boot loses its power (QEMU killed) as stage-1 announces ROOT's grow
@@ -31,11 +67,7 @@ import (
 // although the third's clock is 44 years earlier. At the end ROOT is
 // whole: e2fsck -fn from the host, and sgdisk -v of the grown GPT.
 func TestMachineClockAndNoNetwork(t *testing.T) {
-	skipShort(t)
-	needOpenSSH(t)
-	work := t.TempDir()
-	key, pub := sshKeygen(t, work, "id_clock")
-	res := buildWithSSH(t, work, pub)
+	work, key, res := sshMinimal(t, "id_clock")
 	disk, vars := diskCopy(t, res), filepath.Join(work, "vars")
 
 	v := vmtest.Start(t, qemu.Config{Disk: disk, Vars: vars, MemoryMiB: 512, NoNetwork: true})
@@ -49,7 +81,7 @@ func TestMachineClockAndNoNetwork(t *testing.T) {
 			"-netdev", "hubport,id=nodhcp,hubid=7", "-device", "virtio-net-pci,netdev=nodhcp"}})
 	_, line := v.Expect(0, `imgbuild-stage1: ROOT: (first boot: .*|ext4 found .*)`, 3*time.Minute)
 	t.Logf("after the power cut: %s", line)
-	_, line = v.Expect(0, `imgbuild-sysinit: network: dhcp on eth0: .*; continuing without network on eth0`, 3*time.Minute)
+	_, line = v.Expect(0, `imgbuild-sysinit: network: dhcp on eth0: no offer: .* \(up to 3 tries of 2s each, gave up after [0-9.]+s\); continuing without network on eth0`, 3*time.Minute)
 	t.Logf("no DHCP answer: %s", line)
 	healthy := v.ExpectHealthy(4 * time.Minute)
 	t.Logf("clock in 2045, no network: %s; %.1fs wall", healthy.Line, time.Since(wall).Seconds())
@@ -124,37 +156,59 @@ func rootWhole(t *testing.T, disk string) {
 	t.Errorf("no ROOT partition in %+v", r.Partitions)
 }
 
-// TestAWSMetadataFaults boots an aws image against a metadata service
-// that hangs on the first token request, answers the second with 2 MiB,
-// gives a token on the third, and then a garbage hostname. The client's
-// tries outlast the hang and the huge body, the garbage is refused by
-// name in one console line, and the machine boots healthy as the
-// image's own within a bound.
-func TestAWSMetadataFaults(t *testing.T) {
+// TestOmahaServerFaultsOnMachine points v1's update agent at an Omaha
+// server that first answers an error page, then 4 MiB: each check fails
+// with a console line naming what the server did, the agent stays up,
+// its status shows the error and an untouched slot B, and once the
+// server answers properly the next check installs v2. (A server that
+// hangs is bounded at 2 minutes an exchange: rootfs/updater's
+// TestOmahaServerFaults shows that without the VM time.)
+func TestOmahaServerFaultsOnMachine(t *testing.T) {
 	skipShort(t)
-	work := t.TempDir()
-	res, err := build.Run(t.Context(), build.Options{Manifest: manifestCopy(t, "minimal", work), OutDir: filepath.Join(work, "out"), Target: "aws"})
+	// The rollback test's build: no extra builds when both run.
+	u := buildUpdateImages(t, updateSpec{server: omahaServer, channel: "beta", rollback: true})
+	root := t.TempDir()
+	u.release(t, root, "beta", u.v2)
+	good, err := server.New(root, server.Options{Keys: []ed25519.PublicKey{mustPublic(t, u.key.pub)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(t, "", &badIMDS{})
-	_, p, _ := net.SplitHostPort(srv.addr)
-	port, _ := strconv.Atoi(p)
-	wall := time.Now()
-	v := ec2Boot(t, diskCopy(t, res), filepath.Join(work, "vars"), port, freePort(t))
-	_, line := v.Expect(0, `imgbuild-sysinit: instance metadata unavailable: imds: meta-data/hostname: "<html>.*" is not a host name; booting without it`, 4*time.Minute)
+	var mode atomic.Int32
+	srv := serve(t, root, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch mode.Load() {
+		case 0:
+			io.Copy(io.Discard, r.Body)
+			w.Write([]byte("<html><body>down for maintenance</body></html>"))
+		case 1:
+			io.Copy(io.Discard, r.Body)
+			w.Write([]byte("<response protocol=\"3.0\">" + strings.Repeat(" ", 4<<20)))
+		default:
+			good.ServeHTTP(w, r)
+		}
+	}))
+	v := vmtest.Start(t, qemu.Config{Disk: diskCopy(t, u.v1), Vars: filepath.Join(t.TempDir(), "vars.fd"), MemoryMiB: 512,
+		GuestFwds: []string{guestFwd(t, srv.addr)}})
+	failed := `\[imgbuild-agent\] update check failed: POST ` + regexp.QuoteMeta(omahaServer) + `: `
+	i, line := v.Expect(0, failed+`omaha response: expected element type <response> but have <html> \(error \d+\)`, 5*time.Minute)
 	t.Log(line)
-	v.Expect(0, `no per-machine config`, time.Minute)
-	v.Expect(0, `hostname minimal \(from image\)`, time.Minute)
-	healthy := v.ExpectHealthy(4 * time.Minute)
-	t.Logf("garbage metadata: %s; %.1fs wall", healthy.Line, time.Since(wall).Seconds())
-	if got, want := strings.Join(srv.requests(), ", "), "PUT /latest/api/token, PUT /latest/api/token, PUT /latest/api/token, GET /latest/meta-data/hostname"; got != want {
-		t.Errorf("the service saw %q", got)
+	mode.Store(1)
+	i, line = v.Expect(i, failed+`answer larger than 1024 KiB; not read`, time.Minute)
+	t.Log(line)
+	// The agent prints the failure, then reports it to the server (which
+	// answers 4 MiB again), then records it: the status catches up.
+	want := "error: POST " + omahaServer + ": answer larger than 1024 KiB"
+	st := v.Run("imgbuild-agent status", time.Minute)
+	for end := time.Now().Add(time.Minute); !strings.Contains(st, want) && time.Now().Before(end); {
+		time.Sleep(2 * time.Second)
+		st = v.Run("imgbuild-agent status", time.Minute)
 	}
-	if out := v.Output(); strings.Count(out, "instance metadata unavailable") != 1 || strings.Contains(out, "instance metadata applied") {
-		t.Errorf("want one failure line and nothing applied:\n%s", vmtest.Tail(out, 3000))
+	if !strings.Contains(st, want) || !strings.Contains(st, "other: slot B, empty") || strings.Contains(st, "2.0.0") {
+		t.Errorf("status after the faults: %s", st)
 	}
-	v.Powerdown()
+	mode.Store(2)
+	v.Expect(i, `\[imgbuild-agent\] installed 2.0.0 into slot b`, 5*time.Minute)
+	v.Kill()
+	<-v.Done()
 }
 
 // badIMDS is the faulty metadata service: its first token request

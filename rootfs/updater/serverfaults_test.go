@@ -6,15 +6,12 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/imgbuild/imgbuild/contract"
-	"github.com/imgbuild/imgbuild/rootfs/updater/omahatest"
-	"github.com/imgbuild/imgbuild/update/repo"
 )
 
 // An Omaha server answering garbage, a huge body, nothing, or a byte at
@@ -23,16 +20,8 @@ import (
 // nothing on the disk or the ESP changes. The next check, against a
 // good server, installs.
 func TestOmahaServerFaults(t *testing.T) {
-	m := newMachine(t)
-	m.a.MachineID = filepath.Join(m.a.StateDir, "machine-id")
+	m, good := omahaOffering(t)
 	m.a.OmahaTimeout = 500 * time.Millisecond
-	m.publish(newRelease("2.0.0", 1<<20), "stable", m.priv)
-	ch, err := repo.ReadChannel(repo.Dir(m.repo), "stable", m.a.Keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := &omahatest.Server{Repo: m.repo}
-	good.Offer(ch)
 
 	var sent atomic.Int64 // bytes of the huge body the agent took
 	chunk := []byte("<response protocol=\"3.0\">" + strings.Repeat(" ", 64<<10))
