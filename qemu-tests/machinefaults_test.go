@@ -81,7 +81,7 @@ func TestMachineClockAndNoNetwork(t *testing.T) {
 			"-netdev", "hubport,id=nodhcp,hubid=7", "-device", "virtio-net-pci,netdev=nodhcp"}})
 	_, line := v.Expect(0, `imgbuild-stage1: ROOT: (first boot: .*|ext4 found .*)`, 3*time.Minute)
 	t.Logf("after the power cut: %s", line)
-	_, line = v.Expect(0, `imgbuild-sysinit: network: dhcp on eth0: no offer: .* \(up to 3 tries of 2s each, gave up after [0-9.]+s\); continuing without network on eth0`, 3*time.Minute)
+	_, line = v.Expect(0, `imgbuild-sysinit: network: dhcp on eth0: no offer: .* \(up to 3 tries, waiting 2s then doubling; gave up after [0-9.]+s\); continuing without network on eth0`, 3*time.Minute)
 	t.Logf("no DHCP answer: %s", line)
 	healthy := v.ExpectHealthy(4 * time.Minute)
 	t.Logf("clock in 2045, no network: %s; %.1fs wall", healthy.Line, time.Since(wall).Seconds())

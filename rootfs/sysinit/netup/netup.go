@@ -92,7 +92,9 @@ func firstNIC(sysClassNet string) string {
 	return nics[0].name
 }
 
-// Each DHCP message is sent up to dhcpTries times, dhcpTryTimeout apart.
+// Each DHCP message is sent up to dhcpTries times, nclient4 waiting
+// dhcpTryTimeout for the first answer and doubling the wait each try;
+// sysinit's network wait may end the tries sooner.
 const (
 	dhcpTries      = 3
 	dhcpTryTimeout = 2 * time.Second
@@ -118,7 +120,7 @@ func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
 	if err != nil {
 		// The console says how long it tried, so that a NIC with no
 		// DHCP server behind it reads as that and not as a hang.
-		return nil, fmt.Errorf("network: dhcp on %s: %w (up to %d tries of %s each, gave up after %.1fs)",
+		return nil, fmt.Errorf("network: dhcp on %s: %w (up to %d tries, waiting %s then doubling; gave up after %.1fs)",
 			ifname, err, dhcpTries, dhcpTryTimeout, time.Since(start).Seconds())
 	}
 	mask := ack.SubnetMask()
