@@ -29,12 +29,8 @@ import (
 // copy files, ssh -L reaches a port only the machine sees. A second boot
 // of the same disk presents the same host key.
 func TestSSH(t *testing.T) {
-	skipShort(t)
-	needOpenSSH(t)
-	work := t.TempDir()
-	key, pub := sshKeygen(t, work, "id_test")
+	work, key, res := sshMinimal(t, "id_test")
 	wrong, _ := sshKeygen(t, work, "id_wrong")
-	res := buildWithSSH(t, work, pub)
 	disk, vars := diskCopy(t, res), filepath.Join(work, "vars")
 
 	port := freePort(t)
@@ -185,6 +181,17 @@ func needOpenSSH(t *testing.T) {
 			t.Fatalf("%s not found (scripts/deps.sh installs openssh-client): %v", tool, err)
 		}
 	}
+}
+
+// sshMinimal skips in -short, checks for OpenSSH, makes a key pair named name in a new
+// work directory and builds the minimal image with it as root's key.
+func sshMinimal(t *testing.T, name string) (work, key string, res *output.Result) {
+	t.Helper()
+	skipShort(t)
+	needOpenSSH(t)
+	work = t.TempDir()
+	key, pub := sshKeygen(t, work, name)
+	return work, key, buildWithSSH(t, work, pub)
 }
 
 // buildWithSSH builds manifests/minimal.yaml with pub as root's key.

@@ -132,7 +132,7 @@ func run(conp **console, cfg *contract.Cmdline) error {
 	con.phase("partitions")
 
 	t = time.Now()
-	msg, err := prepareRoot(root)
+	msg, err := prepareRoot(root, con.printf)
 	if err != nil {
 		return fail("ROOT", err)
 	}

@@ -11,8 +11,9 @@ import (
 
 // prepareRoot leaves ROOT ready to mount: on first boot (no ext4 magic) it
 // grows the partition to the end of the disk and formats it. It returns
-// what it did, for the console.
-func prepareRoot(root blockdev.Partition) (string, error) {
+// what it did, for the console; say announces the grow and format before
+// they start, so that a power cut during them is seen for what it was.
+func prepareRoot(root blockdev.Partition, say func(format string, args ...any)) (string, error) {
 	part, err := os.Open(root.Node)
 	if err != nil {
 		return "", err
@@ -25,6 +26,7 @@ func prepareRoot(root blockdev.Partition) (string, error) {
 	if ok {
 		return "ext4 found on " + root.Node, nil
 	}
+	say("ROOT: no ext4 on %s: first boot, growing and formatting it", root.Node)
 
 	disk, err := os.OpenFile(root.Disk, os.O_RDWR, 0)
 	if err != nil {

@@ -32,6 +32,9 @@ type Agent struct {
 	BootID   string
 	Pin      string   // update.pin: install at most this version
 	Reporter Reporter // Omaha events; nil: none
+	// OmahaTimeout bounds one exchange with the Omaha server; 0 is
+	// omahaTimeout. Tests shorten it.
+	OmahaTimeout time.Duration
 	// Logf prints one console line; nil: silent.
 	Logf func(format string, args ...any)
 	// crash, in tests, stops Install after the named write step as a

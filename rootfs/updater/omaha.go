@@ -12,8 +12,10 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/flatcar/go-omaha/omaha"
 
@@ -33,7 +35,20 @@ type Omaha struct {
 	MachineID string
 	BootID    string
 	Client    *http.Client
+	// Timeout bounds each request and its answer; 0 is omahaTimeout.
+	Timeout time.Duration
 }
+
+const (
+	// omahaTimeout bounds one request and answer: both are a few KiB,
+	// and the client's stall timeout alone lets a server that sends a
+	// byte a minute hold a check for ever.
+	omahaTimeout = 2 * time.Minute
+	// maxResponse bounds what the agent reads of an answer (a real one
+	// is a few KiB), so a huge body costs neither memory nor a
+	// truncated-XML error that hides what happened.
+	maxResponse = 1 << 20
+)
 
 // updaterVersion is what we tell servers we are.
 const updaterVersion = "imgbuild-agent-1"
@@ -54,6 +69,12 @@ func (o *Omaha) post(ctx context.Context, req *omaha.Request, e Event) (*omaha.A
 	if err != nil {
 		return nil, err
 	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = omahaTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, o.Server, bytes.NewReader(append([]byte(xml.Header), body...)))
 	if err != nil {
 		return nil, err
@@ -63,19 +84,41 @@ func (o *Omaha) post(ctx context.Context, req *omaha.Request, e Event) (*omaha.A
 	if c == nil {
 		c = httpClient
 	}
+	start := time.Now()
 	resp, err := c.Do(hreq)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("POST %s: %w", o.Server, timedOut(ctx, err, start))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("POST %s: %s", o.Server, resp.Status)
 	}
-	return parseResponse(data, o.AppID)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: read answer: %w", o.Server, timedOut(ctx, err, start))
+	}
+	if len(data) > maxResponse {
+		return nil, fmt.Errorf("POST %s: answer larger than %d KiB; not read", o.Server, maxResponse>>10)
+	}
+	app, err := parseResponse(data, o.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: %w", o.Server, err)
+	}
+	return app, nil
+}
+
+// timedOut names the bound when the exchange's deadline ended it,
+// rather than the bare "context deadline exceeded"; the caller names
+// the server, so net/http's own "Post URL:" goes.
+func timedOut(ctx context.Context, err error, start time.Time) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no complete answer within %.1fs: %w", time.Since(start).Seconds(), err)
+	}
+	return err
 }
 
 // parseResponse finds appID's answer in a server's response body.
@@ -180,7 +223,7 @@ func (a *Agent) CheckOmaha(ctx context.Context, server, channel string) (bool, e
 		return false, err
 	}
 	o := &Omaha{Server: server, AppID: contract.OmahaAppID(running.Name), Version: running.Version, Track: channel,
-		MachineID: mid, BootID: bootID()}
+		MachineID: mid, BootID: bootID(), Timeout: a.OmahaTimeout}
 	if a.Reporter == nil {
 		a.Reporter = o
 		defer func() { a.Reporter = nil }()

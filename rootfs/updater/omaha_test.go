@@ -15,7 +15,10 @@ import (
 	"github.com/imgbuild/imgbuild/update/server"
 )
 
-func TestOmahaUpdateAndEvents(t *testing.T) {
+// omahaOffering is a machine on 1.0.0 and an Omaha server offering
+// 2.0.0 on stable.
+func omahaOffering(t *testing.T) (*machine, *omahatest.Server) {
+	t.Helper()
 	m := newMachine(t)
 	m.a.MachineID = filepath.Join(m.a.StateDir, "machine-id")
 	m.publish(newRelease("2.0.0", 1<<20), "stable", m.priv)
@@ -25,6 +28,11 @@ func TestOmahaUpdateAndEvents(t *testing.T) {
 	}
 	s := &omahatest.Server{Repo: m.repo}
 	s.Offer(ch)
+	return m, s
+}
+
+func TestOmahaUpdateAndEvents(t *testing.T) {
+	m, s := omahaOffering(t)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	server := srv.URL + "/v1/update/"

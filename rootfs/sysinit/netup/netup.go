@@ -92,6 +92,14 @@ func firstNIC(sysClassNet string) string {
 	return nics[0].name
 }
 
+// Each DHCP message is sent up to dhcpTries times, nclient4 waiting
+// dhcpTryTimeout for the first answer and doubling the wait each try;
+// sysinit's network wait may end the tries sooner.
+const (
+	dhcpTries      = 3
+	dhcpTryTimeout = 2 * time.Second
+)
+
 // DHCP brings ifname up, runs a DHCPv4 exchange, and applies the lease:
 // address, default route and resolvConf (skipped when empty).
 func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
@@ -102,14 +110,18 @@ func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return nil, fmt.Errorf("network: %s up: %w", ifname, err)
 	}
-	client, err := nclient4.New(ifname, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
+	client, err := nclient4.New(ifname, nclient4.WithTimeout(dhcpTryTimeout), nclient4.WithRetry(dhcpTries))
 	if err != nil {
 		return nil, fmt.Errorf("network: dhcp on %s: %w", ifname, err)
 	}
 	defer client.Close()
+	start := time.Now()
 	ack, err := exchange(ctx, client)
 	if err != nil {
-		return nil, fmt.Errorf("network: dhcp on %s: %w", ifname, err)
+		// The console says how long it tried, so that a NIC with no
+		// DHCP server behind it reads as that and not as a hang.
+		return nil, fmt.Errorf("network: dhcp on %s: %w (up to %d tries, waiting %s then doubling; gave up after %.1fs)",
+			ifname, err, dhcpTries, dhcpTryTimeout, time.Since(start).Seconds())
 	}
 	mask := ack.SubnetMask()
 	if mask == nil {
