@@ -23,18 +23,14 @@ const EnvDebBackend = "IMGBUILD_DEB_BACKEND"
 var aptRoot = "/etc/apt"
 
 // DefaultArchive is what a lock without an archive section means:
-// Debian bookworm, main, amd64, from the main archive (with its
-// point-release updates) and the security archive, signed by a key of
-// the bookworm keyring imgbuild carries.
+// archive.Bookworm, signed by a key of the bookworm keyring imgbuild
+// carries.
 func DefaultArchive() *manifest.ArchivePin {
-	comp := []string{"main"}
-	return &manifest.ArchivePin{
-		Keys: archive.DebianFingerprints(),
-		Sources: []manifest.ArchiveSource{
-			{Name: "debian", Suites: []string{"bookworm", "bookworm-updates"}, Components: comp, Arch: Arch},
-			{Name: "debian-security", Suites: []string{"bookworm-security"}, Components: comp, Arch: Arch},
-		},
+	pin := &manifest.ArchivePin{Keys: archive.DebianFingerprints()}
+	for _, s := range archive.Bookworm(Arch) {
+		pin.Sources = append(pin.Sources, manifest.ArchiveSource{Name: s.Name, Suites: s.Suites, Components: s.Components, Arch: s.Arch})
 	}
+	return pin
 }
 
 // debSource opens the Debian backend on first use, so that a build whose

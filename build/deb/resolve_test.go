@@ -175,11 +175,7 @@ func liveArchive(t *testing.T) *archive.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comp := []string{"main"}
-	sources := []archive.Source{
-		{Name: "debian", Suites: []string{"bookworm", "bookworm-updates"}, Components: comp, Arch: "amd64"},
-		{Name: "debian-security", Suites: []string{"bookworm-security"}, Components: comp, Arch: "amd64"},
-	}
+	sources := archive.Bookworm("amd64")
 	keys, err := archive.DebianKeyring()
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,17 @@ func (s Source) String() string {
 	return fmt.Sprintf("%s (%s; %s; %s)", s.Name, strings.Join(s.Suites, ", "), strings.Join(s.Components, ", "), s.Arch)
 }
 
+// Bookworm is Debian 12's main component for arch, from the main archive
+// (with its point-release updates) and the security archive: what a lock
+// without an archive section means.
+func Bookworm(arch string) []Source {
+	comp := []string{"main"}
+	return []Source{
+		{Name: "debian", Suites: []string{"bookworm", "bookworm-updates"}, Components: comp, Arch: arch},
+		{Name: "debian-security", Suites: []string{"bookworm-security"}, Components: comp, Arch: arch},
+	}
+}
+
 // ErrNotFound is wrapped when no index of the configured archives has
 // the package or version asked for.
 var ErrNotFound = errors.New("not in the archive")
