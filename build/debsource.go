@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -150,15 +151,19 @@ func userArchiveConfig() string {
 	return filepath.Join(dir, "imgbuild", "debian-archive")
 }
 
-// archivePin is the archive section a new lock records: the old lock's,
-// else (re-pinning) the default written out, else none, which keeps a
-// lock from before archive pins unchanged under --locked.
-func archivePin(old *manifest.Lock, mode LockMode) *manifest.ArchivePin {
-	if old.Archive != nil {
-		return old.Archive
+// complete adds the archive fields to a pin written without them
+// (through apt, or before imgbuild recorded them), keeping its package,
+// version and sha256. It is best effort: ok is false when the apt
+// backend is in use or the archive cannot be read, and the pin then
+// builds as it is, from the cache or by an index lookup at fetch time.
+func (s *debSource) complete(ctx context.Context, pin manifest.DebPin) (manifest.DebPin, bool) {
+	if s.open() != nil || s.client == nil {
+		return pin, false
 	}
-	if mode == LockRepin {
-		return DefaultArchive()
+	e, err := s.client.Find(ctx, pin.Package, pin.Version, pin.SHA256)
+	if err != nil {
+		return pin, false
 	}
-	return nil
+	pin.Source, pin.Suite, pin.Filename, pin.Snapshot = e.Source, e.Suite, e.Filename, e.SnapshotStamp()
+	return pin, true
 }

@@ -60,10 +60,7 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 		old = &manifest.Lock{}
 	}
 	var changes []string
-	l := &manifest.Lock{File: old.File, SourceDateEpoch: old.SourceDateEpoch, GoToolchain: toolchain, Archive: archivePin(old, mode), Debs: map[string]manifest.DebPin{}, Go: map[string]manifest.GoPin{}}
-	if l.Archive != nil && old.Archive == nil {
-		changes = append(changes, "Debian archive pinned")
-	}
+	l := &manifest.Lock{File: old.File, SourceDateEpoch: old.SourceDateEpoch, GoToolchain: toolchain, Archive: old.Archive, Debs: map[string]manifest.DebPin{}, Go: map[string]manifest.GoPin{}}
 	if old.GoToolchain != "" && old.GoToolchain != toolchain {
 		if mode != LockRepin {
 			return nil, nil, fmt.Errorf("%s: pins Go toolchain %s but this machine has %s: the on-image programs would differ; use Go %s (or an imgbuild made with it by make) or re-pin with %s",
@@ -75,6 +72,12 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 	}
 	for _, name := range debNames(m) {
 		if pin, ok := old.Debs[name]; ok && mode != LockRepin {
+			if mode == LockUpdateMissing && pin.Source == "" {
+				if full, ok := debs.complete(ctx, pin); ok {
+					pin = full
+					changes = append(changes, "Debian package "+name+": recorded its archive, suite and pool path")
+				}
+			}
 			l.Debs[name] = pin
 			continue
 		}
@@ -99,6 +102,10 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 		if old.Debs[name] != l.Debs[name] {
 			changes = append(changes, fmt.Sprintf("Debian package %s pinned to %s %s", name, p.Name, p.Version))
 		}
+	}
+	if l.Archive == nil && recordsArchive(l) {
+		l.Archive = debs.pin
+		changes = append(changes, "Debian archive pinned")
 	}
 	for name := range old.Debs {
 		if _, ok := l.Debs[name]; !ok {
@@ -134,6 +141,17 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 			lockName(m, old), m.File, strings.Join(changes, "; "))
 	}
 	return l, changes, nil
+}
+
+// recordsArchive tells whether a pin names its archive, which the lock's
+// archive section must then describe.
+func recordsArchive(l *manifest.Lock) bool {
+	for _, p := range l.Debs {
+		if p.Source != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func resolveDeb(ctx context.Context, m *manifest.Manifest, name string, debs *debSource) (deb.Package, error) {

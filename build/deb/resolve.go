@@ -88,7 +88,7 @@ func (a archiveIndex) show(ctx context.Context, name, version string) (Package, 
 		return Package{}, "", err
 	}
 	return Package{Name: name, Version: version, Arch: e.Arch, SHA256: e.SHA256, Filename: e.Filename,
-		Source: e.Source, Suite: e.Suite, Snapshot: e.Date.UTC().Format(archive.SnapshotTime)}, e.Depends, nil
+		Source: e.Source, Suite: e.Suite, Snapshot: e.SnapshotStamp()}, e.Depends, nil
 }
 
 func resolve(ctx context.Context, idx index, name string) (Package, error) {

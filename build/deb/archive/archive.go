@@ -82,6 +82,9 @@ type Entry struct {
 	Date     time.Time // that suite's InRelease date
 }
 
+// SnapshotStamp is the entry's index date as a snapshot service time.
+func (e Entry) SnapshotStamp() string { return e.Date.UTC().Format(SnapshotTime) }
+
 // New checks cfg and returns a client; nothing is fetched yet.
 func New(cfg Config) (*Client, error) {
 	for _, s := range cfg.Sources {
