@@ -29,17 +29,8 @@ func TestArchiveSameBytes(t *testing.T) {
 	if err != nil || len(apt) == 0 {
 		t.Skipf("the reference build needs the host's apt sources: %v", err)
 	}
-	src, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "imgbuild")
-	goBuild := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/imgbuild")
-	goBuild.Dir = src
-	if out, err := goBuild.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	src, bin := buildImgbuild(t, tmp)
 	var urls []string
 	for name, u := range archive.URLsFromApt(archive.Bookworm("amd64"), apt) {
 		urls = append(urls, name+"="+u)
