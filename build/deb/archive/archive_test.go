@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ulikunitz/xz"
 )
 
 // testArchive is a Debian-layout archive served on 127.0.0.1: files by
@@ -30,6 +32,7 @@ type testArchive struct {
 	files map[string][]byte
 	hits  map[string]int
 	srv   *httptest.Server
+	xz    bool // publish Packages.xz instead of Packages.gz
 }
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
@@ -94,12 +97,21 @@ func (a *testArchive) publish(suite string, signer *openpgp.Entity, pkgs ...pkg)
 		fmt.Fprintf(&idx, "Description: test\n multi-line\nFilename: %s\nSize: %d\nSHA256: %s\n\n", p.filename(), len(p.body), sum(p.body))
 	}
 	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
+	ext := ".gz"
+	var zw io.WriteCloser = gzip.NewWriter(&gz)
+	if a.xz {
+		ext = ".xz"
+		var err error
+		if zw, err = xz.NewWriter(&gz); err != nil {
+			a.t.Fatal(err)
+		}
+	}
 	zw.Write(idx.Bytes())
 	zw.Close()
-	a.put("/debian/dists/"+suite+"/main/binary-amd64/Packages.gz", gz.Bytes())
-	release := fmt.Sprintf("Origin: Test\nSuite: %s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n %s %d main/binary-amd64/Packages.gz\n %s %d main/binary-amd64/Packages\n",
-		suite, sum(gz.Bytes()), gz.Len(), sum(idx.Bytes()), idx.Len())
+	a.put("/debian/dists/"+suite+"/main/binary-amd64/Packages"+ext, gz.Bytes())
+	// The uncompressed index is listed but not served, as Debian does.
+	release := fmt.Sprintf("Origin: Test\nSuite: %s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n %s %d main/binary-amd64/Packages%s\n %s %d main/binary-amd64/Packages\n",
+		suite, sum(gz.Bytes()), gz.Len(), ext, sum(idx.Bytes()), idx.Len())
 	a.put("/debian/dists/"+suite+"/InRelease", a.sign(signer, release))
 }
 
@@ -155,6 +167,16 @@ func TestCandidateAcrossSuites(t *testing.T) {
 	m, err := c.Find(context.Background(), meta.name, meta.version, "")
 	if err != nil || m.Depends != meta.depends {
 		t.Errorf("Find meta: %+v, %v", m, err)
+	}
+}
+
+func TestXZIndex(t *testing.T) {
+	a := newTestArchive(t)
+	a.xz = true
+	a.publish("bookworm", a.key, busyboxNew)
+	e, err := a.client(t, t.TempDir(), "bookworm").Candidate(context.Background(), "busybox-static")
+	if err != nil || e.Version != busyboxNew.version {
+		t.Errorf("from an xz index: %+v, %v", e, err)
 	}
 }
 
