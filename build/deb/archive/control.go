@@ -37,7 +37,7 @@ func ParseStanzas(data []byte) []Stanza {
 			}
 		default:
 			k, v, ok := strings.Cut(line, ":")
-			if !ok {
+			if !ok || k == "" {
 				continue
 			}
 			last = k

@@ -60,8 +60,12 @@ func parseDeb822Sources(file string, data []byte) []AptSource {
 		if !contains(strings.Fields(st["Types"]), "deb") {
 			continue
 		}
+		suites := strings.Fields(st["Suites"])
+		if len(suites) == 0 {
+			continue // apt refuses such an entry too
+		}
 		for _, uri := range strings.Fields(st["URIs"]) {
-			out = append(out, AptSource{URI: uri, Suites: strings.Fields(st["Suites"]),
+			out = append(out, AptSource{URI: uri, Suites: suites,
 				Components: strings.Fields(st["Components"]), File: file})
 		}
 	}
