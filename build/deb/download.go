@@ -59,8 +59,9 @@ func CachePath(cacheDir, sha string) string {
 }
 
 // Download returns the path of the pinned package in cacheDir, fetching it
-// with `apt-get download` unless a file with the pinned sha256 is already
-// cached (or, WithArchive, from the archive's pool). The cache is content-addressed: cacheDir/debs/<sha256>.deb.
+// (from the archive's pool WithArchive, else with `apt-get download`)
+// unless a file with the pinned sha256 is already cached. The cache is
+// content-addressed: cacheDir/debs/<sha256>.deb.
 func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (string, error) {
 	o := downloadOptions{repinHint: "resolve the package again and update its pin", run: runCommand}
 	for _, opt := range opts {
