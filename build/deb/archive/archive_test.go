@@ -32,7 +32,8 @@ type testArchive struct {
 	files map[string][]byte
 	hits  map[string]int
 	srv   *httptest.Server
-	xz    bool // publish Packages.xz instead of Packages.gz
+	xz    bool   // publish Packages.xz instead of Packages.gz
+	valid string // the Valid-Until field to publish, if any
 }
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
@@ -110,7 +111,11 @@ func (a *testArchive) publish(suite string, signer *openpgp.Entity, pkgs ...pkg)
 	zw.Close()
 	a.put("/debian/dists/"+suite+"/main/binary-amd64/Packages"+ext, gz.Bytes())
 	// The uncompressed index is listed but not served, as Debian does.
-	release := fmt.Sprintf("Origin: Test\nSuite: %s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n %s %d main/binary-amd64/Packages%s\n %s %d main/binary-amd64/Packages\n",
+	valid := ""
+	if a.valid != "" {
+		valid = "Valid-Until: " + a.valid + "\n"
+	}
+	release := fmt.Sprintf("Origin: Test\nSuite: %s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\n"+valid+"SHA256:\n %s %d main/binary-amd64/Packages%s\n %s %d main/binary-amd64/Packages\n",
 		suite, sum(gz.Bytes()), gz.Len(), ext, sum(idx.Bytes()), idx.Len())
 	a.put("/debian/dists/"+suite+"/InRelease", a.sign(signer, release))
 }
@@ -170,6 +175,15 @@ func TestCandidateAcrossSuites(t *testing.T) {
 	}
 }
 
+func TestValidUntilAhead(t *testing.T) {
+	a := newTestArchive(t)
+	a.valid = time.Now().Add(time.Hour).UTC().Format(time.RFC1123)
+	a.publish("bookworm", a.key, busyboxNew)
+	if _, err := a.client(t, t.TempDir(), "bookworm").Candidate(context.Background(), "busybox-static"); err != nil {
+		t.Errorf("an index valid for another hour: %v", err)
+	}
+}
+
 func TestXZIndex(t *testing.T) {
 	a := newTestArchive(t)
 	a.xz = true
@@ -213,6 +227,14 @@ func TestBadIndexRefused(t *testing.T) {
 		{"text outside the signature", "signature", func(a *testArchive) {
 			signed := a.files["/debian/dists/bookworm/InRelease"]
 			a.put("/debian/dists/bookworm/InRelease", bytes.Replace(signed, []byte("Origin: Test"), []byte("Origin: Evil"), 1))
+		}},
+		{"expired", "InRelease expired at", func(a *testArchive) {
+			a.valid = time.Now().Add(-time.Hour).UTC().Format(time.RFC1123)
+			a.publish("bookworm", a.key, busyboxNew)
+		}},
+		{"Packages larger than listed", "more than the", func(a *testArchive) {
+			p := "/debian/dists/bookworm/main/binary-amd64/Packages.gz"
+			a.put(p, append(bytes.Clone(a.files[p]), make([]byte, 1<<20)...))
 		}},
 		{"corrupted Packages", "sha256 mismatch", func(a *testArchive) {
 			p := "/debian/dists/bookworm/main/binary-amd64/Packages.gz"
@@ -299,11 +321,11 @@ func TestFetchResumes(t *testing.T) {
 	defer srv.Close()
 	c := &Client{cfg: Config{HTTP: srv.Client()}}
 	final := filepath.Join(t.TempDir(), "f")
-	err := c.download(context.Background(), []string{srv.URL + "/f"}, final, sum(body), nil)
+	err := c.download(context.Background(), []string{srv.URL + "/f"}, final, sum(body), -1, nil)
 	if err == nil {
 		t.Fatal("a cut download succeeded")
 	}
-	if err := c.download(context.Background(), []string{srv.URL + "/f"}, final, sum(body), nil); err != nil {
+	if err := c.download(context.Background(), []string{srv.URL + "/f"}, final, sum(body), int64(len(body)), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(final); !bytes.Equal(got, body) {

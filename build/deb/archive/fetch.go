@@ -56,7 +56,7 @@ func (c *Client) Fetch(ctx context.Context, p Pin, final string, progress func(i
 	if p.Snapshot != "" && c.cfg.Snapshot != "" {
 		urls = append(urls, SnapshotURL(c.cfg.Snapshot, p.Source, p.Snapshot, p.Filename))
 	}
-	if err := c.download(ctx, urls, final, p.SHA256, progress); err != nil {
+	if err := c.download(ctx, urls, final, p.SHA256, -1, progress); err != nil {
 		if errors.Is(err, errHTTPNotFound) {
 			hint := ""
 			if p.Snapshot != "" && c.cfg.Snapshot == "" {
@@ -69,22 +69,30 @@ func (c *Client) Fetch(ctx context.Context, p Pin, final string, progress func(i
 	return nil
 }
 
-var errHTTPNotFound = errors.New("404 Not Found")
+var (
+	errHTTPNotFound = errors.New("404 Not Found")
+	errTooLarge     = errors.New("file too large")
+)
 
 // download fetches the first of urls that exists into final, checking
-// sha. A partial download survives in final's .partial directory and is
-// resumed with an HTTP Range request next time.
-func (c *Client) download(ctx context.Context, urls []string, final, sha string, progress func(int64)) error {
+// sha and, when it is not negative, size: a server sending more is cut
+// off rather than filling the cache. A partial download survives in
+// final's .partial directory and is resumed with an HTTP Range request
+// next time.
+func (c *Client) download(ctx context.Context, urls []string, final, sha string, size int64, progress func(int64)) error {
 	partial := filepath.Join(filepath.Dir(final), ".partial", filepath.Base(final))
 	if err := os.MkdirAll(filepath.Dir(partial), 0o755); err != nil {
 		return err
 	}
 	var err error
 	for _, u := range urls {
-		if err = c.resume(ctx, u, partial, progress); !errors.Is(err, errHTTPNotFound) {
+		if err = c.resume(ctx, u, partial, size, progress); !errors.Is(err, errHTTPNotFound) {
 			break
 		}
 		err = fmt.Errorf("GET %s: %w", u, err)
+	}
+	if errors.Is(err, errTooLarge) {
+		os.Remove(partial)
 	}
 	if err != nil {
 		return err
@@ -101,7 +109,7 @@ func (c *Client) download(ctx context.Context, urls []string, final, sha string,
 }
 
 // resume appends the rest of url to partial.
-func (c *Client) resume(ctx context.Context, url, partial string, progress func(int64)) error {
+func (c *Client) resume(ctx context.Context, url, partial string, size int64, progress func(int64)) error {
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -145,8 +153,16 @@ func (c *Client) resume(ctx context.Context, url, partial string, progress func(
 	if progress != nil {
 		w = &counter{w: f, n: have, fn: progress}
 	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	body := io.Reader(resp.Body)
+	if size >= 0 {
+		body = io.LimitReader(resp.Body, size-have+1)
+	}
+	n, err := io.Copy(w, body)
+	if err != nil {
 		return fmt.Errorf("GET %s: %w (the part fetched is kept and resumed next time)", url, err)
+	}
+	if size >= 0 && have+n > size {
+		return fmt.Errorf("GET %s: %w: more than the %d bytes listed", url, errTooLarge, size)
 	}
 	return f.Sync()
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ulikunitz/xz"
 
@@ -48,6 +49,11 @@ func (c *Client) loadSuite(ctx context.Context, s Source, suite string, pkgs map
 	rel, err := VerifyRelease(data, c.cfg.Keys)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
+	}
+	// A mirror replaying an old signed index could hold back security
+	// fixes at the next --update-lock: apt refuses an expired one too.
+	if !rel.ValidUntil.IsZero() && time.Now().After(rel.ValidUntil) {
+		return fmt.Errorf("%s: InRelease expired at %s (Valid-Until): the mirror serves a stale index", where, rel.ValidUntil.Format(time.RFC1123))
 	}
 	for _, comp := range s.Components {
 		text, err := c.packagesIndex(ctx, base, suite, comp, s.Arch, rel)
@@ -95,7 +101,7 @@ func (c *Client) cachedIndex(ctx context.Context, url, name string, f IndexFile)
 	if sum, _, err := fsutil.FileSHA256(final); err == nil && sum == f.SHA256 {
 		return final, nil
 	}
-	if err := c.download(ctx, []string{url}, final, f.SHA256, nil); err != nil {
+	if err := c.download(ctx, []string{url}, final, f.SHA256, f.Size, nil); err != nil {
 		return "", fmt.Errorf("index %s: %w", name, err)
 	}
 	return final, nil

@@ -72,8 +72,9 @@ func TrustedKeys(keyring openpgp.EntityList, fingerprints []string) (openpgp.Ent
 
 // Release is a verified InRelease file's content.
 type Release struct {
-	Date  time.Time
-	Files map[string]IndexFile // path below dists/SUITE -> hash and size
+	Date       time.Time
+	ValidUntil time.Time            // zero when the archive sets none (bookworm's main archive)
+	Files      map[string]IndexFile // path below dists/SUITE -> hash and size
 }
 
 // IndexFile is one file an InRelease lists.
@@ -102,12 +103,16 @@ func parseRelease(text []byte) (*Release, error) {
 		return nil, fmt.Errorf("InRelease: no fields")
 	}
 	r := &Release{Files: map[string]IndexFile{}}
-	if d := st[0]["Date"]; d != "" {
-		t, err := time.Parse(time.RFC1123, strings.Replace(d, "UTC", "GMT", 1))
-		if err != nil {
-			return nil, fmt.Errorf("InRelease: Date %q: %w", d, err)
+	for field, t := range map[string]*time.Time{"Date": &r.Date, "Valid-Until": &r.ValidUntil} {
+		d := st[0][field]
+		if d == "" {
+			continue
 		}
-		r.Date = t.UTC()
+		v, err := time.Parse(time.RFC1123, strings.Replace(d, "UTC", "GMT", 1))
+		if err != nil {
+			return nil, fmt.Errorf("InRelease: %s %q: %w", field, d, err)
+		}
+		*t = v.UTC()
 	}
 	for _, line := range strings.Split(st[0]["SHA256"], "\n") {
 		f := strings.Fields(line)
