@@ -336,6 +336,31 @@ func TestFetchResumes(t *testing.T) {
 	}
 }
 
+// TestConcurrentFetch: two fetches of one package into one cache (two
+// builds) both succeed, and the second takes the first one's file.
+func TestConcurrentFetch(t *testing.T) {
+	a := newTestArchive(t)
+	a.publish("bookworm", a.key, busyboxNew)
+	c := a.client(t, t.TempDir(), "bookworm")
+	final := filepath.Join(t.TempDir(), "x.deb")
+	pin := Pin{Package: busyboxNew.name, Version: busyboxNew.version, SHA256: sum(busyboxNew.body), Source: "debian", Filename: busyboxNew.filename()}
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() { errs <- c.Fetch(context.Background(), pin, final, nil) }()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := os.ReadFile(final); !bytes.Equal(got, busyboxNew.body) {
+		t.Errorf("fetched %q", got)
+	}
+	if n := a.hits["/debian/"+busyboxNew.filename()]; n != 1 {
+		t.Errorf("%d downloads, want 1", n)
+	}
+}
+
 // TestSnapshotFallback: once the live archive has dropped a version, the
 // snapshot service's URL for the pinned time serves it.
 func TestSnapshotFallback(t *testing.T) {
@@ -359,10 +384,11 @@ func TestSnapshotFallback(t *testing.T) {
 	}
 }
 
+// countFiles counts what dir holds besides download locks.
 func countFiles(t *testing.T, dir string) int {
 	n := 0
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && !strings.HasSuffix(path, ".lock") {
 			n++
 		}
 		return nil

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
@@ -84,7 +86,16 @@ func (c *Client) download(ctx context.Context, urls []string, final, sha string,
 	if err := os.MkdirAll(filepath.Dir(partial), 0o755); err != nil {
 		return err
 	}
-	var err error
+	// Two builds sharing a cache must not append to one partial file: the
+	// second waits, then finds the first one's finished file.
+	unlock, err := lockFile(partial + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if got, _, err := fsutil.FileSHA256(final); err == nil && got == sha {
+		return nil
+	}
 	for _, u := range urls {
 		if err = c.resume(ctx, u, partial, size, progress); !errors.Is(err, errHTTPNotFound) {
 			break
@@ -106,6 +117,19 @@ func (c *Client) download(ctx context.Context, urls []string, final, sha string,
 		return fmt.Errorf("%w: expected %s, got %s", ErrChecksum, sha, got)
 	}
 	return os.Rename(partial, final)
+}
+
+// lockFile takes an exclusive flock on path, created if missing.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // resume appends the rest of url to partial.
