@@ -62,6 +62,10 @@ type Options struct {
 	Verbose bool
 	// QCOW2 also writes NAME.qcow2, the disk as a qcow2 image.
 	QCOW2 bool
+	// DebArchive gives the Debian archives' base URLs (NAME=URL ...,
+	// as $IMGBUILD_DEBIAN_ARCHIVE); "" reads them from the environment,
+	// the user config file or the host's apt sources.
+	DebArchive string
 }
 
 // Arch is the architecture of every image (the release record's arch).

@@ -11,6 +11,7 @@ import (
 	"github.com/imgbuild/imgbuild/build/deb"
 	"github.com/imgbuild/imgbuild/build/gobuild"
 	"github.com/imgbuild/imgbuild/build/output"
+	"github.com/imgbuild/imgbuild/internal/fsutil"
 	"github.com/imgbuild/imgbuild/manifest"
 	"golang.org/x/sync/errgroup"
 )
@@ -33,9 +34,10 @@ func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
 		g.Go(func() error {
 			return b.report.Step("fetch "+name, func() (string, error) {
 				step := "fetch " + name
-				b.verbose(fmt.Sprintf("%s: %s=%s sha256 %s (cached as %s, else apt-get download)", step, pin.Package, pin.Version, pin.SHA256, deb.CachePath(b.opts.CacheDir, pin.SHA256)))
-				p, err := deb.Download(gctx, pinPackage(pin), b.opts.CacheDir, deb.WithRepinHint(repinHint),
-					deb.WithProgress(func(n int64) { b.report.Send(output.Event{Step: step, Status: "progress", Done: n}) }))
+				b.verbose(fmt.Sprintf("%s: %s=%s sha256 %s (cached as %s, else fetched)", step, pin.Package, pin.Version, pin.SHA256, deb.CachePath(b.opts.CacheDir, pin.SHA256)))
+				opts := []deb.Option{deb.WithRepinHint(repinHint),
+					deb.WithProgress(func(n int64) { b.report.Send(output.Event{Step: step, Status: "progress", Done: n}) })}
+				p, err := b.download(gctx, pin, opts)
 				if err != nil {
 					return "", fmt.Errorf("%s: Debian package %s: %w", lockName(b.m, b.lock), name, err)
 				}
@@ -86,6 +88,20 @@ func (b *builder) fetch(ctx context.Context, settled pinned) (fetched, error) {
 		return fetched{}, err
 	}
 	return f, nil
+}
+
+// download returns the cached package file, opening the Debian backend
+// only when the cache lacks it.
+func (b *builder) download(ctx context.Context, pin manifest.DebPin, opts []deb.Option) (string, error) {
+	path := deb.CachePath(b.opts.CacheDir, pin.SHA256)
+	if sum, _, err := fsutil.FileSHA256(path); err == nil && sum == pin.SHA256 {
+		return path, nil
+	}
+	more, err := b.debs.downloadOptions()
+	if err != nil {
+		return "", err
+	}
+	return deb.Download(ctx, pinPackage(pin), b.opts.CacheDir, append(opts, more...)...)
 }
 
 // buildGo builds one of the manifest's Go binaries and returns its file.

@@ -25,6 +25,8 @@ type builder struct {
 	// lock pins every input; pin settles it before anything is made,
 	// and its SourceDateEpoch (set after fetch) is every file's time.
 	lock *manifest.Lock
+	// debs resolves and fetches Debian packages (set by pin).
+	debs *debSource
 }
 
 // epoch is the build's SOURCE_DATE_EPOCH, from the lock.

@@ -20,17 +20,8 @@ func TestReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the image twice (minutes)")
 	}
-	src, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "imgbuild")
-	goBuild := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/imgbuild")
-	goBuild.Dir = src
-	if out, err := goBuild.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	src, bin := buildImgbuild(t, tmp)
 	key := filepath.Join(tmp, "keys")
 	if out, err := exec.Command(bin, "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
@@ -70,6 +61,23 @@ func TestReproducible(t *testing.T) {
 	if len(ents) < 7 {
 		t.Errorf("only %d outputs in %s, want image, kernel, initramfs, usr, release, signature and summary", len(ents), outA)
 	}
+}
+
+// buildImgbuild builds this source tree's imgbuild into dir; it returns
+// the tree and the executable.
+func buildImgbuild(t *testing.T, dir string) (src, bin string) {
+	t.Helper()
+	src, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "imgbuild")
+	goBuild := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/imgbuild")
+	goBuild.Dir = src
+	if out, err := goBuild.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return src, bin
 }
 
 func copyManifest(t *testing.T, src, dir string) string {

@@ -55,12 +55,12 @@ func debNames(m *manifest.Manifest) []string {
 // resolveLock returns the lock this build uses: the old one where it
 // covers the manifest, completed or renewed per mode. changes says what
 // differs from old, for the --locked error and the log.
-func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, mode LockMode, toolchain, workDir string) (*manifest.Lock, []string, error) {
+func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, mode LockMode, toolchain, workDir string, debs *debSource) (*manifest.Lock, []string, error) {
 	if old == nil {
 		old = &manifest.Lock{}
 	}
-	l := &manifest.Lock{File: old.File, SourceDateEpoch: old.SourceDateEpoch, GoToolchain: toolchain, Debs: map[string]manifest.DebPin{}, Go: map[string]manifest.GoPin{}}
 	var changes []string
+	l := &manifest.Lock{File: old.File, SourceDateEpoch: old.SourceDateEpoch, GoToolchain: toolchain, Archive: old.Archive, Debs: map[string]manifest.DebPin{}, Go: map[string]manifest.GoPin{}}
 	if old.GoToolchain != "" && old.GoToolchain != toolchain {
 		if mode != LockRepin {
 			return nil, nil, fmt.Errorf("%s: pins Go toolchain %s but this machine has %s: the on-image programs would differ; use Go %s (or an imgbuild made with it by make) or re-pin with %s",
@@ -72,6 +72,12 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 	}
 	for _, name := range debNames(m) {
 		if pin, ok := old.Debs[name]; ok && mode != LockRepin {
+			if mode == LockUpdateMissing && pin.Source == "" {
+				if full, ok := debs.complete(ctx, pin); ok {
+					pin = full
+					changes = append(changes, "Debian package "+name+": recorded its archive, suite and pool path")
+				}
+			}
 			l.Debs[name] = pin
 			continue
 		}
@@ -79,14 +85,27 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 			changes = append(changes, "Debian package "+name+" is not pinned")
 			continue
 		}
-		p, err := resolveDeb(ctx, m, name)
+		p, err := resolveDeb(ctx, m, name, debs)
 		if err != nil {
 			return nil, nil, err
 		}
-		l.Debs[name] = manifest.DebPin{Package: p.Name, Version: p.Version, Arch: p.Arch, SHA256: p.SHA256}
+		l.Debs[name] = manifest.DebPin{Package: p.Name, Version: p.Version, Arch: p.Arch, SHA256: p.SHA256,
+			Source: p.Source, Suite: p.Suite, Filename: p.Filename, Snapshot: p.Snapshot}
+		if p.Source == "" {
+			// apt's Filename is the same pool path, but without the
+			// archive's name it cannot be fetched from: keep locks
+			// written through apt as they were.
+			pin := l.Debs[name]
+			pin.Filename = ""
+			l.Debs[name] = pin
+		}
 		if old.Debs[name] != l.Debs[name] {
 			changes = append(changes, fmt.Sprintf("Debian package %s pinned to %s %s", name, p.Name, p.Version))
 		}
+	}
+	if l.Archive == nil && recordsArchive(l) {
+		l.Archive = debs.pin
+		changes = append(changes, "Debian archive pinned")
 	}
 	for name := range old.Debs {
 		if _, ok := l.Debs[name]; !ok {
@@ -124,13 +143,27 @@ func resolveLock(ctx context.Context, m *manifest.Manifest, old *manifest.Lock, 
 	return l, changes, nil
 }
 
-func resolveDeb(ctx context.Context, m *manifest.Manifest, name string) (deb.Package, error) {
+// recordsArchive tells whether a pin names its archive, which the lock's
+// archive section must then describe.
+func recordsArchive(l *manifest.Lock) bool {
+	for _, p := range l.Debs {
+		if p.Source != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func resolveDeb(ctx context.Context, m *manifest.Manifest, name string, debs *debSource) (deb.Package, error) {
+	r, err := debs.Resolver()
+	if err != nil {
+		return deb.Package{}, fmt.Errorf("%s: Debian package %s: %w", m.Where(debField(m, name)), name, err)
+	}
 	var p deb.Package
-	var err error
 	if name == m.Kernel.Package {
-		p, err = deb.ResolveKernelMeta(ctx, name)
+		p, err = r.ResolveKernelMeta(ctx, name)
 	} else {
-		p, err = deb.Resolve(ctx, name)
+		p, err = r.Resolve(ctx, name)
 	}
 	if err != nil {
 		return p, fmt.Errorf("%s: Debian package %s: %w", m.Where(debField(m, name)), name, err)
@@ -146,7 +179,8 @@ func lockName(m *manifest.Manifest, l *manifest.Lock) string {
 }
 
 func pinPackage(p manifest.DebPin) deb.Package {
-	return deb.Package{Name: p.Package, Version: p.Version, Arch: p.Arch, SHA256: p.SHA256}
+	return deb.Package{Name: p.Package, Version: p.Version, Arch: p.Arch, SHA256: p.SHA256,
+		Source: p.Source, Suite: p.Suite, Filename: p.Filename, Snapshot: p.Snapshot}
 }
 
 // sourceDateEpoch is SOURCE_DATE_EPOCH from the environment, else the
@@ -202,7 +236,12 @@ func (b *builder) pin(ctx context.Context) (pinned, error) {
 		if err != nil {
 			return p, "", err
 		}
-		b.lock, p.changes, err = resolveLock(ctx, b.m, old, b.opts.Lock, p.toolchain, filepath.Join(b.opts.CacheDir, "tmp"))
+		var pin *manifest.ArchivePin
+		if old != nil {
+			pin = old.Archive
+		}
+		b.debs = newDebSource(b.opts.CacheDir, b.opts.DebArchive, pin)
+		b.lock, p.changes, err = resolveLock(ctx, b.m, old, b.opts.Lock, p.toolchain, filepath.Join(b.opts.CacheDir, "tmp"), b.debs)
 		if err != nil {
 			return p, "", err
 		}

@@ -35,11 +35,11 @@ func TestLockModes(t *testing.T) {
 	}
 	tmp := t.TempDir()
 
-	if _, _, err := resolveLock(ctx, m, nil, LockFrozen, "go1.26.8", tmp); err == nil ||
+	if _, _, err := resolveLock(ctx, m, nil, LockFrozen, "go1.26.8", tmp, newDebSource(tmp, "", nil)); err == nil ||
 		!strings.Contains(err.Error(), "--locked") || !strings.Contains(err.Error(), "Debian package busybox-static is not pinned") {
 		t.Fatalf("--locked without a lock: %v", err)
 	}
-	l, changes, err := resolveLock(ctx, m, nil, LockUpdateMissing, "go1.26.8", tmp)
+	l, changes, err := resolveLock(ctx, m, nil, LockUpdateMissing, "go1.26.8", tmp, newDebSource(tmp, "", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,23 +62,23 @@ func TestLockModes(t *testing.T) {
 	bb.Version = "1:0.0-pinned-long-ago"
 	old.Debs["busybox-static"] = bb
 	for _, mode := range []LockMode{LockFrozen, LockUpdateMissing} {
-		got, changes, err := resolveLock(ctx, m, &old, mode, "go1.26.8", tmp)
+		got, changes, err := resolveLock(ctx, m, &old, mode, "go1.26.8", tmp, newDebSource(tmp, "", nil))
 		if err != nil || len(changes) != 0 || got.Debs["busybox-static"].Version != bb.Version {
 			t.Errorf("mode %d with a complete lock: %v, changes %v, busybox pin %+v", mode, err, changes, got.Debs["busybox-static"])
 		}
 	}
-	got, changes, err := resolveLock(ctx, m, &old, LockRepin, "go1.26.8", tmp)
+	got, changes, err := resolveLock(ctx, m, &old, LockRepin, "go1.26.8", tmp, newDebSource(tmp, "", nil))
 	if err != nil || got.Debs["busybox-static"].Version == bb.Version || !strings.Contains(strings.Join(changes, ";"), "busybox-static") {
 		t.Errorf("--update-lock kept the old pin: %v, %v, %+v", err, changes, got.Debs["busybox-static"])
 	}
 
 	// A manifest that needs a package the lock lacks.
 	m2, _ := manifest.Parse("locks.yaml", []byte(strings.Replace(lockManifest, "deb: busybox-static", "deb: busybox", 1)))
-	if _, _, err := resolveLock(ctx, m2, l, LockFrozen, "go1.26.8", tmp); err == nil || !strings.Contains(err.Error(), "Debian package busybox is not pinned") {
+	if _, _, err := resolveLock(ctx, m2, l, LockFrozen, "go1.26.8", tmp, newDebSource(tmp, "", nil)); err == nil || !strings.Contains(err.Error(), "Debian package busybox is not pinned") {
 		t.Errorf("--locked with a package missing from the lock: %v", err)
 	}
 
-	if _, _, err := resolveLock(ctx, m, l, LockUpdateMissing, "go1.99.0", tmp); err == nil ||
+	if _, _, err := resolveLock(ctx, m, l, LockUpdateMissing, "go1.99.0", tmp, newDebSource(tmp, "", nil)); err == nil ||
 		!strings.Contains(err.Error(), "pins Go toolchain go1.26.8 but this machine has go1.99.0") {
 		t.Errorf("toolchain mismatch: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/imgbuild/imgbuild/build"
 )
@@ -65,6 +66,7 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.StringVarP(&opts.OutDir, "output", "o", "out", "output directory")
 	f.StringVar(&opts.Target, "target", "qemu", "platform to build for: "+strings.Join(build.Targets, ", "))
 	f.StringVar(&opts.CacheDir, "cache", "", "cache directory (default $IMGBUILD_CACHE or $XDG_CACHE_HOME/imgbuild)")
+	debArchiveFlag(f, &opts.DebArchive)
 	f.BoolVar(&locked, "locked", false, "fail instead of changing the lock file")
 	f.BoolVar(&repin, "update-lock", false, "resolve every input afresh and rewrite the lock file")
 	f.StringVar(&opts.SignKey, "sign-key", "", "private key file (imgbuild keygen) that signs the release record; without it the manifest must set security.allow_unsigned")
@@ -76,4 +78,9 @@ succeeded; a failed build leaves the output directory as it was.`,
 	f.BoolVar(&checkRepro, "check-reproducible", false, "build a second time in a temporary directory with an empty cache and fail if any artifact differs")
 	f.BoolVar(&asJSON, "json", false, "print machine-readable events and a summary on stdout")
 	return cmd
+}
+
+// debArchiveFlag adds --deb-archive, the Debian archives' base URLs.
+func debArchiveFlag(f *pflag.FlagSet, v *string) {
+	f.StringVar(v, "deb-archive", "", "Debian archives' base URLs as NAME=URL, e.g. debian=http://MIRROR/debian,debian-security=http://MIRROR/debian-security (a bare URL is debian's; default $IMGBUILD_DEBIAN_ARCHIVE, then the user config file imgbuild/debian-archive, then the host's apt sources)")
 }

@@ -72,6 +72,7 @@ is refused unless --force.`,
 	f.StringVarP(&opts.Manifest, "file", "f", "manifests/minimal.yaml", "manifest to build")
 	f.StringVarP(&opts.OutDir, "output", "o", "out", "build output directory")
 	f.StringVar(&opts.CacheDir, "cache", "", "cache directory (default $IMGBUILD_CACHE or $XDG_CACHE_HOME/imgbuild)")
+	debArchiveFlag(f, &opts.DebArchive)
 	f.StringVar(&opts.SignKey, "sign-key", "", "private key file (imgbuild keygen) that signs the record and the channel metadata (required)")
 	f.StringVar(&opts.Version, "version", "", "replace the manifest's version (a semantic version, e.g. 1.0.0-nightly.20261201143000)")
 	f.StringVar(&opts.SecureBootKeys, "secure-boot-keys", "", "directory from imgbuild keygen --secure-boot: the payload then carries a signed UKI per slot")

@@ -40,7 +40,7 @@ func kernelDeb(t *testing.T) string {
 			return
 		}
 		ctx := context.Background()
-		p, err := deb.ResolveKernelMeta(ctx, "linux-image-cloud-amd64")
+		p, err := deb.AptResolver().ResolveKernelMeta(ctx, "linux-image-cloud-amd64")
 		if err != nil {
 			testKernelErr = err
 			return

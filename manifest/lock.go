@@ -23,6 +23,10 @@ type Lock struct {
 	// GoToolchain is the Go version that built the on-image programs
 	// and Go binaries; another toolchain gives other bytes.
 	GoToolchain string `yaml:"go_toolchain"`
+	// Archive pins the Debian archives the packages come from and the
+	// keys that must sign their indexes; a lock without it means
+	// Debian bookworm (see build.DefaultArchive).
+	Archive *ArchivePin `yaml:"archive,omitempty"`
 	// Debs maps a requested Debian package name to its pin.
 	Debs map[string]DebPin `yaml:"debs"`
 	// Go maps a binary name to its pinned module set.
@@ -39,6 +43,34 @@ type DebPin struct {
 	Version string `yaml:"version"`
 	Arch    string `yaml:"arch"`
 	SHA256  string `yaml:"sha256"`
+	// Where the archive backend found it; empty in locks written through
+	// apt, when the index supplies them at fetch time.
+	Source   string `yaml:"source,omitempty"`   // the archive's name, as in archive.sources
+	Suite    string `yaml:"suite,omitempty"`    // the suite whose index listed it
+	Filename string `yaml:"filename,omitempty"` // its pool path
+	// Snapshot is the time (20060102T150405Z) of that suite's index: a
+	// snapshot service has the file at that time after the live archive
+	// drops it.
+	Snapshot string `yaml:"snapshot,omitempty"`
+}
+
+// ArchivePin is the Debian archives a lock's packages come from. Base
+// URLs are the build host's configuration, never the lock's.
+type ArchivePin struct {
+	// Keys are the OpenPGP primary key fingerprints of which one must
+	// sign each suite's InRelease; imgbuild carries the public keys.
+	Keys    []string        `yaml:"keys"`
+	Sources []ArchiveSource `yaml:"sources"`
+}
+
+// ArchiveSource is one archive: its name (the last element of its usual
+// URL path: debian, debian-security) with the suites, components and
+// architecture read from it.
+type ArchiveSource struct {
+	Name       string   `yaml:"name"`
+	Suites     []string `yaml:"suites"`
+	Components []string `yaml:"components"`
+	Arch       string   `yaml:"arch"`
 }
 
 // GoPin is the module graph of one Go binary: the generated go.mod that

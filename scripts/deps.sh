@@ -13,9 +13,9 @@ for p in "${pkgs[@]}"; do
 done
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-# imgbuild resolves packages with apt-cache and fetches them with
-# apt-get download: both need the package lists, which minimal images
-# ship without.
+# imgbuild itself reads the Debian archive without apt; the tests that
+# compare it with apt (and IMGBUILD_DEB_BACKEND=apt) need apt's package
+# lists, which minimal images ship without.
 if [ ${#missing[@]} -gt 0 ] || ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
   $sudo apt-get update -q
 fi

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgbuild/imgbuild/build/deb/archive"
 	"github.com/imgbuild/imgbuild/internal/fsutil"
 )
 
@@ -29,6 +30,13 @@ type downloadOptions struct {
 	repinHint string
 	run       runFunc
 	progress  func(bytes int64)
+	archive   *archive.Client
+}
+
+// WithArchive fetches from the archive's pool over HTTP instead of
+// running apt-get download.
+func WithArchive(c *archive.Client) Option {
+	return func(o *downloadOptions) { o.archive = c }
 }
 
 // WithProgress has fn called with the bytes downloaded so far, a few
@@ -51,8 +59,9 @@ func CachePath(cacheDir, sha string) string {
 }
 
 // Download returns the path of the pinned package in cacheDir, fetching it
-// with `apt-get download` unless a file with the pinned sha256 is already
-// cached. The cache is content-addressed: cacheDir/debs/<sha256>.deb.
+// (from the archive's pool WithArchive, else with `apt-get download`)
+// unless a file with the pinned sha256 is already cached. The cache is
+// content-addressed: cacheDir/debs/<sha256>.deb.
 func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (string, error) {
 	o := downloadOptions{repinHint: "resolve the package again and update its pin", run: runCommand}
 	for _, opt := range opts {
@@ -67,6 +76,9 @@ func Download(ctx context.Context, p Package, cacheDir string, opts ...Option) (
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return "", fmt.Errorf("deb: download %s: %w", p, err)
+	}
+	if o.archive != nil {
+		return final, fetchArchive(ctx, o, p, final)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(final), ".download-")
 	if err != nil {
@@ -116,6 +128,21 @@ func fetch(ctx context.Context, o downloadOptions, p Package, dir string) error 
 	}
 	if isGone(err) {
 		return fmt.Errorf("deb: download %s: %w; %s (%v)", p, ErrVersionGone, o.repinHint, err)
+	}
+	return fmt.Errorf("deb: download %s: %w", p, err)
+}
+
+// fetchArchive downloads p from the archive's pool into final.
+func fetchArchive(ctx context.Context, o downloadOptions, p Package, final string) error {
+	err := o.archive.Fetch(ctx, archive.Pin{Package: p.Name, Version: p.Version, SHA256: p.SHA256,
+		Source: p.Source, Filename: p.Filename, Snapshot: p.Snapshot}, final, o.progress)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, archive.ErrNotFound):
+		return fmt.Errorf("deb: download %s: %w; %s (%v)", p, ErrVersionGone, o.repinHint, err)
+	case errors.Is(err, archive.ErrChecksum):
+		return fmt.Errorf("deb: download %s: %w (%v)", p, ErrChecksum, err)
 	}
 	return fmt.Errorf("deb: download %s: %w", p, err)
 }

@@ -134,7 +134,7 @@ func TestDownloadLive(t *testing.T) {
 		t.Skip("downloads through apt")
 	}
 	ctx := context.Background()
-	p, err := Resolve(ctx, "busybox-static")
+	p, err := AptResolver().Resolve(ctx, "busybox-static")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,69 +7,116 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/imgbuild/imgbuild/build/deb/archive"
 )
 
-// Resolve asks apt for the candidate version of name (the one `apt-get
-// install` would pick) and returns it pinned with its archive sha256.
-// Keeping the package index fresh (`apt-get update`) is the caller's job.
-func Resolve(ctx context.Context, name string) (Package, error) {
-	return resolve(ctx, runCommand, name)
+// Resolver looks packages up either in the host's apt index or in a
+// Debian archive read directly (archive.Client), which needs no apt.
+type Resolver struct {
+	idx index
 }
 
-// ResolveVersion returns the exact build name=version from apt's index.
-func ResolveVersion(ctx context.Context, name, version string) (Package, error) {
-	return resolveVersion(ctx, runCommand, name, version)
+// AptResolver asks the host's apt (apt-cache); keeping its index fresh
+// (apt-get update) is the caller's job.
+func AptResolver() *Resolver { return &Resolver{idx: aptIndex{run: runCommand}} }
+
+// ArchiveResolver reads the archive's own signed indexes.
+func ArchiveResolver(c *archive.Client) *Resolver { return &Resolver{idx: archiveIndex{c: c}} }
+
+// Resolve returns the candidate version of name (the one `apt-get
+// install` would pick) pinned with its archive sha256.
+func (r *Resolver) Resolve(ctx context.Context, name string) (Package, error) {
+	return resolve(ctx, r.idx, name)
 }
 
 // ResolveKernelMeta resolves a kernel metapackage such as
 // linux-image-cloud-amd64 to the kernel package its candidate depends on
 // (linux-image-6.1.0-NN-cloud-amd64), at the exact version the metapackage
 // asks for. A name that already is a kernel package resolves to itself.
-func ResolveKernelMeta(ctx context.Context, meta string) (Package, error) {
-	return resolveKernelMeta(ctx, runCommand, meta)
+func (r *Resolver) ResolveKernelMeta(ctx context.Context, meta string) (Package, error) {
+	return resolveKernelMeta(ctx, r.idx, meta)
 }
 
-func resolve(ctx context.Context, run runFunc, name string) (Package, error) {
-	out, err := run(ctx, "", "apt-cache", "policy", name)
-	if err != nil {
-		return Package{}, fmt.Errorf("deb: resolve %s: %w", name, err)
-	}
-	version, err := parseCandidate(out)
-	if err != nil {
-		return Package{}, fmt.Errorf("deb: resolve %s: %w", name, err)
-	}
-	return resolveVersion(ctx, run, name, version)
+// index is what resolving needs of a package index.
+type index interface {
+	// candidate is the version apt would install.
+	candidate(ctx context.Context, name string) (string, error)
+	// show returns the package at version with its Depends field.
+	show(ctx context.Context, name, version string) (Package, string, error)
 }
 
-func resolveVersion(ctx context.Context, run runFunc, name, version string) (Package, error) {
-	p, _, err := showVersion(ctx, run, name, version)
-	return p, err
+type aptIndex struct{ run runFunc }
+
+func (a aptIndex) candidate(ctx context.Context, name string) (string, error) {
+	out, err := a.run(ctx, "", "apt-cache", "policy", name)
+	if err != nil {
+		return "", err
+	}
+	return parseCandidate(out)
 }
 
-// showVersion returns the package and its Depends field.
-func showVersion(ctx context.Context, run runFunc, name, version string) (Package, string, error) {
-	out, err := run(ctx, "", "apt-cache", "show", name+"="+version)
+func (a aptIndex) show(ctx context.Context, name, version string) (Package, string, error) {
+	out, err := a.run(ctx, "", "apt-cache", "show", name+"="+version)
 	if err != nil {
-		return Package{}, "", fmt.Errorf("deb: resolve %s=%s: %w", name, version, err)
+		return Package{}, "", err
 	}
-	for _, st := range parseStanzas(out) {
+	for _, st := range archive.ParseStanzas(out) {
 		if st["Package"] != name || st["Version"] != version {
 			continue
 		}
 		p := Package{Name: name, Version: version, Arch: st["Architecture"],
 			SHA256: st["SHA256"], Filename: st["Filename"]}
 		if p.SHA256 == "" {
-			return Package{}, "", fmt.Errorf("deb: resolve %s=%s: the index has no SHA256 field", name, version)
+			return Package{}, "", fmt.Errorf("the index has no SHA256 field")
 		}
 		return p, st["Depends"], nil
 	}
-	return Package{}, "", fmt.Errorf("deb: resolve %s=%s: not in apt-cache show output", name, version)
+	return Package{}, "", fmt.Errorf("not in apt-cache show output")
+}
+
+type archiveIndex struct{ c *archive.Client }
+
+func (a archiveIndex) candidate(ctx context.Context, name string) (string, error) {
+	e, err := a.c.Candidate(ctx, name)
+	return e.Version, err
+}
+
+func (a archiveIndex) show(ctx context.Context, name, version string) (Package, string, error) {
+	e, err := a.c.Find(ctx, name, version, "")
+	if err != nil {
+		return Package{}, "", err
+	}
+	return Package{Name: name, Version: version, Arch: e.Arch, SHA256: e.SHA256, Filename: e.Filename,
+		Source: e.Source, Suite: e.Suite, Snapshot: e.SnapshotStamp()}, e.Depends, nil
+}
+
+func resolve(ctx context.Context, idx index, name string) (Package, error) {
+	version, err := idx.candidate(ctx, name)
+	if err != nil {
+		return Package{}, fmt.Errorf("deb: resolve %s: %w", name, err)
+	}
+	return resolveVersion(ctx, idx, name, version)
+}
+
+func resolveVersion(ctx context.Context, idx index, name, version string) (Package, error) {
+	p, _, err := showVersion(ctx, idx, name, version)
+	return p, err
+}
+
+// showVersion returns the package and its Depends field.
+func showVersion(ctx context.Context, idx index, name, version string) (Package, string, error) {
+	p, depends, err := idx.show(ctx, name, version)
+	if err != nil {
+		return Package{}, "", fmt.Errorf("deb: resolve %s=%s: %w", name, version, err)
+	}
+	return p, depends, nil
 }
 
 // kernelPackage matches a real kernel image package, not a metapackage.
 var kernelPackage = regexp.MustCompile(`^linux-image-[0-9]`)
 
-func resolveKernelMeta(ctx context.Context, run runFunc, meta string) (Package, error) {
+func resolveKernelMeta(ctx context.Context, run index, meta string) (Package, error) {
 	mp, err := resolve(ctx, run, meta)
 	if err != nil {
 		return Package{}, err
@@ -109,42 +156,6 @@ func parseCandidate(out []byte) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("apt does not know the package (was apt-get update run?)")
-}
-
-// parseStanzas splits deb822 text (apt-cache show) into field maps.
-// Continuation lines are appended to their field.
-func parseStanzas(out []byte) []map[string]string {
-	var stanzas []map[string]string
-	cur := map[string]string{}
-	last := ""
-	flush := func() {
-		if len(cur) > 0 {
-			stanzas = append(stanzas, cur)
-		}
-		cur, last = map[string]string{}, ""
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.TrimSpace(line) == "":
-			flush()
-		case line[0] == ' ' || line[0] == '\t':
-			if last != "" {
-				cur[last] += "\n" + strings.TrimSpace(line)
-			}
-		default:
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			last = k
-			cur[k] = strings.TrimSpace(v)
-		}
-	}
-	flush()
-	return stanzas
 }
 
 type dependency struct {

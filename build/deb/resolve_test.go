@@ -3,6 +3,7 @@ package deb
 import (
 	"context"
 	"fmt"
+	"github.com/imgbuild/imgbuild/build/deb/archive"
 	"os/exec"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func TestResolveKernelMetaCaptured(t *testing.T) {
 		"apt-cache show linux-image-cloud-amd64=6.1.192-2":          showMeta,
 		"apt-cache show linux-image-6.1.0-56-cloud-amd64=6.1.192-2": showKernel,
 	})
-	got, err := resolveKernelMeta(context.Background(), run, "linux-image-cloud-amd64")
+	got, err := resolveKernelMeta(context.Background(), aptIndex{run}, "linux-image-cloud-amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestResolveErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := resolve(context.Background(), fakeApt(tc.answers), tc.pkg)
+			_, err := resolve(context.Background(), aptIndex{fakeApt(tc.answers)}, tc.pkg)
 			if err == nil || !strings.Contains(err.Error(), tc.wantInErr) || !strings.Contains(err.Error(), tc.pkg) {
 				t.Errorf("error %v: want it to name %q and say %q", err, tc.pkg, tc.wantInErr)
 			}
@@ -125,7 +126,8 @@ func TestResolveLive(t *testing.T) {
 		t.Skip("asks this machine's apt, several apt-cache runs")
 	}
 	ctx := context.Background()
-	p, err := Resolve(ctx, "busybox-static")
+	apt := AptResolver()
+	p, err := apt.Resolve(ctx, "busybox-static")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +140,49 @@ func TestResolveLive(t *testing.T) {
 			t.Errorf("apt-cache show has no line %q", field)
 		}
 	}
-	k, err := ResolveKernelMeta(ctx, "linux-image-cloud-amd64")
+	k, err := apt.ResolveKernelMeta(ctx, "linux-image-cloud-amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !kernelPackage.MatchString(k.Name) || !strings.HasSuffix(k.Name, "-cloud-amd64") {
 		t.Errorf("ResolveKernelMeta gave %q, want linux-image-<abi>-cloud-amd64", k.Name)
 	}
+
+	// The archive backend, reading the same archives apt is configured
+	// with, must pick the same candidates.
+	arc := ArchiveResolver(liveArchive(t))
+	for _, tc := range []struct {
+		want    Package
+		resolve func() (Package, error)
+	}{
+		{p, func() (Package, error) { return arc.Resolve(ctx, "busybox-static") }},
+		{k, func() (Package, error) { return arc.ResolveKernelMeta(ctx, "linux-image-cloud-amd64") }},
+	} {
+		got, err := tc.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != tc.want.Name || got.Version != tc.want.Version || got.SHA256 != tc.want.SHA256 || got.Filename != tc.want.Filename {
+			t.Errorf("archive backend resolved %+v, apt %+v", got, tc.want)
+		}
+	}
+}
+
+// liveArchive reads bookworm from the archives this machine's apt uses.
+func liveArchive(t *testing.T) *archive.Client {
+	t.Helper()
+	apt, err := archive.ReadAptSources("/etc/apt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := archive.Bookworm("amd64")
+	keys, err := archive.DebianKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := archive.New(archive.Config{Sources: sources, URLs: archive.URLsFromApt(sources, apt), Keys: keys, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
