@@ -145,7 +145,7 @@ func clusterUp(ctx context.Context, env Env, image string, f clusterUpFlags) err
 		// Every member has the same guest ports: each gets its own host ports.
 		cfg.Forwards = cfg.Forwards[:0]
 		for _, fw := range settings.Forwards {
-			p, err := freePort()
+			p, err := qemu.FreePort()
 			if err != nil {
 				return err
 			}

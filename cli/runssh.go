@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,16 +108,6 @@ func configUser(path string) string {
 	return "root"
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // sshLogin says how to log in to a running image.
 type sshLogin struct {
 	port      int // on 127.0.0.1
@@ -160,7 +149,7 @@ func sshSetup(cfg *qemu.Config, settings output.RunSettings, configFile string, 
 		return nil, cleanup, nil
 	}
 	if hostPort == 0 {
-		if hostPort, err = freePort(); err != nil {
+		if hostPort, err = qemu.FreePort(); err != nil {
 			return nil, cleanup, fmt.Errorf("ssh port: %w", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -387,3 +388,14 @@ func (vm *VM) Kill() {
 
 // Powerdown presses the ACPI power button, as a person would.
 func (vm *VM) Powerdown() error { return vm.qmp("system_powerdown") }
+
+// FreePort asks the kernel for a port on 127.0.0.1 that was free a
+// moment ago, for a host forward (Forward.Host).
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // onlyNames lists dir, so a test sees a temporary file left behind.
@@ -229,5 +231,46 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(t.TempDir(), "gone")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing dir: %v", err)
+	}
+}
+
+// A killed build's half-filled cache entry goes at the next MakeDir in
+// the same directory; a live one (locked) and a young one (perhaps an
+// older imgbuild's, which took no lock) stay, as does everything else.
+func TestMakeDirSweepsDeadTemps(t *testing.T) {
+	parent := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string, age time.Time) string {
+		p := filepath.Join(parent, name)
+		if err := os.MkdirAll(filepath.Join(p, "half"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, age, age); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	dead := mk(".a.tmp111", old)
+	live := mk(".b.tmp222", old)
+	young := mk(".c.tmp333", time.Now())
+	entry := mk("d.tmpish", old)
+	f, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MakeDir(filepath.Join(parent, "e"), func(tmp string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("the dead temporary directory is still there (%v)", err)
+	}
+	for _, p := range []string{live, young, entry, filepath.Join(parent, "e")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v, want it kept", filepath.Base(p), err)
+		}
 	}
 }

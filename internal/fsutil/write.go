@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // An Option changes what Write does besides writing.
@@ -155,11 +157,22 @@ func MakeDir(dir string, fill func(tmp string) error) (raced bool, err error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return false, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp*")
+	sweepDeadTemps(parent)
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+tempMark+"*")
 	if err != nil {
 		return false, err
 	}
 	defer os.RemoveAll(tmp)
+	// Held until the rename is done: a temporary directory whose lock is
+	// free belongs to a process that died filling it.
+	lock, err := os.Open(tmp)
+	if err != nil {
+		return false, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return false, fmt.Errorf("lock %s: %w", tmp, err)
+	}
 	if err := fill(tmp); err != nil {
 		return false, err
 	}
@@ -170,4 +183,40 @@ func MakeDir(dir string, fill func(tmp string) error) (raced bool, err error) {
 		return false, err
 	}
 	return false, nil
+}
+
+// tempMark is in the name of every MakeDir temporary directory.
+const tempMark = ".tmp"
+
+// deadAfter is how long a temporary directory must be left unchanged
+// before it is swept: a free lock alone could be an older imgbuild's,
+// which took none, filling it right now.
+const deadAfter = 10 * time.Minute
+
+// sweepDeadTemps removes the temporary directories in parent that a
+// killed process left (MakeDir's own are locked while they fill), so
+// that killed builds do not pile up half-made cache entries.
+func sweepDeadTemps(parent string) {
+	des, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		name := de.Name()
+		if !de.IsDir() || !strings.HasPrefix(name, ".") || !strings.Contains(name, tempMark) {
+			continue
+		}
+		p := filepath.Join(parent, name)
+		if fi, err := de.Info(); err != nil || time.Since(fi.ModTime()) < deadAfter {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.RemoveAll(p)
+		}
+		f.Close()
+	}
 }

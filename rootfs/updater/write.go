@@ -79,11 +79,16 @@ func (a *Agent) write(p *payload, running *sign.Record) error {
 			return err
 		}
 	}
-	a.logf("installed %s into slot %s; it boots next, on trial", p.rec.Version, slot)
-	return a.updateState(func(s *State) {
+	// The state first: a test or an operator who reads the line then
+	// asks for status must find the install there.
+	if err := a.updateState(func(s *State) {
 		s.Installed = &Installed{Version: p.rec.Version, Previous: running.Version, Slot: slot, At: now(), BootID: a.BootID}
 		s.LastError, s.LastErrorCode = "", 0
-	})
+	}); err != nil {
+		return err
+	}
+	a.logf("installed %s into slot %s; it boots next, on trial", p.rec.Version, slot)
+	return nil
 }
 
 // bootedEntry reads the booted slot's entry, counted or not.
