@@ -64,7 +64,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		{name: "bad size", manifest: strings.Replace(baseManifest, "usr: 16MiB", "usr: 16 megs", 1),
 			want: `bad.yaml:12:8: disk.usr: bad size "16 megs"`},
 		{name: "missing package", manifest: strings.Replace(baseManifest, "deb: busybox-static", "deb: imgbuild-no-such-package", 1),
-			want: `bad.yaml:9:5: Debian package imgbuild-no-such-package: deb: resolve imgbuild-no-such-package: apt does not know the package`},
+			want: `bad.yaml:9:5: Debian package imgbuild-no-such-package: deb: resolve imgbuild-no-such-package: package imgbuild-no-such-package: not in the archive debian (bookworm`},
 		{name: "sha256 mismatch", manifest: baseManifest,
 			lock: strings.Replace(string(goodLock), string(bbSHA[1]), strings.Repeat("0", 64), 1),
 			want: `bad.lock: Debian package busybox-static: deb: download busybox-static=|: sha256 mismatch: expected 0000`},
