@@ -68,9 +68,6 @@ type Options struct {
 	DebArchive string
 }
 
-// Arch is the architecture of every image (the release record's arch).
-const Arch = "amd64"
-
 // Targets lists the supported --target values: qemu (a raw disk, and
 // qcow2 with --qcow2) and aws (the raw disk, a stream-optimized VMDK and
 // an AMI registration file) and pxe (the raw disk, and a kernel, a PXE
