@@ -194,6 +194,7 @@ func machine(image string, f runFlags) (cfg qemu.Config, login *sshLogin, cleanu
 	if cfg.MemoryMiB == 0 {
 		cfg.MemoryMiB = settings.MemoryMiB
 	}
+	cfg.Arch = settings.Arch
 	fwds, err := parseForwards(f.forwards)
 	if err != nil {
 		return cfg, nil, nop, usageError{err}
