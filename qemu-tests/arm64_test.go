@@ -1,8 +1,6 @@
 package qemutests
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +24,7 @@ func TestARM64Boot(t *testing.T) {
 	dir := t.TempDir()
 	mf := writeMinimalWith(t, dir, "version: 1.0.0\n", "version: 1.0.0\narch: arm64\n",
 		"linux-image-cloud-amd64", "linux-image-cloud-arm64")
-	res, err := build.Run(context.Background(), build.Options{Manifest: mf, OutDir: filepath.Join(dir, "out")})
+	res, err := build.Run(t.Context(), build.Options{Manifest: mf, OutDir: filepath.Join(dir, "out")})
 	if err != nil {
 		t.Fatalf("build for arm64: %v", err)
 	}
@@ -37,8 +35,8 @@ func TestARM64Boot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec sign.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
+	rec, err := sign.ParseRecord(data)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.Arch != "arm64" || !strings.Contains(strings.Join(rec.KernelArgs, " "), "console=ttyAMA0") {
