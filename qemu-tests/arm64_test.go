@@ -3,6 +3,7 @@ package qemutests
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,19 @@ func TestARM64Boot(t *testing.T) {
 		t.Errorf("release record: arch %q, kernel_args %q; want arm64 with console=ttyAMA0", rec.Arch, rec.KernelArgs)
 	}
 
+	// The reference tools accept the arm64 disk, USR and hash tree.
+	disk, usr := artifact(t, res, "disk"), artifact(t, res, "usr")
+	if out := tool(t, "sgdisk", "-v", disk); !strings.Contains(out, "No problems found") {
+		t.Errorf("sgdisk -v:\n%s", out)
+	}
+	if out := tool(t, "unsquashfs", "-s", usr); !strings.Contains(out, "Found a valid SQUASHFS 4:0 superblock") {
+		t.Errorf("unsquashfs -s:\n%s", out)
+	}
+	tool(t, "veritysetup", "verify", usr, usr, rec.VerityRoot, "--hash-offset="+strconv.FormatInt(rec.HashOffset, 10),
+		"--salt="+rec.VeritySalt, "--uuid="+rec.VerityUUID)
+
 	start := time.Now()
-	v := vmtest.Start(t, qemu.Config{Arch: res.Run.Arch, Disk: artifact(t, res, "disk"), Vars: filepath.Join(dir, "vars.fd"), MemoryMiB: 512})
+	v := vmtest.Start(t, qemu.Config{Arch: res.Run.Arch, Disk: disk, Vars: filepath.Join(dir, "vars.fd"), MemoryMiB: 512})
 	v.Expect(0, `imgbuild-stage1: started \(kernel \S+-arm64,`, 3*time.Minute)
 	h := v.ExpectHealthy(3 * time.Minute)
 	t.Logf("arm64: %s; %.1fs after QEMU started", h.Line, time.Since(start).Seconds())
