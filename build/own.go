@@ -77,10 +77,10 @@ func ownFiles(dir string) ownPrograms {
 
 // buildOwnCached puts the on-image programs into one cache entry, one
 // file per ownbin.Program: the embedded ones when imgbuild carries them
-// for the image's arch, else built from its source tree with the pinned
-// toolchain.
+// (and they are of the image's arch: settleToolchain), else built from
+// its source tree with the pinned toolchain.
 func (b *builder) buildOwnCached(ctx context.Context, settled pinned) (ownPrograms, string, error) {
-	if settled.own != nil && b.m.Arch == ownbin.Arch {
+	if settled.own != nil {
 		return b.ownEmbedded(settled.own)
 	}
 	src, err := gobuild.SourceDir(Module)

@@ -300,10 +300,16 @@ func (b *builder) settleToolchain(ctx context.Context) (string, *ownbin.Set, err
 	if err != nil {
 		return "", nil, err
 	}
+	why := "this imgbuild does not embed its on-image programs (it was not made by make)"
+	if own != nil && b.m.Arch != ownbin.Arch {
+		// Programs of another arch are no use: build this arch's from
+		// source, with the go on PATH, as without embedded ones.
+		own, why = nil, fmt.Sprintf("%s: the on-image programs this imgbuild embeds are %s, not %s", b.m.Where("arch"), ownbin.Arch, b.m.Arch)
+	}
 	if own == nil {
 		tc, err := gobuild.Toolchain(ctx)
 		if err != nil {
-			return "", nil, fmt.Errorf("this imgbuild does not embed its on-image programs (it was not made by make), so it builds them from source: %w", err)
+			return "", nil, fmt.Errorf("%s, so it builds them from source: %w", why, err)
 		}
 		return tc, nil, nil
 	}
