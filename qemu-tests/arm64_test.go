@@ -1,9 +1,9 @@
 package qemutests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +52,7 @@ func TestARM64Boot(t *testing.T) {
 	if out := tool(t, "unsquashfs", "-s", usr); !strings.Contains(out, "Found a valid SQUASHFS 4:0 superblock") {
 		t.Errorf("unsquashfs -s:\n%s", out)
 	}
-	tool(t, "veritysetup", "verify", usr, usr, rec.VerityRoot, "--hash-offset="+strconv.FormatInt(rec.HashOffset, 10),
+	tool(t, "veritysetup", "verify", usr, usr, rec.VerityRoot, fmt.Sprintf("--hash-offset=%d", rec.HashOffset),
 		"--salt="+rec.VeritySalt, "--uuid="+rec.VerityUUID)
 
 	start := time.Now()
