@@ -68,14 +68,28 @@ type Options struct {
 	DebArchive string
 }
 
-// Arch is the architecture of every image (the release record's arch).
-const Arch = "amd64"
-
 // Targets lists the supported --target values: qemu (a raw disk, and
 // qcow2 with --qcow2) and aws (the raw disk, a stream-optimized VMDK and
 // an AMI registration file) and pxe (the raw disk, and a kernel, a PXE
 // initramfs carrying USR, an iPXE script and a UKI for a diskless boot).
 var Targets = []string{"qemu", "aws", "pxe"}
+
+// checkArchSupport refuses what an arm64 image does not have yet: the
+// aws and pxe targets (an AMI registration and the PXE layout are
+// x86_64 ones) and Secure Boot (its UKIs and enrolment are tested on
+// OVMF only).
+func checkArchSupport(m *manifest.Manifest, opts Options) error {
+	if m.Arch == "amd64" {
+		return nil
+	}
+	if opts.Target != "qemu" {
+		return fmt.Errorf("%s: --target %s: only the qemu target builds arch %s", m.Where("arch"), opts.Target, m.Arch)
+	}
+	if opts.SecureBootKeys != "" {
+		return fmt.Errorf("%s: --secure-boot-keys: Secure Boot is amd64 only; arch %s builds without it", m.Where("arch"), m.Arch)
+	}
+	return nil
+}
 
 // Run builds the image described by opts.
 func Run(ctx context.Context, opts Options) (*output.Result, error) {
@@ -94,6 +108,9 @@ func Run(ctx context.Context, opts Options) (*output.Result, error) {
 		if m, err = Load(opts.Manifest, opts.Version); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkArchSupport(m, opts); err != nil {
+		return nil, err
 	}
 	var err error
 	// go build runs in the source tree: every path handed on must be absolute.

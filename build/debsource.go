@@ -23,12 +23,12 @@ const EnvDebBackend = "IMGBUILD_DEB_BACKEND"
 // elsewhere.
 var aptRoot = "/etc/apt"
 
-// DefaultArchive is what a lock without an archive section means:
-// archive.Bookworm, signed by a key of the bookworm keyring imgbuild
-// carries.
-func DefaultArchive() *manifest.ArchivePin {
+// DefaultArchive is what a lock without an archive section means for an
+// image of arch: archive.Bookworm, signed by a key of the bookworm
+// keyring imgbuild carries.
+func DefaultArchive(arch string) *manifest.ArchivePin {
 	pin := &manifest.ArchivePin{Keys: archive.DebianFingerprints()}
-	for _, s := range archive.Bookworm(Arch) {
+	for _, s := range archive.Bookworm(arch) {
 		pin.Sources = append(pin.Sources, manifest.ArchiveSource{Name: s.Name, Suites: s.Suites, Components: s.Components, Arch: s.Arch})
 	}
 	return pin
@@ -47,9 +47,9 @@ type debSource struct {
 	client   *archive.Client // nil: the apt backend
 }
 
-func newDebSource(cacheDir, urls string, pin *manifest.ArchivePin) *debSource {
+func newDebSource(cacheDir, urls, arch string, pin *manifest.ArchivePin) *debSource {
 	if pin == nil {
-		pin = DefaultArchive()
+		pin = DefaultArchive(arch)
 	}
 	return &debSource{cacheDir: cacheDir, urls: urls, pin: pin}
 }

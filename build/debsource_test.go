@@ -18,12 +18,12 @@ func TestArchiveUnconfigured(t *testing.T) {
 	t.Setenv(archive.EnvArchive, "")
 	t.Setenv(EnvDebBackend, "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	_, err := newDebSource(t.TempDir(), "", nil).Resolver()
+	_, err := newDebSource(t.TempDir(), "", "amd64", nil).Resolver()
 	if err == nil || !strings.Contains(err.Error(), "IMGBUILD_DEBIAN_ARCHIVE=debian=") || !strings.Contains(err.Error(), "--deb-archive") {
 		t.Errorf("unconfigured archive: %v", err)
 	}
 	t.Setenv(EnvDebBackend, "dpkg")
-	if _, err := newDebSource(t.TempDir(), "", nil).Resolver(); err == nil || !strings.Contains(err.Error(), EnvDebBackend) {
+	if _, err := newDebSource(t.TempDir(), "", "amd64", nil).Resolver(); err == nil || !strings.Contains(err.Error(), EnvDebBackend) {
 		t.Errorf("unknown backend: %v", err)
 	}
 }
@@ -47,7 +47,7 @@ func TestArchiveURLOrder(t *testing.T) {
 		{"", "", "http://file.example/debian"},
 	} {
 		t.Setenv(archive.EnvArchive, tc.env)
-		urls, err := newDebSource("", tc.flag, nil).archiveURLs(sources)
+		urls, err := newDebSource("", tc.flag, "amd64", nil).archiveURLs(sources)
 		if err != nil || urls["debian"] != tc.want {
 			t.Errorf("flag %q env %q: %v, %v; want %s", tc.flag, tc.env, urls, err, tc.want)
 		}

@@ -38,18 +38,16 @@ type diskOut struct {
 // entry, kernel, initramfs or UKI, release record), USR-A, and holes for
 // the rest of the contract's partition table.
 func (b *builder) disk(in diskIn) (diskOut, string, error) {
-	boot, err := deb.ReadFile(in.bootloader, bootPath)
+	boot, err := deb.ReadFile(in.bootloader, b.bootPath())
 	if err != nil {
 		return diskOut{}, "", fmt.Errorf("systemd-boot: %w", err)
 	}
-	files := []fat.File{
-		{Path: "EFI/BOOT/BOOTX64.EFI", Data: boot},
-		{Path: "EFI/systemd/systemd-bootx64.efi", Data: boot},
+	files := append(b.bootloaderFiles(boot), []fat.File{
 		{Path: contract.LoaderConf, Data: []byte(loaderConf)},
 		{Path: contract.EntryPath("a", contract.DefaultTries), Data: []byte(b.bootEntry("a", in.usr.verity))},
 		fileFrom(contract.KernelPath("a"), in.boot.kernel),
 		fileFrom(contract.InitrdPath("a"), in.boot.initramfs),
-	}
+	}...)
 	if in.sb != nil {
 		if files, err = b.secureBootFiles(in); err != nil {
 			return diskOut{}, "", err

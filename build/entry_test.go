@@ -98,3 +98,36 @@ func TestUpdatedEntryIsBuiltEntry(t *testing.T) {
 		t.Errorf("back to v1 in slot A:\n%s\nbuilt for v1, slot A:\n%s", back, want)
 	}
 }
+
+// TestArm64BootFiles checks what an arm64 image's ESP and entries take from
+// the arch: systemd-boot's aa64 files, the ttyAMA0 console and the
+// record's arch; and that the targets and Secure Boot it lacks are
+// refused.
+func TestArm64BootFiles(t *testing.T) {
+	e := entryBuilder(t, "1.0.0", "[]", 1)
+	e.m.Arch = "arm64"
+	var paths []string
+	for _, f := range e.bootloaderFiles([]byte("boot")) {
+		paths = append(paths, f.Path)
+	}
+	if got := strings.Join(paths, " "); got != "EFI/BOOT/BOOTAA64.EFI EFI/systemd/systemd-bootaa64.efi" {
+		t.Errorf("bootloader files %s", got)
+	}
+	if e.bootPath() != "/usr/lib/systemd/boot/efi/systemd-bootaa64.efi" || e.stubPath() != "/usr/lib/systemd/boot/efi/linuxaa64.efi.stub" {
+		t.Errorf("package paths %s, %s", e.bootPath(), e.stubPath())
+	}
+	if entry := e.entry("a"); !strings.Contains(entry, "options console=ttyAMA0,115200 ") {
+		t.Errorf("entry without the arm64 console:\n%s", entry)
+	}
+	if rec := e.testRecord(t); rec.Arch != "arm64" {
+		t.Errorf("record arch %q", rec.Arch)
+	}
+	for _, opts := range []Options{{Target: "aws"}, {Target: "pxe"}, {Target: "qemu", SecureBootKeys: "sb"}} {
+		if err := checkArchSupport(e.m, opts); err == nil || !strings.Contains(err.Error(), "arm64") {
+			t.Errorf("%+v for arm64: %v", opts, err)
+		}
+	}
+	if err := checkArchSupport(e.m, Options{Target: "qemu"}); err != nil {
+		t.Error(err)
+	}
+}

@@ -19,7 +19,7 @@ func (b *builder) partUUID(p contract.Partition) string { return disk.PartitionG
 // update brings a changed kernel.cmdline along.
 func (b *builder) kernelArgs() []string {
 	c := contract.Cmdline{Root: b.partUUID(contract.ROOT), ESP: b.partUUID(contract.ESP)}
-	args := append(append([]string(nil), contract.BaseArgs...), c.SharedArgs()...)
+	args := append(contract.BaseArgsFor(b.m.Arch), c.SharedArgs()...)
 	return append(args, b.m.Kernel.Cmdline...)
 }
 

@@ -107,9 +107,9 @@ func (b *builder) download(ctx context.Context, pin manifest.DebPin, opts []deb.
 // buildGo builds one of the manifest's Go binaries and returns its file.
 func (b *builder) buildGo(ctx context.Context, bin manifest.Binary, toolchain string) (string, string, error) {
 	pin := b.lock.Go[bin.Name]
-	k := key(pin.Package, pin.Version, pin.GoMod, pin.GoSum, toolchain, strings.Join(gobuild.Flags, " "))
+	k := key(pin.Package, pin.Version, pin.GoMod, pin.GoSum, toolchain, strings.Join(gobuild.Flags, " "), b.m.Arch)
 	out, hit, err := b.cached("go", k, bin.Name, func(path string) error {
-		return gobuild.Build(ctx, filepath.Join(b.opts.CacheDir, "tmp"), gobuild.Pin{Package: pin.Package, Version: pin.Version, GoMod: pin.GoMod, GoSum: pin.GoSum}, path)
+		return gobuild.Build(ctx, filepath.Join(b.opts.CacheDir, "tmp"), b.m.Arch, gobuild.Pin{Package: pin.Package, Version: pin.Version, GoMod: pin.GoMod, GoSum: pin.GoSum}, path)
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("%s: binary %s: %w", b.m.File, bin.Name, err)

@@ -32,7 +32,7 @@ func (b *builder) kernelPhase(in kernelIn) (kernelOut, string, error) {
 	if err != nil {
 		return kernelOut{}, "", fmt.Errorf("%s: kernel: %w", b.m.File, err)
 	}
-	want := append(append([]string(nil), kernel.DefaultModules...), b.pxeExtraModules()...)
+	want := append(append([]string(nil), kernel.DefaultModulesFor(b.m.Arch)...), b.pxeExtraModules()...)
 	mods, err := k.Closure(append(want, b.m.Kernel.Modules...))
 	if err != nil {
 		return kernelOut{}, "", fmt.Errorf("%s: kernel.modules: %w", b.m.File, err)

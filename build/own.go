@@ -28,18 +28,18 @@ func ownPackages() []string {
 // ownSourceKey hashes the main module's files that the on-image programs
 // are built from (as go list -deps reports them), go.mod and go.sum (which
 // pin every other module), the toolchain and the flags.
-func ownSourceKey(ctx context.Context, src, toolchain string, verbose func(string)) (string, error) {
+func ownSourceKey(ctx context.Context, src, toolchain, arch string, verbose func(string)) (string, error) {
 	format := `{{if and .Module .Module.Main}}{{.Dir}}|{{join .GoFiles ","}},{{join .SFiles ","}},{{join .EmbedFiles ","}}{{end}}`
 	args := append([]string{"list", "-deps", "-f", format}, ownPackages()...)
 	verbose("go " + strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir, cmd.Env = src, gobuild.Env()
+	cmd.Dir, cmd.Env = src, gobuild.Env(arch)
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("go list %s: %w", strings.Join(ownPackages(), " "), err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", toolchain, strings.Join(gobuild.Flags, " "), strings.Join(gobuild.Env()[len(os.Environ()):], " "))
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", toolchain, strings.Join(gobuild.Flags, " "), strings.Join(gobuild.Env(arch)[len(os.Environ()):], " "))
 	files := []string{filepath.Join(src, "go.mod"), filepath.Join(src, "go.sum")}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		dir, names, ok := strings.Cut(line, "|")
@@ -76,8 +76,9 @@ func ownFiles(dir string) ownPrograms {
 }
 
 // buildOwnCached puts the on-image programs into one cache entry, one
-// file per ownbin.Program: the embedded ones when imgbuild carries them,
-// else built from its source tree with the pinned toolchain.
+// file per ownbin.Program: the embedded ones when imgbuild carries them
+// (and they are of the image's arch: settleToolchain), else built from
+// its source tree with the pinned toolchain.
 func (b *builder) buildOwnCached(ctx context.Context, settled pinned) (ownPrograms, string, error) {
 	if settled.own != nil {
 		return b.ownEmbedded(settled.own)
@@ -86,15 +87,15 @@ func (b *builder) buildOwnCached(ctx context.Context, settled pinned) (ownProgra
 	if err != nil {
 		return ownPrograms{}, "", err
 	}
-	k, err := ownSourceKey(ctx, src, settled.toolchain, b.verbose)
+	k, err := ownSourceKey(ctx, src, settled.toolchain, b.m.Arch, b.verbose)
 	if err != nil {
 		return ownPrograms{}, "", err
 	}
 	dir, hit, err := b.ownEntry(key("source", k), func(dir string) error {
 		for _, p := range ownbin.Programs {
 			out := filepath.Join(dir, p.Name)
-			b.verbose(fmt.Sprintf("go build -o %s %s %s (in %s)", out, strings.Join(gobuild.Flags, " "), p.Package, src))
-			if err := gobuild.Own(ctx, src, p.Package, out); err != nil {
+			b.verbose(fmt.Sprintf("GOARCH=%s go build -o %s %s %s (in %s)", b.m.Arch, out, strings.Join(gobuild.Flags, " "), p.Package, src))
+			if err := gobuild.Own(ctx, src, b.m.Arch, p.Package, out); err != nil {
 				return err
 			}
 		}

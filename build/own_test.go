@@ -65,6 +65,21 @@ func TestToolchainWithEmbeddedPrograms(t *testing.T) {
 		})
 	}
 
+	// The embedded programs are amd64: an arm64 image builds its own
+	// with the go on PATH, and says so when there is none.
+	arm, err := manifest.Parse("arm.yaml", []byte(strings.Replace(lockManifest, "version: 1.0.0\n", "version: 1.0.0\narch: arm64\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeGo("go1.99.0")
+	if tc, gotOwn, err := (&builder{m: arm}).settleToolchain(context.Background()); err != nil || tc != "go1.99.0" || gotOwn != nil {
+		t.Errorf("arm64 with embedded amd64 programs = %q, %v, %v; want go on PATH and no embedded set", tc, gotOwn, err)
+	}
+	fakeGo("")
+	if _, _, err := (&builder{m: arm}).settleToolchain(context.Background()); err == nil || !strings.Contains(err.Error(), "arm.yaml:3:1: the on-image programs this imgbuild embeds are amd64, not arm64") {
+		t.Errorf("arm64, no go: %v", err)
+	}
+
 	// Without embedded programs even a deb-only manifest needs go, and
 	// the error says how to get an imgbuild that does not.
 	embeddedPrograms = func() (*ownbin.Set, error) { return nil, nil }

@@ -35,7 +35,7 @@ func copyFile(src, dst string) error {
 // changed in the lock.
 func (b *builder) finish(art artifacts, diskSum string, changes []string) (*output.Result, error) {
 	res := &output.Result{Name: b.m.Name, Version: b.m.Version, Target: b.opts.Target, SourceDateEpoch: b.lock.SourceDateEpoch,
-		LockChanges: changes, Run: output.RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20)}}
+		LockChanges: changes, Run: output.RunSettings{MemoryMiB: int(b.m.Run.Memory >> 20), Arch: b.m.Arch}}
 	res.USREncoder = usrEncoder(usrOptions(b.m.USR, b.epoch()))
 	if b.m.SSH != nil {
 		res.Run.SSHPort = b.m.SSH.Port

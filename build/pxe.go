@@ -94,7 +94,7 @@ func checkPXESize(size, memory int64, file string) error {
 // pxeCmdline is the diskless command line: no partitions, USR from the
 // initramfs; the root hash is there for humans, as on disk.
 func (b *builder) pxeCmdline(initrd string, v *verity.Params) string {
-	args := append(append([]string(nil), contract.BaseArgs...), contract.PXEArgs(initrd)...)
+	args := append(contract.BaseArgsFor(b.m.Arch), contract.PXEArgs(initrd)...)
 	args = append(args, contract.KeyVerity+"="+rootHash(v))
 	return strings.Join(append(args, b.m.Kernel.Cmdline...), " ")
 }
@@ -221,7 +221,7 @@ func (b *builder) writePXECpio(w io.Writer, usr io.ReaderAt, usrSize int64, file
 // Secure Boot keys: firmware without iPXE boots it over plain UEFI PXE
 // or HTTP boot, and with Secure Boot nothing of it can be swapped.
 func (b *builder) pxeUKI(in pxeIn, out pxeOut) (string, error) {
-	stub, err := deb.ReadFile(in.bootloader, stubPath)
+	stub, err := deb.ReadFile(in.bootloader, b.stubPath())
 	if err != nil {
 		return "", fmt.Errorf("UKI stub: %w", err)
 	}

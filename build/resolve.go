@@ -3,8 +3,10 @@ package build
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,6 +173,32 @@ func resolveDeb(ctx context.Context, m *manifest.Manifest, name string, debs *de
 	return p, nil
 }
 
+// checkLockArch refuses a lock pinned for an arch other than the
+// manifest's: its packages would not run on the image.
+func checkLockArch(m *manifest.Manifest, l *manifest.Lock) error {
+	if l == nil {
+		return nil
+	}
+	wrong := func(what, arch string) error {
+		return fmt.Errorf("%s: %s is for %s but %s has arch %s: re-pin with %s",
+			lockName(m, l), what, arch, m.Where("arch"), m.Arch, repinHint)
+	}
+	if l.Archive != nil {
+		for _, s := range l.Archive.Sources {
+			if s.Arch != m.Arch {
+				return wrong("archive source "+s.Name, s.Arch)
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.Debs)) {
+		// Architecture: all packages are the same files on every arch.
+		if a := l.Debs[name].Arch; a != m.Arch && a != "all" {
+			return wrong("Debian package "+name, a)
+		}
+	}
+	return nil
+}
+
 func lockName(m *manifest.Manifest, l *manifest.Lock) string {
 	if l != nil && l.File != "" {
 		return l.File
@@ -236,11 +264,18 @@ func (b *builder) pin(ctx context.Context) (pinned, error) {
 		if err != nil {
 			return p, "", err
 		}
+		if err := checkLockArch(b.m, old); err != nil {
+			if b.opts.Lock != LockRepin {
+				return p, "", err
+			}
+			// Re-pinning for another arch reads that arch's archive.
+			old.Archive = nil
+		}
 		var pin *manifest.ArchivePin
 		if old != nil {
 			pin = old.Archive
 		}
-		b.debs = newDebSource(b.opts.CacheDir, b.opts.DebArchive, pin)
+		b.debs = newDebSource(b.opts.CacheDir, b.opts.DebArchive, b.m.Arch, pin)
 		b.lock, p.changes, err = resolveLock(ctx, b.m, old, b.opts.Lock, p.toolchain, filepath.Join(b.opts.CacheDir, "tmp"), b.debs)
 		if err != nil {
 			return p, "", err
@@ -265,10 +300,16 @@ func (b *builder) settleToolchain(ctx context.Context) (string, *ownbin.Set, err
 	if err != nil {
 		return "", nil, err
 	}
+	why := "this imgbuild does not embed its on-image programs (it was not made by make)"
+	if own != nil && b.m.Arch != ownbin.Arch {
+		// Programs of another arch are no use: build this arch's from
+		// source, with the go on PATH, as without embedded ones.
+		own, why = nil, fmt.Sprintf("%s: the on-image programs this imgbuild embeds are %s, not %s", b.m.Where("arch"), ownbin.Arch, b.m.Arch)
+	}
 	if own == nil {
 		tc, err := gobuild.Toolchain(ctx)
 		if err != nil {
-			return "", nil, fmt.Errorf("this imgbuild does not embed its on-image programs (it was not made by make), so it builds them from source: %w", err)
+			return "", nil, fmt.Errorf("%s, so it builds them from source: %w", why, err)
 		}
 		return tc, nil, nil
 	}

@@ -14,10 +14,36 @@ import (
 	"github.com/imgbuild/imgbuild/sign/secureboot"
 )
 
+// efiArch is UEFI's name of the image's arch, which names systemd-boot's
+// files and the removable-media boot path the firmware starts.
+func (b *builder) efiArch() string {
+	if b.m.Arch == "arm64" {
+		return "aa64"
+	}
+	return "x64"
+}
+
+// stubPath is the UKI stub in the systemd-boot-efi package; bootPath is
+// systemd-boot there.
+func (b *builder) stubPath() string {
+	return "/usr/lib/systemd/boot/efi/linux" + b.efiArch() + ".efi.stub"
+}
+
+func (b *builder) bootPath() string {
+	return "/usr/lib/systemd/boot/efi/systemd-boot" + b.efiArch() + ".efi"
+}
+
+// bootloaderFiles puts systemd-boot where the firmware finds it
+// (EFI/BOOT/BOOTX64.EFI, BOOTAA64.EFI on arm64) and under its own name.
+func (b *builder) bootloaderFiles(boot []byte) []fat.File {
+	return []fat.File{
+		{Path: "EFI/BOOT/BOOT" + strings.ToUpper(b.efiArch()) + ".EFI", Data: boot},
+		{Path: "EFI/systemd/systemd-boot" + b.efiArch() + ".efi", Data: boot},
+	}
+}
+
 // Paths of the Secure Boot layout on the ESP (layout.md).
 const (
-	stubPath = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub" // in the systemd-boot-efi package
-	bootPath = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 	// KeysAutoDir is where systemd-boot looks for PK/KEK/db.auth to
 	// enroll (secure-boot-enroll in loader.conf).
 	KeysAutoDir = "loader/keys/auto"
@@ -63,7 +89,7 @@ type ukiIn struct {
 // before the release record, which names their sha256. It returns the
 // staged file of each slot.
 func (b *builder) ukis(in ukiIn) (map[string]string, string, error) {
-	stub, err := deb.ReadFile(in.bootloader, stubPath)
+	stub, err := deb.ReadFile(in.bootloader, b.stubPath())
 	if err != nil {
 		return nil, "", fmt.Errorf("UKI stub: %w", err)
 	}
@@ -115,7 +141,7 @@ func ukiSums(ukis map[string]string) (map[string]string, error) {
 // files systemd-boot enrolls on a machine in setup mode, and the
 // loader.conf asking it to.
 func (b *builder) secureBootFiles(in diskIn) ([]fat.File, error) {
-	boot, err := deb.ReadFile(in.bootloader, bootPath)
+	boot, err := deb.ReadFile(in.bootloader, b.bootPath())
 	if err != nil {
 		return nil, fmt.Errorf("systemd-boot: %w", err)
 	}
@@ -123,9 +149,7 @@ func (b *builder) secureBootFiles(in diskIn) ([]fat.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign systemd-boot: %w", err)
 	}
-	return []fat.File{
-		{Path: "EFI/BOOT/BOOTX64.EFI", Data: signedBoot},
-		{Path: "EFI/systemd/systemd-bootx64.efi", Data: signedBoot},
+	return append(b.bootloaderFiles(signedBoot), []fat.File{
 		{Path: contract.LoaderConf, Data: []byte(loaderConf + "secure-boot-enroll force\n")},
 		{Path: KeysAutoDir + "/PK.auth", Data: in.sb.AuthPK},
 		{Path: KeysAutoDir + "/KEK.auth", Data: in.sb.AuthKEK},
@@ -137,5 +161,5 @@ func (b *builder) secureBootFiles(in diskIn) ([]fat.File, error) {
 		// the update flow) read them there. The firmware never runs them.
 		fileFrom(contract.KernelPath("a"), in.boot.kernel),
 		fileFrom(contract.InitrdPath("a"), in.boot.initramfs),
-	}, nil
+	}...), nil
 }

@@ -133,7 +133,7 @@ func (b *builder) release(in releaseIn) (releaseOut, string, error) {
 		return releaseOut{}, "", fmt.Errorf("release record: kernel.cmdline: %w", err)
 	}
 	rec := sign.Record{
-		Format: sign.RecordFormat, Name: b.m.Name, Version: b.m.Version, Arch: Arch, MinVersion: b.m.Update.MinVersion,
+		Format: sign.RecordFormat, Name: b.m.Name, Version: b.m.Version, Arch: b.m.Arch, MinVersion: b.m.Update.MinVersion,
 		Kernel: sums["kernel"], Initramfs: sums["initramfs"], USR: sums["usr"], USRSize: usr.Size(), UKI: ukis,
 		KernelArgs: b.kernelArgs(),
 		VerityRoot: hex.EncodeToString(p.RootHash), VeritySalt: hex.EncodeToString(p.Salt), VerityUUID: p.UUID,

@@ -45,8 +45,9 @@ func newRun(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run IMAGE",
 		Short: "Boot an image under QEMU with UEFI firmware",
-		Long: `Run boots the image under QEMU with OVMF, the serial console on this
-terminal. The guest network is isolated: it gets DHCP and the port forwards
+		Long: `Run boots the image under QEMU with OVMF (an arm64 image, by the arch in
+the build's IMAGE.json: qemu-system-aarch64's virt machine with AAVMF), the
+serial console on this terminal. The guest network is isolated: it gets DHCP and the port forwards
 from the manifest (or --forward) but reaches nothing else, unless
 --open-network is given. The UEFI variables live beside the image
 (IMAGE.vars) so the VM keeps its firmware state across runs.`,
@@ -194,6 +195,7 @@ func machine(image string, f runFlags) (cfg qemu.Config, login *sshLogin, cleanu
 	if cfg.MemoryMiB == 0 {
 		cfg.MemoryMiB = settings.MemoryMiB
 	}
+	cfg.Arch = settings.Arch
 	fwds, err := parseForwards(f.forwards)
 	if err != nil {
 		return cfg, nil, nop, usageError{err}

@@ -52,7 +52,7 @@ func TestRunConfig(t *testing.T) {
 	if err := os.WriteFile(img, make([]byte, 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	data := `{"name": "demo", "run": {"memory_mib": 768, "forwards": [{"host": 8080, "guest": 80}]}}`
+	data := `{"name": "demo", "run": {"memory_mib": 768, "forwards": [{"host": 8080, "guest": 80}], "arch": "arm64"}}`
 	if err := os.WriteFile(filepath.Join(dir, "demo.json"), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestRunConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Disk != img || cfg.Vars != img+".vars" || cfg.MemoryMiB != 768 || cfg.CPU != qemu.CPUPlain || cfg.RNG ||
+	if cfg.Disk != img || cfg.Vars != img+".vars" || cfg.MemoryMiB != 768 || cfg.CPU != qemu.CPUPlain || cfg.RNG || cfg.Arch != "arm64" ||
 		cfg.AllowReboot || cfg.OpenNetwork || cfg.Stdin != nil || cfg.Output != nil {
 		t.Errorf("RunConfig = %+v", cfg)
 	}

@@ -28,6 +28,17 @@ const (
 // reject USR, not accept it. fips=1 runs the tests regardless.
 var BaseArgs = []string{"console=ttyS0,115200", "panic=10", "quiet", "cryptomgr.notests"}
 
+// BaseArgsFor is BaseArgs for an image of arch (a GOARCH): on arm64 the
+// console is the PL011 UART of QEMU's virt machine (and of most arm64
+// clouds' serial consoles), ttyAMA0.
+func BaseArgsFor(arch string) []string {
+	args := append([]string(nil), BaseArgs...)
+	if arch == "arm64" {
+		args[0] = "console=ttyAMA0,115200"
+	}
+	return args
+}
+
 // Cmdline is what the booted system takes from the kernel command line.
 // The builder writes it with Args; stage-1 reads it with ParseCmdline.
 type Cmdline struct {

@@ -150,3 +150,14 @@ func TestEntryArgs(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestBaseArgsFor checks the console per arch, and that asking for
+// arm64's arguments leaves BaseArgs (amd64's) as they were.
+func TestBaseArgsFor(t *testing.T) {
+	if got := BaseArgsFor("arm64"); got[0] != "console=ttyAMA0,115200" || len(got) != len(BaseArgs) {
+		t.Errorf("arm64: %q", got)
+	}
+	if got := BaseArgsFor("amd64"); got[0] != "console=ttyS0,115200" || BaseArgs[0] != "console=ttyS0,115200" {
+		t.Errorf("amd64: %q, BaseArgs %q", got, BaseArgs)
+	}
+}

@@ -42,3 +42,29 @@ var DefaultModules = []string{
 	"qemu_fw_cfg",
 	"sha256_ssse3",
 }
+
+// DefaultModulesArm64 is DefaultModules for an arm64 image, checked
+// against Debian 12's 6.1 cloud-arm64 kernel: the same list with the
+// arm64 sha256 in place of sha256_ssse3, and virtio_mmio, the transport
+// of the virt machine's own virtio devices; every one of them is a
+// module there apart from nvme, ext4 and button.
+//
+//   - sha2_ce: the ARMv8 Crypto Extensions sha256; sha256_arm64, the
+//     NEON and scalar one, for CPUs without them (modules).
+var DefaultModulesArm64 = []string{
+	"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_scsi", "sd_mod", "virtio_net", "virtio_rng",
+	"nvme", "ena",
+	"squashfs", "dm_mod", "dm_verity", "ext4",
+	"vfat", "nls_cp437", "nls_ascii", "efivarfs",
+	"button", "evdev",
+	"qemu_fw_cfg",
+	"sha2_ce", "sha256_arm64",
+}
+
+// DefaultModulesFor is the default module list of an image of arch.
+func DefaultModulesFor(arch string) []string {
+	if arch == "arm64" {
+		return DefaultModulesArm64
+	}
+	return DefaultModules
+}

@@ -41,6 +41,9 @@ func TestParseGood(t *testing.T) {
 	if m.Hostname != "demo" || m.Disk.USR != 64<<20 || m.Disk.ESP != 96<<20 {
 		t.Errorf("defaults: hostname %q usr %v esp %v", m.Hostname, m.Disk.USR, m.Disk.ESP)
 	}
+	if m.Arch != "amd64" {
+		t.Errorf("arch default = %q, want amd64", m.Arch)
+	}
 	if m.USR.Compression != "zstd" || m.USR.Level != 19 {
 		t.Errorf("usr defaults: %+v, want zstd level 19", m.USR)
 	}
@@ -101,6 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{"logs too big", "usr: 64MiB", "usr: 64MiB\nlogs: {size: 1GiB}", `logs.size: 1GiB is more than half of ROOT`},
 		{"register no port", "args: [httpd, -f]\n", "args: [httpd, -f]\n    register: {name: web}\n", `missing required field "port"`},
 		{"register twice", "  - name: late\n", "    register: {name: www, port: 80}\n  - name: late\n    register: {name: www, port: 81}\n", `demo.yaml:22:16: service late: register.name "www" is also service web's`},
+		{"arch unknown", "version: 1.0.0\n", "version: 1.0.0\narch: x86_64\n", `demo.yaml:3:1: arch "x86_64": want one of amd64, arm64`},
 		{"update server", "usr: 64MiB", "usr: 64MiB\nupdate:\n  server: ftp://x/", `demo.yaml:26:3: update.server "ftp://x/": want an http(s) URL`},
 	}
 	for _, tt := range tests {

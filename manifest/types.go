@@ -8,6 +8,7 @@ type Manifest struct {
 	Name     string    `yaml:"name" required:"true" doc:"Image name: lower case letters, digits and dashes."`
 	Version  string    `yaml:"version" required:"true" doc:"Image version, a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE]), e.g. 1.0.0: updates only go to newer versions."`
 	Hostname string    `yaml:"hostname" doc:"Host name set at boot; defaults to name."`
+	Arch     string    `yaml:"arch" doc:"CPU architecture of the image, as Go and Debian name it: amd64 (default) or arm64."`
 	Kernel   Kernel    `yaml:"kernel" required:"true" doc:"Kernel and modules."`
 	Binaries []Binary  `yaml:"binaries" doc:"Programs installed in /usr/bin."`
 	Files    []File    `yaml:"files" doc:"Files and symlinks placed in the image."`

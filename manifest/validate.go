@@ -39,6 +39,9 @@ func (m *Manifest) validate() error {
 	if err := version.Check(m.Version); err != nil {
 		return m.at("version", "version: %v", err)
 	}
+	if m.Arch != "" && !slices.Contains(Arches, m.Arch) {
+		return m.at("arch", "arch %q: want one of %s", m.Arch, strings.Join(Arches, ", "))
+	}
 	checks := []func() error{m.validateKernel, m.validateBinaries, m.validateFiles, m.validateServices, m.validateDisk, m.validateUSR, m.validateRun, m.validateUpdate, m.validateSSH}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -436,9 +439,16 @@ func (m *Manifest) validateFleetLock() error {
 	return nil
 }
 
+// Arches are the architectures an image can be built for; the first is
+// the default.
+var Arches = []string{"amd64", "arm64"}
+
 func (m *Manifest) applyDefaults() {
 	if m.Hostname == "" {
 		m.Hostname = m.Name
+	}
+	if m.Arch == "" {
+		m.Arch = Arches[0]
 	}
 	def := func(s *Size, v Size) {
 		if *s == 0 {

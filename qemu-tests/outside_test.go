@@ -90,7 +90,7 @@ func makeImgbuild(t *testing.T, src string) string {
 	fromSource := t.TempDir()
 	for _, p := range ownbin.Programs {
 		path := filepath.Join(fromSource, p.Name)
-		if err := gobuild.Own(context.Background(), "..", p.Package, path); err != nil {
+		if err := gobuild.Own(context.Background(), "..", ownbin.Arch, p.Package, path); err != nil {
 			t.Fatal(err)
 		}
 		want, err1 := os.ReadFile(path)

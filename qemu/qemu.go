@@ -23,6 +23,37 @@ const (
 	OVMFVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 )
 
+// Firmware paths of Debian's qemu-efi-aarch64 package, for arm64 guests.
+// Both are already the 64 MiB the virt machine's pflash banks want.
+const (
+	AAVMFCode = "/usr/share/AAVMF/AAVMF_CODE.fd"
+	AAVMFVars = "/usr/share/AAVMF/AAVMF_VARS.fd"
+)
+
+// CPUArm64 is the arm64 guests' TCG model: the plainest ARMv8.0 core a
+// user has (max would emulate pointer authentication and cost boot
+// time), with the crypto extensions the image's sha2_ce uses.
+const CPUArm64 = "cortex-a57"
+
+// guest is what differs between the arches QEMU emulates for an image.
+type guest struct {
+	binary, pkg       string // qemu-system-x86_64 and the Debian package with it
+	machine           string
+	code, vars, fwPkg string
+}
+
+// guestFor is arch's (a GOARCH; "" is amd64) emulator, machine and
+// firmware.
+func guestFor(arch string) (guest, error) {
+	switch arch {
+	case "", "amd64":
+		return guest{binary: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: "q35", code: OVMFCode, vars: OVMFVars, fwPkg: "ovmf"}, nil
+	case "arm64":
+		return guest{binary: "qemu-system-aarch64", pkg: "qemu-system-arm", machine: "virt", code: AAVMFCode, vars: AAVMFVars, fwPkg: "qemu-efi-aarch64"}, nil
+	}
+	return guest{}, fmt.Errorf("qemu: arch %q: want amd64 or arm64", arch)
+}
+
 // CPU models for software emulation (TCG).
 const (
 	// CPUMax emulates every feature QEMU can, RDRAND included, so the
@@ -42,6 +73,9 @@ type Forward struct{ Host, Guest int }
 
 // Config describes one VM.
 type Config struct {
+	// Arch is the guest's GOARCH: amd64 (default; q35, OVMF) or arm64
+	// (qemu-system-aarch64's virt machine, AAVMF, CPUArm64).
+	Arch string
 	Disk string // disk image; booted through OVMF unless Kernel is set
 	// DiskFormat is Disk's QEMU format, e.g. qcow2; default raw.
 	DiskFormat string
@@ -63,7 +97,7 @@ type Config struct {
 	// file name (or URL) DHCP hands the firmware.
 	TFTPDir, BootFile string
 
-	Code string // OVMF code; default OVMFCode
+	Code string // UEFI code; default OVMFCode (AAVMFCode on arm64)
 	// Vars is this VM's own copy of the UEFI variable store. It is made
 	// from VarsTemplate when missing and kept, so reboots of the same VM
 	// keep firmware state (and boot faster).
@@ -143,8 +177,15 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	if cpus == 0 {
 		cpus = 1
 	}
-	machine := "q35"
+	g, err := guestFor(cfg.Arch)
+	if err != nil {
+		return nil, err
+	}
+	machine := g.machine
 	if cfg.SecureBoot {
+		if machine != "q35" {
+			return nil, fmt.Errorf("qemu: Secure Boot is set up for amd64 guests only, not %s", cfg.Arch)
+		}
 		machine = "q35,smm=on"
 	}
 	// -nodefaults: no CD-ROM drive for the firmware to try first, no VGA
@@ -164,6 +205,10 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 		if cpu == "" {
 			cpu = DefaultCPU
 		}
+		if g.machine == "virt" && (cpu == CPUMax || cpu == CPUPlain) {
+			// The x86 names mean nothing to qemu-system-aarch64.
+			cpu = CPUArm64
+		}
 		args = append(args, "-accel", "tcg", "-cpu", cpu)
 	}
 	if cfg.RNG {
@@ -177,7 +222,7 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	} else if !cfg.BIOS {
 		code := cfg.Code
 		if code == "" {
-			code = OVMFCode
+			code = g.code
 		}
 		if cfg.Vars == "" {
 			return nil, fmt.Errorf("qemu: UEFI boot needs a VARS file")
@@ -285,8 +330,12 @@ func netArgs(cfg Config) []string {
 
 // Start boots a VM. It ends when the guest powers off, or when ctx is done.
 func Start(ctx context.Context, cfg Config) (*VM, error) {
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		return nil, fmt.Errorf("qemu: qemu-system-x86_64 not found (apt-get install qemu-system-x86): %w", err)
+	g, err := guestFor(cfg.Arch)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath(g.binary); err != nil {
+		return nil, fmt.Errorf("qemu: %s not found (apt-get install %s): %w", g.binary, g.pkg, err)
 	}
 	if cfg.Kernel == "" && !cfg.BIOS {
 		if err := ensureVars(cfg); err != nil {
@@ -310,7 +359,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	vm.cmd = exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	vm.cmd = exec.CommandContext(ctx, g.binary, args...)
 	vm.cmd.WaitDelay = 5 * time.Second
 	var out io.Writer = vm.Console
 	if cfg.Output != nil {
@@ -358,13 +407,17 @@ func ensureVars(cfg Config) error {
 	if _, err := os.Stat(cfg.Vars); err == nil {
 		return nil
 	}
+	g, err := guestFor(cfg.Arch)
+	if err != nil {
+		return err
+	}
 	tmpl := cfg.VarsTemplate
 	if tmpl == "" {
-		tmpl = OVMFVars
+		tmpl = g.vars
 	}
 	data, err := os.ReadFile(tmpl)
 	if err != nil {
-		return fmt.Errorf("qemu: UEFI variable template (apt-get install ovmf): %w", err)
+		return fmt.Errorf("qemu: UEFI variable template (apt-get install %s): %w", g.fwPkg, err)
 	}
 	return os.WriteFile(cfg.Vars, data, 0o644)
 }

@@ -267,3 +267,31 @@ func TestConsoleLinesArePlain(t *testing.T) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
 }
+
+// TestArm64Args checks that an arm64 guest gets the virt machine, the
+// arm64 CPU in place of the x86 model names, and AAVMF, while restrict=on
+// stays; and that what is set up for amd64 only is refused.
+func TestArm64Args(t *testing.T) {
+	args, err := Args(Config{Arch: "arm64", Disk: "d", Vars: "v", CPU: CPUPlain}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	for _, want := range []string{"-machine virt ", "-cpu " + CPUArm64, "file=" + AAVMFCode, "restrict=on", "virtio-blk-pci"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("args %q: want %q", line, want)
+		}
+	}
+	if strings.Contains(line, "q35") || strings.Contains(line, "OVMF") {
+		t.Errorf("args %q: amd64 machine or firmware", line)
+	}
+	if args, _ := Args(Config{Arch: "arm64", Kernel: "k", CPU: "neoverse-n1"}, ""); !slices.Contains(args, "neoverse-n1") {
+		t.Errorf("an arm64 model asked for is replaced: %q", args)
+	}
+	if _, err := Args(Config{Arch: "arm64", Disk: "d", Vars: "v", SecureBoot: true}, ""); err == nil {
+		t.Error("arm64 Secure Boot accepted")
+	}
+	if _, err := Args(Config{Arch: "riscv64", Kernel: "k"}, ""); err == nil || !strings.Contains(err.Error(), `arch "riscv64"`) {
+		t.Errorf("unknown arch: %v", err)
+	}
+}

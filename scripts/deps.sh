@@ -3,6 +3,7 @@
 # only when one is missing. Run as root or with sudo available.
 set -euo pipefail
 pkgs=(qemu-system-x86 qemu-utils ovmf systemd-boot-efi gdisk squashfs-tools
+      qemu-system-arm qemu-efi-aarch64 # arm64 images: qemu-system-aarch64 and AAVMF
       cryptsetup-bin mtools dosfstools e2fsprogs cpio zstd xz-utils kmod
       binutils openssl osslsigncode dpkg-dev ca-certificates openssh-client
       ipxe-qemu seabios

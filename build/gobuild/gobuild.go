@@ -20,10 +20,11 @@ import (
 // Flags makes builds reproducible: no paths, no VCS stamp, no build ID.
 var Flags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
 
-// Env is the environment of every build: static, for the image's arch,
-// never switching toolchains behind our back.
-func Env(extra ...string) []string {
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
+// Env is the environment of every build: static, for the image's arch
+// (a GOARCH, which the manifest's arch names), never switching
+// toolchains behind our back.
+func Env(arch string, extra ...string) []string {
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
 	return append(env, extra...)
 }
 
@@ -84,9 +85,10 @@ func SourceDir(module string) (string, error) {
 	}
 }
 
-// Own builds one of imgbuild's packages (e.g. ./initramfs/stage1) into out.
-func Own(ctx context.Context, srcDir, pkg, out string) error {
-	if err := run(ctx, srcDir, Env(), append(append([]string{"build", "-o", out}, Flags...), pkg)...); err != nil {
+// Own builds one of imgbuild's packages (e.g. ./initramfs/stage1) for
+// arch into out.
+func Own(ctx context.Context, srcDir, arch, pkg, out string) error {
+	if err := run(ctx, srcDir, Env(arch), append(append([]string{"build", "-o", out}, Flags...), pkg)...); err != nil {
 		return fmt.Errorf("build %s: %w", pkg, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -25,7 +26,8 @@ func Resolve(ctx context.Context, workDir, pkg, version string) (Pin, error) {
 		return Pin{}, err
 	}
 	defer os.RemoveAll(dir)
-	if err := run(ctx, dir, Env(), "get", pkg+"@"+version); err != nil {
+	// The module graph is the same for every arch.
+	if err := run(ctx, dir, Env(runtime.GOARCH), "get", pkg+"@"+version); err != nil {
 		return Pin{}, fmt.Errorf("resolve %s@%s: %w", pkg, version, err)
 	}
 	mod, err1 := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -36,15 +38,16 @@ func Resolve(ctx context.Context, workDir, pkg, version string) (Pin, error) {
 	return Pin{Package: pkg, Version: version, GoMod: string(mod), GoSum: string(sum)}, nil
 }
 
-// Build builds the pinned package into out. With the module graph fixed
-// by go.mod and go.sum, -mod=readonly makes go fail rather than change it.
-func Build(ctx context.Context, workDir string, p Pin, out string) error {
+// Build builds the pinned package for arch into out. With the module
+// graph fixed by go.mod and go.sum, -mod=readonly makes go fail rather
+// than change it.
+func Build(ctx context.Context, workDir, arch string, p Pin, out string) error {
 	dir, err := newModule(workDir, p.GoMod, p.GoSum)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	env := Env("GOFLAGS=-mod=readonly")
+	env := Env(arch, "GOFLAGS=-mod=readonly")
 	// go build -o of a library package quietly writes an archive, not
 	// a program: refuse it here rather than at boot.
 	name, err := output(ctx, dir, env, "list", "-f", "{{.Name}}", p.Package)

@@ -30,6 +30,10 @@ type RunSettings struct {
 	Forwards  []PortFwd `json:"forwards,omitempty"`
 	// SSHPort is the guest port of the image's SSH server; 0: none.
 	SSHPort int `json:"ssh_port,omitempty"`
+	// Arch is the image's arch (amd64, arm64), which picks the
+	// emulator, machine and firmware; empty (a summary from before
+	// arm64 images) is amd64.
+	Arch string `json:"arch,omitempty"`
 }
 
 // PortFwd is a host-to-guest TCP forward.

@@ -53,6 +53,10 @@ var Programs = []Program{
 	{Name: "imgbuild-registrar", Package: "./rootfs/cluster/registrar", Optional: true},
 }
 
+// Arch is the GOARCH of the embedded programs; an image of another arch
+// builds its own from source.
+const Arch = "amd64"
+
 // Dir is where the generator writes the programs, relative to this
 // package; a file named ToolchainFile there holds the go version that
 // built them.

@@ -212,6 +212,23 @@ func TestRefusalsLeavePassiveSlotUntouched(t *testing.T) {
 	}
 }
 
+// TestOtherArchNamed checks that an amd64 machine's refusal of an arm64
+// release names both arches, which is all an operator has to go on.
+func TestOtherArchNamed(t *testing.T) {
+	m := newMachine(t)
+	r := newRelease("2.0.0", 1<<20)
+	r.rec.Arch = "arm64"
+	m.publish(r, "stable", m.priv)
+	_, err := m.a.CheckStatic(context.Background(), m.src, "stable")
+	var ref *Refusal
+	if !errors.As(err, &ref) || ref.Code != contract.ErrArch {
+		t.Fatalf("err = %v, want a refusal with code %d", err, contract.ErrArch)
+	}
+	if want := "release 2.0.0 is for arm64, this machine is amd64"; !strings.Contains(err.Error(), want) {
+		t.Errorf("refusal %q does not say %q", err, want)
+	}
+}
+
 func TestCrashAfterEveryStep(t *testing.T) {
 	for _, crashAt := range Steps {
 		t.Run(crashAt, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -25,7 +26,8 @@ import (
 
 // Omaha speaks Omaha v3 as Flatcar's update_engine does (docs/updates.md):
 // one app whose appid is contract.OmahaAppID(name), version the running
-// release, track the channel, board amd64-usr, the machine and boot ids;
+// release, track the channel, board ARCH-usr (amd64-usr, arm64-usr), the
+// machine and boot ids;
 // an updatecheck with a ping, and events in requests of their own.
 type Omaha struct {
 	Server    string // endpoint, e.g. http://10.0.2.100:8080/v1/update/
@@ -57,8 +59,9 @@ func (o *Omaha) request(app *omaha.AppRequest) *omaha.Request {
 	req := omaha.NewRequest()
 	req.Version, req.UpdaterVersion = updaterVersion, updaterVersion
 	req.InstallSource, req.IsMachine = "scheduler", 1
-	req.OS.Platform, req.OS.Arch = "imgbuild", "amd64"
-	app.ID, app.Version, app.Track, app.Board = o.AppID, o.Version, o.Track, "amd64-usr"
+	// The agent runs on the machine: its GOARCH is the image's arch.
+	req.OS.Platform, req.OS.Arch = "imgbuild", runtime.GOARCH
+	app.ID, app.Version, app.Track, app.Board = o.AppID, o.Version, o.Track, runtime.GOARCH+"-usr"
 	app.MachineID, app.BootID, app.Lang = o.MachineID, o.BootID, "en-US"
 	req.Apps = []*omaha.AppRequest{app}
 	return req

@@ -49,7 +49,7 @@ func generate(ctx context.Context, src, out string) error {
 		return err
 	}
 	for _, p := range ownbin.Programs {
-		if err := gobuild.Own(ctx, src, p.Package, filepath.Join(tmp, p.Name)); err != nil {
+		if err := gobuild.Own(ctx, src, ownbin.Arch, p.Package, filepath.Join(tmp, p.Name)); err != nil {
 			return err
 		}
 	}
