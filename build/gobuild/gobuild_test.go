@@ -36,7 +36,7 @@ func TestFullGoCache(t *testing.T) {
 		t.Helper()
 		t.Setenv("GOCACHE", cache)
 		out := filepath.Join(dir, name)
-		if err := Own(context.Background(), "../..", "./build/gobuild/testdata/hello", out); err != nil {
+		if err := Own(context.Background(), "../..", "amd64", "./build/gobuild/testdata/hello", out); err != nil {
 			if _, statErr := os.Stat(out); statErr == nil {
 				t.Errorf("GOCACHE %s: the failed build left %s", cache, out)
 			}
