@@ -169,7 +169,7 @@ func imageEntries(s manifest.Service, img imageOut) ([]squashfs.Entry, error) {
 
 // containerOf is a container service's runtime settings.
 func containerOf(s manifest.Service) *contract.Container {
-	c := &contract.Container{Root: "/usr/" + imageRoot(s.Name), Network: s.NetworkMode}
+	c := &contract.Container{Root: "/usr/" + imageRoot(s.Name), Image: s.Image, Network: s.NetworkMode}
 	if st := s.State; st != nil {
 		c.State = &contract.Bind{Source: st.Dir, Target: st.Mount}
 	}

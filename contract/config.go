@@ -95,7 +95,10 @@ const ContainerVerb = "imgbuild-container-init"
 type Container struct {
 	// Root is the image's tree, ImagesDir/NAME/rootfs: the read-only
 	// root of the container.
-	Root    string `json:"root"`
+	Root string `json:"root"`
+	// Image is the image's reference as the manifest writes it,
+	// REF@sha256:DIGEST, for status and logs.
+	Image   string `json:"image,omitempty"`
 	Workdir string `json:"workdir"`
 	// State is a directory on ROOT mounted read-write inside.
 	State *Bind `json:"state,omitempty"`

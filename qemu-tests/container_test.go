@@ -2,6 +2,7 @@ package qemutests
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -96,6 +97,13 @@ func TestContainerService(t *testing.T) {
 	}
 	if got := v.Run("cat /usr/lib/imgbuild/images/app/rootfs/app/secret.txt", time.Minute); got != "only in the image" {
 		t.Errorf("the image's tree on USR: %q", got)
+	}
+	// The status record names the image as the manifest does, not the
+	// tree it was unpacked to.
+	var rec struct{ Image, State string }
+	got = v.Run("imgbuild-services status -json app", time.Minute)
+	if err := json.Unmarshal([]byte(got), &rec); err != nil || rec.Image != "oci-app@"+digest || rec.State != "healthy" {
+		t.Errorf("imgbuild-services status -json app: %q (%v); want healthy, image oci-app@%s", got, err, digest)
 	}
 	v.Powerdown()
 }

@@ -73,7 +73,7 @@ func (s *service) record(state, exit string) {
 	r.Name, r.State, r.Since = s.cfg.Name, state, time.Now()
 	r.Command = s.cfg.Command
 	if c := s.cfg.Container; c != nil {
-		r.Image = c.Root
+		r.Image = c.Image
 	}
 	if exit != "" {
 		r.PID, r.LastExit, r.LastAt = 0, exit, r.Since
