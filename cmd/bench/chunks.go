@@ -278,11 +278,17 @@ func blockCompressed(path string) (int64, error) {
 type cachedKernel struct{ vmlinuz, modules, release string }
 
 // otherKernel finds in the imgbuild caches the newest Debian kernel
-// build other than the one r boots.
+// build of r's arch other than the one r boots.
 func otherKernel(cacheDir string, r *output.Result) (cachedKernel, bool) {
 	cur, err := os.ReadFile(payloadPaths(r)[1])
 	if err != nil {
 		return cachedKernel{}, false
+	}
+	// Debian names a kernel's arch last (6.1.0-57-cloud-arm64); the
+	// caches may hold another arch's builds.
+	arch := r.Run.Arch
+	if arch == "" {
+		arch = "amd64"
 	}
 	var best cachedKernel
 	for _, cache := range []string{cacheDir, build.DefaultCacheDir()} {
@@ -291,7 +297,7 @@ func otherKernel(cacheDir string, r *output.Result) (cachedKernel, bool) {
 			rel := strings.TrimPrefix(filepath.Base(m), "vmlinuz-")
 			mods := filepath.Join(filepath.Dir(filepath.Dir(m)), "lib", "modules", rel)
 			data, err := os.ReadFile(m)
-			if _, serr := os.Stat(mods); err != nil || serr != nil || bytes.Equal(data, cur) {
+			if _, serr := os.Stat(mods); err != nil || serr != nil || bytes.Equal(data, cur) || !strings.HasSuffix(rel, "-"+arch) {
 				continue
 			}
 			// The newest other build: the nearest to a routine kernel
