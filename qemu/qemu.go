@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// Firmware paths of Debian's ovmf package.
+// Firmware paths of Debian's ovmf package: the firmware when no QEMU
+// firmware descriptor names one (FindFirmware).
 const (
 	OVMFCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 	OVMFVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
@@ -39,7 +40,10 @@ const CPUArm64 = "cortex-a57"
 type guest struct {
 	binary, pkg       string // qemu-system-x86_64 and the Debian package with it
 	machine           string
-	code, vars, fwPkg string
+	code, vars, fwPkg string // Debian's firmware paths and package
+	// qemuArch and versionedMachine are how firmware descriptors name
+	// the arch and machine (x86_64, pc-q35-7.2).
+	qemuArch, versionedMachine string
 }
 
 // guestFor is arch's (a GOARCH; "" is amd64) emulator, machine and
@@ -47,9 +51,11 @@ type guest struct {
 func guestFor(arch string) (guest, error) {
 	switch arch {
 	case "", "amd64":
-		return guest{binary: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: "q35", code: OVMFCode, vars: OVMFVars, fwPkg: "ovmf"}, nil
+		return guest{binary: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: "q35", code: OVMFCode, vars: OVMFVars, fwPkg: "ovmf",
+			qemuArch: "x86_64", versionedMachine: "pc-q35-7.2"}, nil
 	case "arm64":
-		return guest{binary: "qemu-system-aarch64", pkg: "qemu-system-arm", machine: "virt", code: AAVMFCode, vars: AAVMFVars, fwPkg: "qemu-efi-aarch64"}, nil
+		return guest{binary: "qemu-system-aarch64", pkg: "qemu-system-arm", machine: "virt", code: AAVMFCode, vars: AAVMFVars, fwPkg: "qemu-efi-aarch64",
+			qemuArch: "aarch64", versionedMachine: "virt-7.2"}, nil
 	}
 	return guest{}, fmt.Errorf("qemu: arch %q: want amd64 or arm64", arch)
 }
@@ -222,7 +228,11 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	} else if !cfg.BIOS {
 		code := cfg.Code
 		if code == "" {
-			code = g.code
+			fw, err := firmwareFor(cfg.Arch)
+			if err != nil {
+				return nil, err
+			}
+			code = fw.Code
 		}
 		if cfg.Vars == "" {
 			return nil, fmt.Errorf("qemu: UEFI boot needs a VARS file")
@@ -341,6 +351,16 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		if err := ensureVars(cfg); err != nil {
 			return nil, err
 		}
+		if cfg.Code == "" {
+			fw, err := firmwareFor(cfg.Arch)
+			if err != nil {
+				return nil, err
+			}
+			if !isFile(fw.Code) {
+				return nil, fmt.Errorf("qemu: no UEFI firmware for %s: no QEMU firmware descriptor in %s names one, and %s is missing (install %s on Debian and Ubuntu, edk2-ovmf or edk2-aarch64 elsewhere)",
+					g.qemuArch, strings.Join(FirmwareDirs(), ", "), fw.Code, g.fwPkg)
+			}
+		}
 	}
 	if cfg.Segment != nil {
 		// QEMU binds the port's socket: a former run of the same
@@ -413,11 +433,15 @@ func ensureVars(cfg Config) error {
 	}
 	tmpl := cfg.VarsTemplate
 	if tmpl == "" {
-		tmpl = g.vars
+		fw, err := firmwareFor(cfg.Arch)
+		if err != nil {
+			return err
+		}
+		tmpl = fw.Vars
 	}
 	data, err := os.ReadFile(tmpl)
 	if err != nil {
-		return fmt.Errorf("qemu: UEFI variable template (apt-get install %s): %w", g.fwPkg, err)
+		return fmt.Errorf("qemu: UEFI variable template (install %s on Debian and Ubuntu, edk2-ovmf or edk2-aarch64 elsewhere): %w", g.fwPkg, err)
 	}
 	return os.WriteFile(cfg.Vars, data, 0o644)
 }
