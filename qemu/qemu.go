@@ -312,11 +312,14 @@ func Args(cfg Config, qmpPath string) ([]string, error) {
 	return append(args, cfg.Extra...), nil
 }
 
+// userNet is the user-mode network's name, for SetLink.
+const userNet = "net0"
+
 func netArgs(cfg Config) []string {
 	if cfg.NoNetwork {
 		return []string{"-nic", "none"}
 	}
-	nic := []string{"user", "model=virtio-net-pci"}
+	nic := []string{"user", "id=" + userNet, "model=virtio-net-pci"}
 	if !cfg.OpenNetwork {
 		nic = append(nic, "restrict=on")
 	}
@@ -464,7 +467,14 @@ func (vm *VM) Kill() {
 }
 
 // Powerdown presses the ACPI power button, as a person would.
-func (vm *VM) Powerdown() error { return vm.qmp("system_powerdown") }
+func (vm *VM) Powerdown() error { return vm.qmp("system_powerdown", nil) }
+
+// SetLink takes the user-mode network's cable out (false) or puts it
+// back: the guest's NIC sees its carrier go and come, as on a machine
+// whose switch port is down.
+func (vm *VM) SetLink(up bool) error {
+	return vm.qmp("set_link", map[string]any{"name": userNet, "up": up})
+}
 
 // FreePort asks the kernel for a port on 127.0.0.1 that was free a
 // moment ago, for a host forward (Forward.Host).

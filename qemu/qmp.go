@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// qmp runs one QMP command without arguments.
-func (vm *VM) qmp(command string) error {
+// qmp runs one QMP command; args may be nil.
+func (vm *VM) qmp(command string, args map[string]any) error {
 	var conn net.Conn
 	var err error
 	for range 50 { // the socket appears shortly after QEMU starts
@@ -28,7 +28,11 @@ func (vm *VM) qmp(command string) error {
 		return fmt.Errorf("qemu: qmp greeting: %w", err)
 	}
 	for _, c := range []string{"qmp_capabilities", command} {
-		if err := json.NewEncoder(conn).Encode(map[string]string{"execute": c}); err != nil {
+		req := map[string]any{"execute": c}
+		if c == command && args != nil {
+			req["arguments"] = args
+		}
+		if err := json.NewEncoder(conn).Encode(req); err != nil {
 			return fmt.Errorf("qemu: qmp %s: %w", c, err)
 		}
 		for {

@@ -20,6 +20,12 @@ type Options struct {
 	// writing resolvConf unless it is "", and describes the lease in the
 	// "eth0 10.0.2.15/24 via 10.0.2.2" form.
 	DHCP func(ctx context.Context, nic, resolvConf string) (string, error)
+	// Hold, when set, keeps a DHCP NIC's lease for the rest of the boot
+	// after Configure's exchange, or keeps asking when that went
+	// unanswered; Drop stops that before a file's configuration takes
+	// the NIC over (netup.Keeper).
+	Hold func(nic, resolvConf string)
+	Drop func(nic string)
 	// Logf prints one console line (sysinit adds its marker).
 	Logf func(format string, args ...any)
 }
@@ -60,6 +66,9 @@ func (m *Machine) Configure(ctx context.Context) bool {
 		plan = set.Plan(nics)
 		for _, lc := range plan {
 			m.leased[lc.NIC.Name] = false // Apply replaces a lease's address
+			if m.o.Drop != nil {
+				m.o.Drop(lc.NIC.Name)
+			}
 		}
 		err = Apply(plan)
 	}
@@ -89,6 +98,11 @@ func (m *Machine) Configure(ctx context.Context) bool {
 		}
 		m.leased[nic], up = true, true
 		m.o.Logf("network %s", lease)
+	}
+	if m.o.Hold != nil {
+		for _, nic := range dhcpNICs(plan, nics) {
+			m.o.Hold(nic, resolv)
+		}
 	}
 	m.up = up
 	return up

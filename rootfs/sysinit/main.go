@@ -129,8 +129,11 @@ func (s *sysinit) run() {
 	// The .network files may come from the machine config: the network
 	// waits for it, unless the config must first fetch something.
 	net := newNetState()
+	// The leases outlive the boot's network wait: renewed before they
+	// end, or asked for again while unanswered.
+	leases := netup.NewKeeper(ctx, s.logf)
 	nm := network.NewMachine(network.Options{Dir: contract.NetworkDir, SysClassNet: "/sys/class/net",
-		ResolvConf: "/etc/resolv.conf", DHCP: dhcp, Logf: s.logf})
+		ResolvConf: "/etc/resolv.conf", DHCP: leases.DHCP, Hold: leases.Hold, Drop: leases.Drop, Logf: s.logf})
 	go func() {
 		<-net.gate
 		net.up = s.network(ctx, nm)
@@ -201,14 +204,6 @@ func (s *sysinit) network(ctx context.Context, nm *network.Machine) bool {
 	ctx, cancel := context.WithTimeout(ctx, networkWait)
 	defer cancel()
 	return nm.Configure(ctx)
-}
-
-func dhcp(ctx context.Context, nic, resolvConf string) (string, error) {
-	lease, err := netup.DHCP(ctx, nic, resolvConf)
-	if err != nil {
-		return "", err
-	}
-	return lease.String(), nil
 }
 
 func (s *sysinit) markGood() {

@@ -26,6 +26,10 @@ type Lease struct {
 	DNS       []net.IP
 	Domain    string
 	Duration  time.Duration
+	// At is when the server acknowledged it: renewal counts from here.
+	At time.Time
+	// dhcp is the exchange, which a renewal starts from.
+	dhcp *nclient4.Lease
 }
 
 // String gives the "eth0 10.0.2.15/24 via 10.0.2.2" form of the console line.
@@ -95,7 +99,8 @@ func firstNIC(sysClassNet string) string {
 // Each DHCP message is sent up to dhcpTries times, nclient4 waiting
 // dhcpTryTimeout for the first answer and doubling the wait each try;
 // sysinit's network wait may end the tries sooner.
-const (
+// (Variables for the tests' sake.)
+var (
 	dhcpTries      = 3
 	dhcpTryTimeout = 2 * time.Second
 )
@@ -116,13 +121,23 @@ func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
 	}
 	defer client.Close()
 	start := time.Now()
-	ack, err := exchange(ctx, client)
+	nl, err := exchange(ctx, client)
 	if err != nil {
 		// The console says how long it tried, so that a NIC with no
 		// DHCP server behind it reads as that and not as a hang.
 		return nil, fmt.Errorf("network: dhcp on %s: %w (up to %d tries, waiting %s then doubling; gave up after %.1fs)",
 			ifname, err, dhcpTries, dhcpTryTimeout, time.Since(start).Seconds())
 	}
+	lease := leaseOf(ifname, nl)
+	if err := lease.apply(link, resolvConf); err != nil {
+		return nil, err
+	}
+	return lease, nil
+}
+
+// leaseOf reads an acknowledged exchange.
+func leaseOf(ifname string, nl *nclient4.Lease) *Lease {
+	ack := nl.ACK
 	mask := ack.SubnetMask()
 	if mask == nil {
 		mask = ack.YourIPAddr.DefaultMask()
@@ -133,35 +148,47 @@ func DHCP(ctx context.Context, ifname, resolvConf string) (*Lease, error) {
 		DNS:       ack.DNS(),
 		Domain:    ack.DomainName(),
 		Duration:  ack.IPAddressLeaseTime(0),
+		At:        nl.CreationTime,
+		dhcp:      nl,
 	}
 	if r := ack.Router(); len(r) > 0 {
 		lease.Router = r[0]
 	}
-	if err := apply(link, lease); err != nil {
-		return nil, err
-	}
-	if resolvConf != "" && len(lease.DNS) > 0 {
-		// resolv.conf may be a dangling symlink from a factory file;
-		// the rename replaces it with a regular file, which is what we want.
-		if err := fsutil.WriteFile(resolvConf, []byte(ResolvConf(lease.DNS, lease.Domain)), 0o644); err != nil {
-			return nil, fmt.Errorf("network: %w", err)
-		}
-	}
-	return lease, nil
+	return lease
 }
 
-func apply(link netlink.Link, l *Lease) error {
+// finite reports whether the lease ends: a lease time of 0xffffffff
+// seconds is infinite (RFC 2131), and so is none.
+func (l *Lease) finite() bool {
+	return l.Duration > 0 && l.Duration < 0xffffffff*time.Second
+}
+
+// apply sets the lease's address, its default route and resolvConf
+// (skipped when empty). A finite lease's address carries the lease's
+// lifetime, so that the kernel drops it when the lease ends unrenewed
+// rather than keep an address the server may give another machine.
+func (l *Lease) apply(link netlink.Link, resolvConf string) error {
 	addr := &netlink.Addr{IPNet: l.Address}
+	if l.finite() {
+		secs := int(l.Duration / time.Second)
+		addr.ValidLft, addr.PreferedLft = secs, secs
+	}
 	if err := netlink.AddrReplace(link, addr); err != nil {
 		return fmt.Errorf("network: add %s to %s: %w", l.Address, l.Interface, err)
 	}
-	if l.Router == nil {
-		return nil
+	if l.Router != nil {
+		route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: l.Router,
+			Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}
+		if err := netlink.RouteReplace(route); err != nil {
+			return fmt.Errorf("network: default route via %s: %w", l.Router, err)
+		}
 	}
-	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: l.Router,
-		Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}
-	if err := netlink.RouteReplace(route); err != nil {
-		return fmt.Errorf("network: default route via %s: %w", l.Router, err)
+	if resolvConf != "" && len(l.DNS) > 0 {
+		// resolv.conf may be a dangling symlink from a factory file;
+		// the rename replaces it with a regular file, which is what we want.
+		if err := fsutil.WriteFile(resolvConf, []byte(ResolvConf(l.DNS, l.Domain)), 0o644); err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
 	}
 	return nil
 }

@@ -84,12 +84,14 @@ func Request(offer *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 
 // exchange is nclient4's Request (DISCOVER, OFFER, REQUEST, ACK) with
 // our packets.
-func exchange(ctx context.Context, c *nclient4.Client) (*dhcpv4.DHCPv4, error) {
+func exchange(ctx context.Context, c *nclient4.Client) (*nclient4.Lease, error) {
 	offer, err := c.SendAndRead(ctx, c.RemoteAddr(), Discover(c.InterfaceAddr(), TransactionID(c.InterfaceAddr())),
 		nclient4.IsMessageType(dhcpv4.MessageTypeOffer))
 	if err != nil {
 		return nil, fmt.Errorf("no offer: %w", err)
 	}
+	// The lease runs from the request (RFC 2131 4.4.1), not the answer.
+	sent := time.Now()
 	ack, err := c.SendAndRead(ctx, c.RemoteAddr(), Request(offer), nclient4.IsAll(
 		nclient4.IsCorrectServer(offer.ServerIdentifier()),
 		nclient4.IsMessageType(dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak)))
@@ -99,5 +101,5 @@ func exchange(ctx context.Context, c *nclient4.Client) (*dhcpv4.DHCPv4, error) {
 	if ack.MessageType() == dhcpv4.MessageTypeNak {
 		return nil, fmt.Errorf("server refused the offered %s: %q", offer.YourIPAddr, ack.Message())
 	}
-	return ack, nil
+	return &nclient4.Lease{Offer: offer, ACK: ack, CreationTime: sent}, nil
 }
