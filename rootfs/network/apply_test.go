@@ -176,28 +176,36 @@ func TestConfigureInNetns(t *testing.T) {
 	e2 := veth(t, "e2", "52:54:00:ab:00:09")
 	dir, etc := t.TempDir(), t.TempDir()
 	resolv := filepath.Join(etc, "resolv.conf")
-	var lines, dhcp []string
+	var lines, dhcp, held []string
 	m := NewMachine(Options{Dir: dir, SysClassNet: fakeSys(t, e0, e1, e2), ResolvConf: resolv,
 		DHCP: func(_ context.Context, nic, rc string) (string, error) {
 			dhcp = append(dhcp, nic+" resolv="+rc)
 			return nic + " 10.0.2.15/24 via 10.0.2.2", nil
 		},
+		Hold: func(nic, rc string) { held = append(held, "hold "+nic+" resolv="+rc) },
+		Drop: func(nic string) { held = append(held, "drop "+nic) },
 		Logf: func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }})
 
-	// No files: DHCP on the first NIC, as before there were files.
+	// No files: DHCP on the first NIC, as before there were files, and
+	// its lease held for the rest of the boot.
 	if !m.Configure(context.Background()) {
 		t.Error("no files: not up")
 	}
-	if strings.Join(dhcp, "|") != "e0 resolv="+resolv {
-		t.Errorf("no files: DHCP on %q", dhcp)
+	if strings.Join(dhcp, "|") != "e0 resolv="+resolv || strings.Join(held, "|") != "hold e0 resolv="+resolv {
+		t.Errorf("no files: DHCP on %q, held %q", dhcp, held)
 	}
 	// The config then writes a file: the second pass applies it and
 	// leaves e0's lease alone; the nameserver is the file's.
 	os.WriteFile(filepath.Join(dir, "10-seg.network"), []byte("[Match]\nMACAddress=52:54:00:ab:00:01\n[Network]\nAddress=10.77.0.1/24\nDNS=10.77.0.53\n"), 0o644)
-	lines, dhcp = nil, nil
+	lines, dhcp, held = nil, nil, nil
 	m.Configure(context.Background())
 	if len(dhcp) != 0 {
 		t.Errorf("second pass: DHCP again on %q", dhcp)
+	}
+	// e1's file takes it over; e0's lease is held on, no longer
+	// writing resolv.conf: the file's nameserver wins.
+	if strings.Join(held, "|") != "drop e1|hold e0 resolv=" {
+		t.Errorf("second pass: held %q", held)
 	}
 	if got := addrs(t, "e1"); got != "10.77.0.1/24" {
 		t.Errorf("e1: %s", got)

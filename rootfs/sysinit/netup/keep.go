@@ -33,8 +33,9 @@ type Keeper struct {
 }
 
 type holder struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	resolvConf string
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 // NewKeeper returns a Keeper whose holders live until ctx ends; logf
@@ -59,15 +60,21 @@ func (k *Keeper) DHCP(ctx context.Context, nic, resolvConf string) (string, erro
 }
 
 // Hold keeps nic's lease (or asks again for one) from now on, writing
-// resolvConf unless it is "". A NIC already held keeps its holder.
+// resolvConf unless it is "". A NIC already held keeps its holder,
+// unless resolvConf changed (a file's nameservers now win over the
+// lease's).
 func (k *Keeper) Hold(nic, resolvConf string) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.holders[nic]; ok {
+	h, ok := k.holders[nic]
+	k.mu.Unlock()
+	if ok && h.resolvConf == resolvConf {
 		return
 	}
+	k.Drop(nic)
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	ctx, cancel := context.WithCancel(k.ctx)
-	h := &holder{cancel: cancel, done: make(chan struct{})}
+	h = &holder{resolvConf: resolvConf, cancel: cancel, done: make(chan struct{})}
 	k.holders[nic] = h
 	l := k.leases[nic]
 	go func() {
