@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Seed is what a machine already holds, by chunk: for each chunk of its
@@ -69,20 +70,34 @@ var ErrChunk = errors.New("chunk does not match its index")
 // release record says what they must be.
 func Assemble(ctx context.Context, x *Index, seed *Seed, fetch Fetch, w io.Writer) (Stats, error) {
 	st := Stats{Chunks: len(x.Chunks)}
+	pre, stop := prefetch(ctx, x, seed, fetch)
+	defer stop()
 	buf := make([]byte, MaxSize+1)
 	for i, c := range x.Chunks {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		data, ok := fromSeed(seed, c, buf)
-		if ok {
+		data, fromSeedOK := []byte(nil), false
+		var err error
+		if p := pre.slots[i]; p != nil {
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				return st, ctx.Err()
+			}
+			data, err = p.data, p.err
+			pre.release()
+		} else if data, fromSeedOK = fromSeed(seed, c, buf); !fromSeedOK {
+			// The seed had it by name but its bytes changed since.
+			data, err = fetchChunk(ctx, fetch, c, buf)
+		}
+		if err != nil {
+			return st, fmt.Errorf("chunks: chunk %d of %s: %w", i, x.SHA256, err)
+		}
+		if fromSeedOK {
 			st.Seeded++
 			st.SeededBytes += c.Size
 		} else {
-			var err error
-			if data, err = fetchChunk(ctx, fetch, c, buf); err != nil {
-				return st, fmt.Errorf("chunks: chunk %d of %s: %w", i, x.SHA256, err)
-			}
 			st.Fetched++
 			st.FetchedBytes += c.Size
 		}
@@ -91,6 +106,84 @@ func Assemble(ctx context.Context, x *Index, seed *Seed, fetch Fetch, w io.Write
 		}
 	}
 	return st, nil
+}
+
+// Parallel is how many chunks are downloaded at once, and twice it how
+// many may wait, downloaded, for their turn to be written: one GET after
+// another would pay a round trip per 64 KiB chunk, which on a distant
+// server costs more than the bytes.
+var Parallel = 4
+
+// fetched is one chunk downloaded ahead.
+type fetched struct {
+	data []byte
+	err  error
+	done chan struct{}
+}
+
+type prefetcher struct {
+	slots  map[int]*fetched // by chunk number: those the seed lacks
+	window chan struct{}
+}
+
+// release frees the window's place of a chunk that was written.
+func (p *prefetcher) release() { <-p.window }
+
+// prefetch starts downloading, in order and Parallel at a time, every
+// chunk of x the seed does not have; stop cancels what is left and waits
+// for the downloads to end.
+func prefetch(ctx context.Context, x *Index, seed *Seed, fetch Fetch) (*prefetcher, func()) {
+	p := &prefetcher{slots: map[int]*fetched{}, window: make(chan struct{}, 2*max(Parallel, 1))}
+	var want []int
+	for i, c := range x.Chunks {
+		if !seeded(seed, c) {
+			want = append(want, i)
+			p.slots[i] = &fetched{done: make(chan struct{})}
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for _, i := range want {
+			select {
+			case p.window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range max(Parallel, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f := p.slots[i]
+				f.data, f.err = fetchChunk(ctx, fetch, x.Chunks[i], make([]byte, MaxSize+1))
+				close(f.done)
+			}
+		}()
+	}
+	return p, func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// seeded reports whether the seed holds c by name and size (its bytes
+// are checked when read).
+func seeded(seed *Seed, c Chunk) bool {
+	if seed == nil {
+		return false
+	}
+	loc, ok := seed.at[c.SHA256]
+	return ok && loc.size == c.Size
 }
 
 // fromSeed reads c from the seed into buf, if the seed has it and its

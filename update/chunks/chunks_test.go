@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPolIrreducible(t *testing.T) {
@@ -25,7 +28,7 @@ func random(seed int64, n int) []byte {
 	return b
 }
 
-func testKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+func testKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.New(rand.NewSource(1)))
 	if err != nil {
@@ -73,7 +76,7 @@ func TestSplitSurvivesInsertion(t *testing.T) {
 	}
 }
 
-func storeFile(t *testing.T, root string, data []byte, key ed25519.PrivateKey) (*Index, string) {
+func storeFile(t testing.TB, root string, data []byte, key ed25519.PrivateKey) (*Index, string) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -86,7 +89,7 @@ func storeFile(t *testing.T, root string, data []byte, key ed25519.PrivateKey) (
 	return x, p
 }
 
-func readIndex(t *testing.T, root string, x *Index, pub ed25519.PublicKey) (*Index, error) {
+func readIndex(t testing.TB, root string, x *Index, pub ed25519.PublicKey) (*Index, error) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, IndexPath(x.SHA256)))
 	if err != nil {
@@ -105,7 +108,7 @@ func dirFetch(root string, served *int64) Fetch {
 		if err != nil {
 			return nil, err
 		}
-		*served += int64(len(data))
+		atomic.AddInt64(served, int64(len(data)))
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
 }
@@ -238,6 +241,89 @@ func TestVerifyRefuses(t *testing.T) {
 			_, err = Verify(data, sig, tt.keys, good.SHA256, good.Size)
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Errorf("got %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// slowFetch serves root's chunks after a delay, as a distant server
+// would, and records how many requests were open at once.
+func slowFetch(root string, delay time.Duration, open, most *int64, fail string) Fetch {
+	return func(ctx context.Context, rel string) (io.ReadCloser, error) {
+		n := atomic.AddInt64(open, 1)
+		defer atomic.AddInt64(open, -1)
+		for {
+			m := atomic.LoadInt64(most)
+			if n <= m || atomic.CompareAndSwapInt64(most, m, n) {
+				break
+			}
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if rel == fail {
+			return nil, errors.New("503")
+		}
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+}
+
+// TestAssembleParallel: chunks are downloaded Parallel at a time yet
+// written in order, and a failing one stops every download.
+func TestAssembleParallel(t *testing.T) {
+	pub, priv := testKey(t)
+	root := t.TempDir()
+	v := random(6, 2<<20)
+	x0, _ := storeFile(t, root, v, priv)
+	x, err := readIndex(t, root, x0, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open, most int64
+	var out bytes.Buffer
+	st, err := Assemble(context.Background(), x, nil, slowFetch(root, 5*time.Millisecond, &open, &most, ""), &out)
+	if err != nil || !bytes.Equal(out.Bytes(), v) || st.Fetched != len(x.Chunks) {
+		t.Fatalf("assembled %d bytes, %+v, %v; want the file from %d chunks", out.Len(), st, err, len(x.Chunks))
+	}
+	if most < 2 || most > int64(Parallel) {
+		t.Errorf("%d requests open at most; want 2 to %d", most, Parallel)
+	}
+	open, most = 0, 0
+	bad := ChunkPath(x.Chunks[len(x.Chunks)/2].SHA256)
+	if _, err := Assemble(context.Background(), x, nil, slowFetch(root, 5*time.Millisecond, &open, &most, bad), io.Discard); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("a failing chunk: %v", err)
+	}
+	if n := atomic.LoadInt64(&open); n != 0 {
+		t.Errorf("%d downloads still open after Assemble returned", n)
+	}
+}
+
+// BenchmarkAssembleLatency assembles a 4 MiB file with no seed from a
+// server 2 ms away, one download at a time against Parallel at once.
+func BenchmarkAssembleLatency(b *testing.B) {
+	pub, priv := testKey(b)
+	root := b.TempDir()
+	x0, _ := storeFile(b, root, random(7, 4<<20), priv)
+	x, err := readIndex(b, root, x0, pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, par := range []int{1, Parallel} {
+		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+			defer func(p int) { Parallel = p }(Parallel)
+			Parallel = par
+			var open, most int64
+			b.SetBytes(x.Size)
+			for b.Loop() {
+				if _, err := Assemble(context.Background(), x, nil, slowFetch(root, 2*time.Millisecond, &open, &most, ""), io.Discard); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
