@@ -3,6 +3,7 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"strings"
 )
 
@@ -15,21 +16,37 @@ type Stanza map[string]string
 // (#) are dropped.
 func ParseStanzas(data []byte) []Stanza {
 	var stanzas []Stanza
+	_ = EachStanza(bytes.NewReader(data), func(st Stanza) error {
+		stanzas = append(stanzas, st)
+		return nil
+	})
+	return stanzas
+}
+
+// EachStanza is ParseStanzas over a reader, one stanza at a time: a
+// Packages index of 50 MB is read without holding it, or a map of every
+// field of its 60,000 stanzas, in memory. fn may keep the stanza; its
+// error stops the reading.
+func EachStanza(r io.Reader, fn func(Stanza) error) error {
 	cur := Stanza{}
 	last := ""
-	flush := func() {
-		if len(cur) > 0 {
-			stanzas = append(stanzas, cur)
+	flush := func() error {
+		if len(cur) == 0 {
+			return nil
 		}
+		st := cur
 		cur, last = Stanza{}, ""
+		return fn(st)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
 		case strings.TrimSpace(line) == "":
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 		case line[0] == '#':
 		case line[0] == ' ' || line[0] == '\t':
 			if last != "" {
@@ -44,6 +61,8 @@ func ParseStanzas(data []byte) []Stanza {
 			cur[k] = strings.TrimSpace(v)
 		}
 	}
-	flush()
-	return stanzas
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return flush()
 }

@@ -1,7 +1,7 @@
 package archive
 
 import (
-	"bytes"
+	"bufio"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -60,14 +60,18 @@ func (c *Client) loadSuite(ctx context.Context, s Source, suite string, pkgs map
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		for _, st := range ParseStanzas(text) {
+		err = EachStanza(text, func(st Stanza) error {
 			e := Entry{Package: st["Package"], Version: st["Version"], Arch: st["Architecture"],
 				SHA256: st["SHA256"], Filename: st["Filename"], Depends: st["Depends"],
 				Source: s.Name, Suite: suite, Date: rel.Date}
-			if e.Package == "" || e.Version == "" || e.SHA256 == "" || e.Filename == "" {
-				continue
+			if e.Package != "" && e.Version != "" && e.SHA256 != "" && e.Filename != "" {
+				pkgs[e.Package] = append(pkgs[e.Package], e)
 			}
-			pkgs[e.Package] = append(pkgs[e.Package], e)
+			return nil
+		})
+		text.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %s Packages index: %w", where, comp, err)
 		}
 	}
 	return nil
@@ -77,7 +81,7 @@ func (c *Client) loadSuite(ctx context.Context, s Source, suite string, pkgs map
 // component, fetched (or taken from the cache) by the hash InRelease
 // lists for it. gzip is preferred over the smaller xz: Go's xz reader
 // takes ~10 s for bookworm's 50 MB main index, gzip well under one.
-func (c *Client) packagesIndex(ctx context.Context, base, suite, comp, arch string, rel *Release) ([]byte, error) {
+func (c *Client) packagesIndex(ctx context.Context, base, suite, comp, arch string, rel *Release) (io.ReadCloser, error) {
 	stem := comp + "/binary-" + arch + "/Packages"
 	for _, ext := range []string{".gz", ".xz", ""} {
 		f, ok := rel.Files[stem+ext]
@@ -107,28 +111,31 @@ func (c *Client) cachedIndex(ctx context.Context, url, name string, f IndexFile)
 	return final, nil
 }
 
-func decompress(path, ext string) ([]byte, error) {
+func decompress(path, ext string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var r io.Reader = f
 	switch ext {
 	case ".xz":
-		if r, err = xz.NewReader(f); err != nil {
+		if r, err = xz.NewReader(bufio.NewReader(f)); err != nil {
+			f.Close()
 			return nil, fmt.Errorf("index %s: %w", path, err)
 		}
 	case ".gz":
-		if r, err = gzip.NewReader(f); err != nil {
+		if r, err = gzip.NewReader(bufio.NewReader(f)); err != nil {
+			f.Close()
 			return nil, fmt.Errorf("index %s: %w", path, err)
 		}
 	}
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, r); err != nil {
-		return nil, fmt.Errorf("index %s: %w", path, err)
-	}
-	return buf.Bytes(), nil
+	return readCloser{r, f}, nil
+}
+
+// readCloser reads a decompressor and closes the file under it.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // get reads a small file whole (InRelease, which its signature checks).
