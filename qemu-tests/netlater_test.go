@@ -1,7 +1,6 @@
 package qemutests
 
 import (
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -39,16 +38,10 @@ func TestNetworkLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	_, line = v.Expect(0, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24 via 10\.0\.2\.2 \(DHCP answered after [0-9]+ more tries\)`, 3*time.Minute)
+	_, line = v.Expect(0, `imgbuild-sysinit: network eth0 10\.0\.2\.15/24.* \(DHCP answered after [0-9]+ more tries\)`, 3*time.Minute)
 	t.Logf("cable back: %s, %.1fs later", line, time.Since(back).Seconds())
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-	if err != nil {
-		t.Fatalf("HTTP service after the lease: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "hello from imgbuild minimal") {
-		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
+	if body := get(t, port, "/"); !strings.Contains(body, "hello from imgbuild minimal") {
+		t.Fatalf("GET / after the lease = %q", body)
 	}
 	// The lease's lifetime is on the address: the kernel drops it if
 	// the keeper cannot renew (slirp leases for a day).
