@@ -18,10 +18,10 @@ func TestNetworkIsolatedByDefault(t *testing.T) {
 		want string
 		not  string
 	}{
-		{Config{Kernel: "k", Forwards: []Forward{{8080, 80}}}, "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80", ""},
+		{Config{Kernel: "k", Forwards: []Forward{{8080, 80}}}, "user,id=net0,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80", ""},
 		{Config{Kernel: "k", NetCIDR: "169.254.0.0/16", GuestFwds: []string{"tcp:169.254.169.254:80-tcp:127.0.0.1:9"}}, "restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-tcp:127.0.0.1:9", ""},
-		{Config{Kernel: "k", NetCIDR: "169.254.0.0/16", GuestFwds: []string{"tcp:169.254.169.254:80-cmd:env A=127.0.0.1:9 /bin/relay"}}, "-nic user,model=virtio-net-pci,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:env A=127.0.0.1:9 /bin/relay", ""},
-		{Config{Kernel: "k", OpenNetwork: true}, "user,model=virtio-net-pci", "restrict"},
+		{Config{Kernel: "k", NetCIDR: "169.254.0.0/16", GuestFwds: []string{"tcp:169.254.169.254:80-cmd:env A=127.0.0.1:9 /bin/relay"}}, "-nic user,id=net0,model=virtio-net-pci,restrict=on,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-cmd:env A=127.0.0.1:9 /bin/relay", ""},
+		{Config{Kernel: "k", OpenNetwork: true}, "user,id=net0,model=virtio-net-pci", "restrict"},
 		{Config{Kernel: "k", NoNetwork: true}, "-nic none", "user"},
 	}
 	for _, tt := range tests {

@@ -161,7 +161,7 @@ func TestSegmentArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := strings.Join(args, " ")
-	want := "-nic user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80 " +
+	want := "-nic user,id=net0,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80 " +
 		"-netdev dgram,id=seg0,local.type=unix,local.path=/tmp/s,,1/vm0.sock,remote.type=unix,remote.path=/tmp/s,,1/switch.sock " +
 		"-device virtio-net-pci,netdev=seg0,mac=52:54:00:ab:00:01"
 	if !strings.Contains(line, want) {
