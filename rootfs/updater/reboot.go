@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/imgbuild/imgbuild/internal/ctxtime"
 	"github.com/imgbuild/imgbuild/rootfs/cluster/lockclient"
 )
 
@@ -43,18 +44,7 @@ type RebootLock struct {
 func NewRebootLock(lock Locker, url, group, stateFile string, logf func(string, ...any)) *RebootLock {
 	return &RebootLock{Lock: lock, URL: url, Group: group, StateFile: stateFile,
 		Initial: 2 * time.Second, Max: 5 * time.Minute,
-		Now: time.Now, Sleep: sleepCtx, Rand: rand.Float64, Logf: logf}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+		Now: time.Now, Sleep: ctxtime.Sleep, Rand: rand.Float64, Logf: logf}
 }
 
 // Lock phases in LockState.Op.

@@ -26,6 +26,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imgbuild/imgbuild/internal/ctxtime"
 	"github.com/imgbuild/imgbuild/rootfs/cluster/fleetlock"
 	"github.com/imgbuild/imgbuild/rootfs/cluster/lockclient"
 	"github.com/imgbuild/imgbuild/rootfs/updater"
@@ -357,7 +358,7 @@ func (f *fleet) run(ctx context.Context, m *machine) error {
 			}
 			f.enter()
 			m.holding.Store(true)
-			if !sleep(ctx, jitter(f.opts.RebootDelay)) {
+			if ctxtime.Sleep(ctx, jitter(f.opts.RebootDelay)) != nil {
 				return nil
 			}
 			if err := m.reboot(); err != nil {
@@ -373,22 +374,11 @@ func (f *fleet) run(ctx context.Context, m *machine) error {
 				return nil
 			}
 		}
-		if !sleep(ctx, jitter(f.opts.Interval)) {
+		if ctxtime.Sleep(ctx, jitter(f.opts.Interval)) != nil {
 			return nil
 		}
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func (f *fleet) enter() {
@@ -425,7 +415,7 @@ func (f *fleet) holders() []string {
 // etcd.
 func (f *fleet) restartMidway(ctx context.Context) error {
 	for int(f.done.Load()) < max(1, len(f.machines)/3) {
-		if !sleep(ctx, 20*time.Millisecond) {
+		if ctxtime.Sleep(ctx, 20*time.Millisecond) != nil {
 			return nil
 		}
 	}

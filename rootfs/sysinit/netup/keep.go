@@ -11,6 +11,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+
+	"github.com/imgbuild/imgbuild/internal/ctxtime"
 )
 
 // Keeper holds the DHCP leases of a boot: a NIC whose first exchange
@@ -116,7 +118,7 @@ func (k *Keeper) hold(ctx context.Context, nic, resolvConf string, l *Lease) {
 		if l == nil {
 			// Jitter, so that machines a power cut started together do
 			// not ask together.
-			if !sleep(ctx, wait/2+rand.N(wait/2+1)) {
+			if ctxtime.Sleep(ctx, wait/2+rand.N(wait/2+1)) != nil {
 				return
 			}
 			tries++
@@ -150,7 +152,7 @@ func (k *Keeper) hold(ctx context.Context, nic, resolvConf string, l *Lease) {
 			t2 = v
 		}
 		end := l.At.Add(l.Duration)
-		if !sleep(ctx, time.Until(l.At.Add(t1))) {
+		if ctxtime.Sleep(ctx, time.Until(l.At.Add(t1))) != nil {
 			return
 		}
 		l = k.renew(ctx, nic, resolvConf, l, l.At.Add(t2), end)
@@ -186,7 +188,7 @@ func (k *Keeper) renew(ctx context.Context, nic, resolvConf string, l *Lease, t2
 			k.logf("network: %s: the lease of %s ended unrenewed (%v): asking afresh", nic, l.Address, err)
 			return k.again(ctx, nic, resolvConf)
 		}
-		if !sleep(ctx, min(max(left/2, k.Floor), left)) {
+		if ctxtime.Sleep(ctx, min(max(left/2, k.Floor), left)) != nil {
 			return nil
 		}
 	}
@@ -238,19 +240,5 @@ func renewOnce(ctx context.Context, nic, resolvConf string, l *Lease, unicast bo
 func removeAddr(nic string, l *Lease) {
 	if link, err := netlink.LinkByName(nic); err == nil {
 		_ = netlink.AddrDel(link, &netlink.Addr{IPNet: l.Address})
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
